@@ -1,0 +1,51 @@
+/*
+ * container.h - opening containers and handing their members back (internal).
+ *
+ * lib/container knows how to take members out of archives and compressed streams, within
+ * the bomb limits; it never calls a matcher. Each member goes back to the caller (lib/scan)
+ * through the member callback, which scans it like any other object.
+ */
+#ifndef KHI_CONTAINER_H
+#define KHI_CONTAINER_H
+
+#include <khien/scan.h>
+#include "core/core.h"
+
+typedef struct khi_member {
+    const uint8_t *data; /* borrowed for the callback */
+    size_t len;
+    const char *name; /* path inside the container, borrowed */
+} khi_member;
+
+typedef enum khi_cwarn {
+    KHI_CWARN_ENCRYPTED = 0,
+    KHI_CWARN_MAXFILESIZE,
+    KHI_CWARN_MAXSCANSIZE,
+    KHI_CWARN_MAXFILES,
+    KHI_CWARN_MAXRATIO,
+    KHI_CWARN_DAMAGED,
+} khi_cwarn;
+
+typedef struct khi_container_cb {
+    /* non-zero return: stop the walk (KH_ECANCELED) */
+    int (*member)(void *ud, const khi_member *m);
+    /* member may be NULL (the container as a whole); detail is an English sentence */
+    int (*warn)(void *ud, khi_cwarn what, const char *member, const char *detail);
+    void *ud;
+} khi_container_cb;
+
+/* Counters shared by every container under one top-level object. */
+typedef struct khi_budget {
+    const kh_limits *limits;
+    const char *tmp_dir;
+    uint64_t extracted; /* bytes taken out so far */
+    uint32_t files;     /* members taken out so far */
+} khi_budget;
+
+/* Walk the container in data. stream is 1 for a bare compressed stream (gzip, xz...) whose
+ * single member is then called stream_name. Returns KH_OK (problems inside the container are
+ * warnings), KH_ECANCELED, KH_ENOMEM. */
+kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const char *stream_name,
+                          khi_budget *budget, const khi_container_cb *cb);
+
+#endif

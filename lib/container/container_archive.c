@@ -1,0 +1,335 @@
+/*
+ * container_archive.c - archives and compressed streams through libarchive, within limits.
+ *
+ * Every format libarchive reads (zip, 7z, rar, cab, tar, cpio, iso9660, lha, ar, xar and the
+ * gzip/bzip2/xz/zstd/lzma/compress/lz4/lzip filters) is read from memory. Members are taken out
+ * one at a time into a sink that holds small members in memory and moves large ones to an
+ * unlinked temporary file, so memory stays bounded whatever the archive claims.
+ *
+ * The limits are checked while bytes come out, never after: a member larger than
+ * max_filesize, an archive that inflates past max_ratio times its own size (past
+ * ratio_min_bytes), more than max_scansize bytes or max_files members under one top-level file
+ * stop that member or container with a warning naming the limit. Encrypted members and damaged
+ * archives are warnings too; nothing is skipped silently.
+ */
+#include "container/container.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#define SPILL_BYTES (16u * 1024u * 1024u) /* members past this go to a temporary file */
+#define READ_CHUNK (256u * 1024u)
+
+typedef struct sink {
+    khi_buf mem;
+    int fd; /* temporary file once spilled, else -1 */
+    uint64_t len;
+    const char *tmp_dir;
+    void *map;
+} sink;
+
+static void sink_init(sink *s, const char *tmp_dir)
+{
+    khi_buf_init(&s->mem);
+    s->fd = -1;
+    s->len = 0;
+    s->tmp_dir = tmp_dir;
+    s->map = NULL;
+}
+
+static void sink_reset(sink *s)
+{
+    if (s->map && s->map != MAP_FAILED)
+        munmap(s->map, s->len);
+    s->map = NULL;
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
+    khi_buf_truncate(&s->mem, 0);
+    s->len = 0;
+}
+
+static void sink_cleanup(sink *s)
+{
+    sink_reset(s);
+    khi_buf_cleanup(&s->mem);
+}
+
+static int open_tmp(const char *dir)
+{
+    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+    char path[4096];
+    khi_snprintf(path, sizeof(path), "%s/khien-XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd >= 0)
+        unlink(path);
+    return fd;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static kh_err sink_write(sink *s, const void *p, size_t n)
+{
+    if (s->fd < 0 && s->mem.len + n > SPILL_BYTES) {
+        s->fd = open_tmp(s->tmp_dir);
+        if (s->fd < 0 || write_all(s->fd, s->mem.data, s->mem.len) != 0)
+            return KH_EIO;
+        khi_buf_truncate(&s->mem, 0);
+    }
+    s->len += n;
+    if (s->fd >= 0)
+        return write_all(s->fd, p, n) == 0 ? KH_OK : KH_EIO;
+    return khi_buf_append(&s->mem, p, n);
+}
+
+/* The member's bytes, valid until sink_reset. */
+static kh_err sink_view(sink *s, const uint8_t **out, size_t *out_len)
+{
+    *out_len = (size_t)s->len;
+    if (s->fd < 0) {
+        *out = (const uint8_t *)(s->mem.data ? s->mem.data : "");
+        return KH_OK;
+    }
+    s->map = mmap(NULL, (size_t)s->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
+    if (s->map == MAP_FAILED)
+        return KH_EIO;
+    *out = s->map;
+    return KH_OK;
+}
+
+typedef struct walk {
+    struct archive *a;
+    khi_budget *b;
+    const khi_container_cb *cb;
+    uint64_t container_len;
+    uint64_t local; /* bytes taken out of this container */
+    sink s;
+    uint8_t *buf; /* READ_CHUNK bytes */
+    char name[1024];
+} walk;
+
+static int warn(walk *w, khi_cwarn what, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int warn(walk *w, khi_cwarn what, const char *member, const char *fmt, ...)
+{
+    char detail[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    return w->cb->warn(w->cb->ud, what, member, detail);
+}
+
+static const char *errstr(struct archive *a)
+{
+    const char *e = archive_error_string(a);
+    return e ? e : "unknown error";
+}
+
+enum { TAKE_OK, TAKE_SKIP, TAKE_STOP_CONTAINER, TAKE_CANCEL, TAKE_NOMEM };
+
+/* Read the current entry's data into the sink, checking limits as bytes arrive. */
+static int take(walk *w, struct archive_entry *e)
+{
+    const kh_limits *L = w->b->limits;
+    uint8_t *buf = w->buf;
+    int rc = TAKE_OK;
+    for (;;) {
+        la_ssize_t n = archive_read_data(w->a, buf, READ_CHUNK);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            if (n == ARCHIVE_WARN)
+                continue;
+            int enc = archive_entry_is_data_encrypted(e) ||
+                      strstr(errstr(w->a), "ncrypt") || strstr(errstr(w->a), "assphrase");
+            if (warn(w, enc ? KHI_CWARN_ENCRYPTED : KHI_CWARN_DAMAGED, w->name,
+                     enc ? "member is encrypted: %s" : "member cannot be fully read: %s",
+                     errstr(w->a)))
+                rc = TAKE_CANCEL;
+            else
+                rc = w->s.len ? TAKE_OK : TAKE_SKIP; /* scan what could be read */
+            if (n == ARCHIVE_FATAL && rc == TAKE_SKIP)
+                rc = TAKE_STOP_CONTAINER;
+            break;
+        }
+        uint64_t un = (uint64_t)n;
+        if (L->max_filesize && w->s.len + un > L->max_filesize) {
+            rc = warn(w, KHI_CWARN_MAXFILESIZE, w->name,
+                      "member is larger than the %llu-byte limit (max-filesize); not scanned",
+                      (unsigned long long)L->max_filesize) ? TAKE_CANCEL : TAKE_SKIP;
+            break;
+        }
+        if (L->max_scansize && w->b->extracted + un > L->max_scansize) {
+            rc = warn(w, KHI_CWARN_MAXSCANSIZE, w->name,
+                      "more than %llu bytes extracted from this file (max-scansize); rest not scanned",
+                      (unsigned long long)L->max_scansize) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
+            w->b->extracted = L->max_scansize;
+            break;
+        }
+        w->b->extracted += un;
+        w->local += un;
+        if (L->max_ratio && w->local > L->ratio_min_bytes &&
+            w->local / (w->container_len ? w->container_len : 1) >= L->max_ratio) {
+            rc = warn(w, KHI_CWARN_MAXRATIO, w->name,
+                      "container of %llu bytes expands past %llu bytes, a ratio over %u:1 "
+                      "(max-ratio); likely a decompression bomb, rest not scanned",
+                      (unsigned long long)w->container_len, (unsigned long long)w->local,
+                      L->max_ratio) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
+            break;
+        }
+        kh_err err = sink_write(&w->s, buf, (size_t)n);
+        if (err == KH_ENOMEM) {
+            rc = TAKE_NOMEM;
+            break;
+        }
+        if (err != KH_OK) {
+            rc = warn(w, KHI_CWARN_DAMAGED, w->name,
+                      "cannot store member in a temporary file under %s", w->b->tmp_dir)
+                     ? TAKE_CANCEL : TAKE_SKIP;
+            break;
+        }
+    }
+    return rc;
+}
+
+static void member_name(walk *w, struct archive_entry *e, int stream, const char *stream_name,
+                        unsigned index)
+{
+    const char *p = archive_entry_pathname_utf8(e);
+    if (!p)
+        p = archive_entry_pathname(e);
+    if (stream && stream_name && (!p || strcmp(p, "data") == 0))
+        p = stream_name;
+    if (!p || !*p)
+        khi_snprintf(w->name, sizeof(w->name), "#%u", index);
+    else
+        khi_snprintf(w->name, sizeof(w->name), "%s", p);
+}
+
+kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const char *stream_name,
+                          khi_budget *b, const khi_container_cb *cb)
+{
+    kh_err err = KH_OK;
+    const kh_limits *L = b->limits;
+    walk w;
+    memset(&w, 0, sizeof(w));
+    w.b = b;
+    w.cb = cb;
+    w.container_len = len;
+    sink_init(&w.s, b->tmp_dir);
+    w.buf = khi_malloc(READ_CHUNK);
+    w.a = archive_read_new();
+    if (!w.a || !w.buf) {
+        err = KH_ENOMEM;
+        goto out;
+    }
+    archive_read_support_filter_all(w.a);
+    archive_read_support_format_all(w.a);
+    if (stream)
+        archive_read_support_format_raw(w.a);
+    if (archive_read_open_memory(w.a, data, len) != ARCHIVE_OK) {
+        if (warn(&w, KHI_CWARN_DAMAGED, NULL, "cannot open as an archive: %s", errstr(w.a)))
+            err = KH_ECANCELED;
+        goto out;
+    }
+    for (unsigned index = 0;; index++) {
+        struct archive_entry *e = NULL;
+        int r = archive_read_next_header(w.a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r == ARCHIVE_FATAL || (r != ARCHIVE_OK && r != ARCHIVE_WARN && !e)) {
+            int enc = archive_read_has_encrypted_entries(w.a) > 0;
+            if (warn(&w, enc ? KHI_CWARN_ENCRYPTED : KHI_CWARN_DAMAGED, NULL,
+                     enc ? "archive is encrypted: %s" : "archive is damaged: %s", errstr(w.a)))
+                err = KH_ECANCELED;
+            break;
+        }
+        if (r == ARCHIVE_RETRY)
+            continue;
+        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+            continue;
+        member_name(&w, e, stream, stream_name, index);
+        if (L->max_files && b->files >= L->max_files) {
+            if (warn(&w, KHI_CWARN_MAXFILES, w.name,
+                     "more than %u members in this file (max-files); rest not scanned",
+                     L->max_files))
+                err = KH_ECANCELED;
+            break;
+        }
+        b->files++;
+        if (archive_entry_is_data_encrypted(e) > 0) {
+            if (warn(&w, KHI_CWARN_ENCRYPTED, w.name, "member is encrypted; not scanned"))
+                err = KH_ECANCELED;
+            if (err)
+                break;
+            continue;
+        }
+        if (L->max_filesize && archive_entry_size_is_set(e) &&
+            (uint64_t)archive_entry_size(e) > L->max_filesize) {
+            if (warn(&w, KHI_CWARN_MAXFILESIZE, w.name,
+                     "member is %lld bytes, over the %llu-byte limit (max-filesize); not scanned",
+                     (long long)archive_entry_size(e), (unsigned long long)L->max_filesize)) {
+                err = KH_ECANCELED;
+                break;
+            }
+            continue;
+        }
+        sink_reset(&w.s);
+        int t = take(&w, e);
+        if (t == TAKE_NOMEM) {
+            err = KH_ENOMEM;
+            break;
+        }
+        if (t == TAKE_CANCEL) {
+            err = KH_ECANCELED;
+            break;
+        }
+        if (t == TAKE_OK) {
+            khi_member m;
+            m.name = w.name;
+            kh_err ve = sink_view(&w.s, &m.data, &m.len);
+            if (ve != KH_OK) {
+                if (warn(&w, KHI_CWARN_DAMAGED, w.name, "cannot map the temporary copy")) {
+                    err = KH_ECANCELED;
+                    break;
+                }
+            } else if (cb->member(cb->ud, &m)) {
+                err = KH_ECANCELED;
+                break;
+            }
+        }
+        if (t == TAKE_STOP_CONTAINER)
+            break;
+    }
+out:
+    sink_cleanup(&w.s);
+    khi_free(w.buf);
+    if (w.a)
+        archive_read_free(w.a);
+    return err;
+}

@@ -1,0 +1,52 @@
+/*
+ * match.h - the matchers: bytes in, signature ids out (internal).
+ *
+ * lib/match knows nothing of files, formats or archives. The hash matcher answers "which
+ * digests does an object of this size need" and "is this digest a signature"; the Vectorscan
+ * matcher runs every body signature over a buffer in one pass and checks offsets.
+ */
+#ifndef KHI_MATCH_H
+#define KHI_MATCH_H
+
+#include "sigdb/sigdb.h"
+
+/* ---- hash signatures (match_hash.c) ---- */
+typedef struct khi_hashmatch khi_hashmatch;
+
+/* Build from sigs (borrowed during the call; names must outlive the matcher). */
+kh_err khi_hashmatch_create(const khi_hashsig *sigs, size_t n, khi_hashmatch **out);
+void khi_hashmatch_destroy(khi_hashmatch *m);
+/* Bit (1 << khi_hash_type) set for each digest that could match an object of this size. */
+unsigned khi_hashmatch_types_for_size(const khi_hashmatch *m, uint64_t size);
+/* The first signature (allow-list when fp) with this digest and size, or NULL. */
+const khi_hashsig *khi_hashmatch_find(const khi_hashmatch *m, int fp, unsigned type,
+                                      const uint8_t *digest, uint64_t size);
+/* Digest of data with OpenSSL EVP; out holds up to 32 bytes. */
+kh_err khi_digest(unsigned type, const void *data, size_t len, uint8_t *out);
+size_t khi_digest_len(unsigned type);
+
+/* ---- body signatures on Vectorscan (match_hs.c) ---- */
+typedef struct khi_hsmatch khi_hsmatch;
+typedef struct khi_hsscratch khi_hsscratch;
+
+/* Compile sigs (borrowed) into one database, or load it from cache_dir (NULL = no cache).
+ * Signatures that Vectorscan rejects are reported through diag and never match.
+ * *out_cache_hit says where the database came from. */
+kh_err khi_hsmatch_create(const khi_bodysig *sigs, size_t n, const char *cache_dir,
+                          kh_diag_fn diag, void *diag_ud, int *out_cache_hit,
+                          uint32_t *out_rejected, khi_hsmatch **out);
+void khi_hsmatch_destroy(khi_hsmatch *m);
+
+kh_err khi_hsscratch_create(const khi_hsmatch *m, khi_hsscratch **out);
+void khi_hsscratch_destroy(khi_hsscratch *s);
+
+/* Called with the id (index into sigs) of each signature that matches; return non-zero to
+ * stop the scan. A signature is reported at most once per call. */
+typedef int (*khi_hs_hit_fn)(void *ud, uint32_t sig_id);
+
+/* Scan data (len < 4 GiB) for an object whose ClamAV target type is target (0 = none known).
+ * Returns KH_OK (also when cb stopped it), KH_EMATCHER. */
+kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
+                        unsigned target, khi_hs_hit_fn cb, void *ud);
+
+#endif

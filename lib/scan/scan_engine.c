@@ -1,0 +1,174 @@
+/*
+ * scan_engine.c - kh_engine: load signatures, apply ignore lists, compile the matchers.
+ *
+ * The engine is built once and then only read, so any number of scanner threads can share
+ * it without locks; a reference count lets a reloaded engine replace an old one while scans
+ * that started on the old one finish with it.
+ */
+#include "scan/scan_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void kh_engine_opts_default(kh_engine_opts *out)
+{
+    memset(out, 0, sizeof(*out));
+}
+
+kh_err kh_engine_create(const kh_engine_opts *opts, kh_engine **out_engine)
+{
+    kh_engine_opts def;
+    if (!out_engine)
+        return KH_EINVAL;
+    if (!opts) {
+        kh_engine_opts_default(&def);
+        opts = &def;
+    }
+    kh_engine *e = khi_calloc(1, sizeof(*e));
+    if (!e)
+        return KH_ENOMEM;
+    atomic_init(&e->refs, 1);
+    e->diag = opts->diag;
+    e->diag_ud = opts->diag_ud;
+    khi_sigdb_init(&e->db, opts->diag, opts->diag_ud);
+    if (opts->cache_dir) {
+        e->cache_dir = khi_strdup(opts->cache_dir);
+        if (!e->cache_dir) {
+            kh_engine_release(e);
+            return KH_ENOMEM;
+        }
+    }
+    *out_engine = e;
+    return KH_OK;
+}
+
+kh_err kh_engine_load(kh_engine *e, const char *path)
+{
+    if (!e || !path)
+        return KH_EINVAL;
+    if (e->compiled)
+        return KH_ESTATE;
+    return khi_sigdb_load_path(&e->db, path);
+}
+
+kh_err kh_engine_load_mem(kh_engine *e, const char *name, const void *data, size_t len)
+{
+    if (!e || !name || (!data && len))
+        return KH_EINVAL;
+    if (e->compiled)
+        return KH_ESTATE;
+    kh_err err = khi_sigdb_load_mem(&e->db, name, data ? data : "", len);
+    if (err == KH_EFORMAT)
+        khi_sigdb_diag(&e->db, KH_DIAG_ERROR, name, 0,
+                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2)");
+    return err;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int ignored(const khi_sigdb *db, const char *name)
+{
+    return db->nignores &&
+           bsearch(&name, db->ignores, db->nignores, sizeof(*db->ignores), cmp_cstr) != NULL;
+}
+
+/* Drop signatures named in .ign2 files, keeping the order of the rest. */
+static uint32_t apply_ignores(khi_sigdb *db)
+{
+    uint32_t dropped = 0;
+    size_t k;
+    if (!db->nignores)
+        return 0;
+    qsort(db->ignores, db->nignores, sizeof(*db->ignores), cmp_cstr);
+    k = 0;
+    for (size_t i = 0; i < db->nhashes; i++) {
+        if (ignored(db, db->hashes[i].name))
+            dropped++;
+        else
+            db->hashes[k++] = db->hashes[i];
+    }
+    db->nhashes = k;
+    k = 0;
+    for (size_t i = 0; i < db->nbodies; i++) {
+        if (ignored(db, db->bodies[i].name))
+            dropped++;
+        else
+            db->bodies[k++] = db->bodies[i];
+    }
+    db->nbodies = k;
+    return dropped;
+}
+
+kh_err kh_engine_compile(kh_engine *e)
+{
+    if (!e)
+        return KH_EINVAL;
+    if (e->compiled)
+        return KH_ESTATE;
+    double t0 = khi_now();
+    kh_err err = KH_OK;
+    khi_sigdb *db = &e->db;
+    e->stats.ignored = apply_ignores(db);
+    uint32_t fp = 0;
+    for (size_t i = 0; i < db->nhashes; i++)
+        fp += db->hashes[i].is_fp;
+    if (db->nhashes == fp && db->nbodies == 0)
+        return KH_ENOSIGS;
+    if (db->nhashes) {
+        err = khi_hashmatch_create(db->hashes, db->nhashes, &e->hashes);
+        if (err != KH_OK)
+            return err;
+    }
+    uint32_t rejected = 0;
+    if (db->nbodies) {
+        err = khi_hsmatch_create(db->bodies, db->nbodies, e->cache_dir, e->diag, e->diag_ud,
+                                 &e->stats.cache_hit, &rejected, &e->bodies);
+        if (err != KH_OK)
+            return err;
+    }
+    /* the expressions are compiled now; their text is not needed any more */
+    for (size_t i = 0; i < db->nbodies; i++)
+        db->bodies[i].regex = NULL;
+    khi_pool_cleanup(&db->patterns);
+    khi_free(db->hashes);
+    db->hashes = NULL;
+    e->stats.hash_sigs = (uint32_t)(db->nhashes - fp);
+    e->stats.fp_sigs = fp;
+    e->stats.body_sigs = (uint32_t)db->nbodies - rejected;
+    e->stats.rejected = db->rejected + rejected;
+    e->stats.skipped = db->skipped;
+    e->stats.files = db->files;
+    e->stats.compile_seconds = khi_now() - t0;
+    e->compiled = 1;
+    return KH_OK;
+}
+
+void kh_engine_get_stats(const kh_engine *e, kh_engine_stats *out)
+{
+    *out = e->stats;
+    if (!e->compiled) {
+        out->rejected = e->db.rejected;
+        out->skipped = e->db.skipped;
+        out->files = e->db.files;
+    }
+}
+
+void kh_engine_retain(kh_engine *e)
+{
+    if (e)
+        atomic_fetch_add(&e->refs, 1);
+}
+
+void kh_engine_release(kh_engine *e)
+{
+    if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
+        return;
+    khi_hashmatch_destroy(e->hashes);
+    khi_hsmatch_destroy(e->bodies);
+    khi_sigdb_cleanup(&e->db);
+    khi_free(e->cache_dir);
+    khi_free(e);
+}

@@ -1,0 +1,39 @@
+/*
+ * scan_int.h - the engine and scanner objects as lib/scan sees them (internal).
+ */
+#ifndef KHI_SCAN_INT_H
+#define KHI_SCAN_INT_H
+
+#include <stdatomic.h>
+#include <khien/engine.h>
+#include <khien/scan.h>
+#include "core/core.h"
+#include "match/match.h"
+#include "sigdb/sigdb.h"
+
+struct kh_engine {
+    atomic_int refs;
+    int compiled;
+    char *cache_dir;
+    kh_diag_fn diag;
+    void *diag_ud;
+    khi_sigdb db;           /* parsed signatures; names live here */
+    khi_hashmatch *hashes;  /* NULL when there are no hash signatures */
+    khi_hsmatch *bodies;    /* NULL when there are no body signatures */
+    kh_engine_stats stats;
+};
+
+struct kh_scanner {
+    kh_engine *engine; /* one reference */
+    kh_scan_opts opts;
+    char *tmp_dir;
+    khi_hsscratch *scratch;
+    uint8_t *buf; /* top-level read buffer */
+    size_t bufcap;
+};
+
+/* Scan one in-memory top-level object (scan_object.c). */
+kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char *name,
+                    kh_event_fn cb, void *ud, kh_scan_result *res);
+
+#endif

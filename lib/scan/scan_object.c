@@ -1,0 +1,310 @@
+/*
+ * scan_object.c - the scan pipeline: one object in, events out, children recursively.
+ *
+ *   object -> type (magic) -> hash signatures (only if its size could match; allow-list
+ *   first) -> body signatures (one Vectorscan pass) -> if a container: each member is an
+ *   object one level deeper, named "parent//member"
+ *
+ * The first detection ends the scan of a top-level file unless KH_SCAN_ALLMATCH is set.
+ * Depth, sizes, counts and ratios are bounded by kh_limits (lib/container enforces the
+ * per-member ones); a bound that is hit is an event, never a silent stop.
+ */
+#include "scan/scan_int.h"
+#include "container/container.h"
+#include "scan/scan_ftype.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void kh_limits_default(kh_limits *out)
+{
+    out->max_depth = 16;
+    out->max_filesize = 100ull << 20;
+    out->max_scansize = 400ull << 20;
+    out->max_files = 10000;
+    out->max_ratio = 250;
+    out->ratio_min_bytes = 16ull << 20;
+}
+
+void kh_scan_opts_default(kh_scan_opts *out)
+{
+    memset(out, 0, sizeof(*out));
+    kh_limits_default(&out->limits);
+}
+
+kh_err kh_scanner_create(kh_engine *engine, const kh_scan_opts *opts, kh_scanner **out_scanner)
+{
+    if (!engine || !out_scanner)
+        return KH_EINVAL;
+    if (!engine->compiled)
+        return KH_ESTATE;
+    kh_err err = KH_OK;
+    kh_scanner *sc = khi_calloc(1, sizeof(*sc));
+    if (!sc)
+        return KH_ENOMEM;
+    kh_engine_retain(engine);
+    sc->engine = engine;
+    if (opts)
+        sc->opts = *opts;
+    else
+        kh_scan_opts_default(&sc->opts);
+    const char *tmp = sc->opts.tmp_dir ? sc->opts.tmp_dir : getenv("TMPDIR");
+    sc->tmp_dir = khi_strdup(tmp && *tmp ? tmp : "/tmp");
+    sc->opts.tmp_dir = sc->tmp_dir;
+    if (!sc->tmp_dir) {
+        err = KH_ENOMEM;
+        goto out;
+    }
+    if (engine->bodies) {
+        err = khi_hsscratch_create(engine->bodies, &sc->scratch);
+        if (err != KH_OK)
+            goto out;
+    }
+    *out_scanner = sc;
+    sc = NULL;
+out:
+    kh_scanner_destroy(sc);
+    return err;
+}
+
+void kh_scanner_destroy(kh_scanner *sc)
+{
+    if (!sc)
+        return;
+    khi_hsscratch_destroy(sc->scratch);
+    khi_free(sc->buf);
+    khi_free(sc->tmp_dir);
+    kh_engine_release(sc->engine);
+    khi_free(sc);
+}
+
+typedef struct run {
+    kh_scanner *sc;
+    kh_event_fn cb;
+    void *ud;
+    kh_scan_result *res;
+    khi_buf path; /* layered name of the current object */
+    khi_budget budget;
+    uint32_t depth;
+    khi_ftype parent_type;
+    int stop;     /* first detection found (no ALLMATCH) */
+    int canceled; /* the callback asked to stop */
+    kh_err fatal; /* out of memory, matcher failure */
+} run;
+
+static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, const char *detail)
+{
+    kh_event ev;
+    ev.kind = kind;
+    ev.sig_kind = sk;
+    ev.object = r->path.data ? r->path.data : "";
+    ev.name = name;
+    ev.detail = detail;
+    ev.depth = r->depth;
+    if (kind == KH_EVENT_DETECTION) {
+        r->res->detections++;
+        r->res->verdict = KH_VERDICT_INFECTED;
+        if (!(r->sc->opts.flags & KH_SCAN_ALLMATCH))
+            r->stop = 1;
+    } else {
+        r->res->warnings++;
+    }
+    if (r->cb && r->cb(r->ud, &ev)) {
+        r->canceled = 1;
+        r->stop = 1;
+    }
+}
+
+static int on_body_hit(void *ud, uint32_t id)
+{
+    run *r = ud;
+    emit(r, KH_EVENT_DETECTION, KH_SIG_BODY, r->sc->engine->db.bodies[id].name, NULL);
+    return r->stop;
+}
+
+/* Hash signatures. Returns 1 when the object is on an allow-list. */
+static int check_hashes(run *r, const uint8_t *data, size_t len)
+{
+    const khi_hashmatch *hm = r->sc->engine->hashes;
+    if (!hm)
+        return 0;
+    unsigned types = khi_hashmatch_types_for_size(hm, len);
+    uint8_t dig[KHI_HASH_TYPES][32];
+    for (unsigned t = 0; t < KHI_HASH_TYPES; t++) {
+        if (!(types & (1u << t)))
+            continue;
+        if (khi_digest(t, data, len, dig[t]) != KH_OK) {
+            r->fatal = KH_ECRYPTO;
+            return 0;
+        }
+        if (khi_hashmatch_find(hm, 1, t, dig[t], len))
+            return 1;
+    }
+    for (unsigned t = 0; t < KHI_HASH_TYPES && !r->stop; t++) {
+        if (!(types & (1u << t)))
+            continue;
+        const khi_hashsig *s = khi_hashmatch_find(hm, 0, t, dig[t], len);
+        if (s)
+            emit(r, KH_EVENT_DETECTION, KH_SIG_HASH, s->name, NULL);
+    }
+    return 0;
+}
+
+static void scan_object(run *r, const uint8_t *data, size_t len);
+
+static const char *heuristic_name(khi_cwarn w, khi_ftype container)
+{
+    switch (w) {
+    case KHI_CWARN_ENCRYPTED:
+        switch (container) {
+        case KHI_FT_ZIP:
+            return "Heuristics.Encrypted.Zip";
+        case KHI_FT_SEVENZIP:
+            return "Heuristics.Encrypted.7Zip";
+        case KHI_FT_RAR:
+            return "Heuristics.Encrypted.RAR";
+        default:
+            return "Heuristics.Encrypted.Archive";
+        }
+    case KHI_CWARN_MAXFILESIZE:
+        return "Heuristics.Limits.Exceeded.MaxFileSize";
+    case KHI_CWARN_MAXSCANSIZE:
+        return "Heuristics.Limits.Exceeded.MaxScanSize";
+    case KHI_CWARN_MAXFILES:
+        return "Heuristics.Limits.Exceeded.MaxFiles";
+    case KHI_CWARN_MAXRATIO:
+        return "Heuristics.Limits.Exceeded.MaxRatio";
+    case KHI_CWARN_DAMAGED:
+    default:
+        return "Heuristics.Broken.Archive";
+    }
+}
+
+static int on_container_warn(void *ud, khi_cwarn what, const char *member, const char *detail)
+{
+    run *r = ud;
+    unsigned flags = r->sc->opts.flags;
+    int alert = (what == KHI_CWARN_ENCRYPTED && (flags & KH_SCAN_ALERT_ENCRYPTED)) ||
+                (what != KHI_CWARN_ENCRYPTED && what != KHI_CWARN_DAMAGED &&
+                 (flags & KH_SCAN_ALERT_EXCEEDS));
+    size_t mark = r->path.len;
+    if (member && (khi_buf_puts(&r->path, "//") != KH_OK || khi_buf_puts(&r->path, member) != KH_OK)) {
+        r->fatal = KH_ENOMEM;
+        return 1;
+    }
+    uint32_t depth = r->depth;
+    if (member)
+        r->depth++;
+    emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
+         heuristic_name(what, r->parent_type), detail);
+    r->depth = depth;
+    khi_buf_truncate(&r->path, mark);
+    return r->stop || r->fatal;
+}
+
+static int on_member(void *ud, const khi_member *m)
+{
+    run *r = ud;
+    size_t mark = r->path.len;
+    if (khi_buf_puts(&r->path, "//") != KH_OK || khi_buf_puts(&r->path, m->name) != KH_OK) {
+        r->fatal = KH_ENOMEM;
+        return 1;
+    }
+    khi_ftype saved = r->parent_type;
+    r->depth++;
+    scan_object(r, m->data, m->len);
+    r->depth--;
+    r->parent_type = saved;
+    khi_buf_truncate(&r->path, mark);
+    return r->stop || r->fatal;
+}
+
+/* The name of a bare compressed stream's content: "a.exe.gz" -> "a.exe", "b.tgz" -> "b.tar". */
+static void stream_name(const char *path, char *out, size_t out_len)
+{
+    static const struct {
+        const char *ext, *repl;
+    } exts[] = {{".gz", ""},   {".tgz", ".tar"}, {".bz2", ""}, {".tbz2", ".tar"}, {".xz", ""},
+                {".txz", ".tar"}, {".zst", ""},  {".lzma", ""}, {".Z", ""},       {".lz4", ""},
+                {".lz", ""}};
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t n = strlen(base);
+    for (size_t i = 0; i < KHI_ARRAY_LEN(exts); i++) {
+        size_t el = strlen(exts[i].ext);
+        if (n > el && strcmp(base + n - el, exts[i].ext) == 0) {
+            khi_snprintf(out, out_len, "%.*s%s", (int)(n - el), base, exts[i].repl);
+            return;
+        }
+    }
+    khi_snprintf(out, out_len, "data");
+}
+
+static void scan_object(run *r, const uint8_t *data, size_t len)
+{
+    const kh_engine *e = r->sc->engine;
+    r->res->objects++;
+    r->res->bytes_scanned += len;
+    khi_ftype type = khi_ftype_detect(data, len);
+    if (check_hashes(r, data, len) || r->stop || r->fatal)
+        return;
+    if (e->bodies) {
+        kh_err err = khi_hsmatch_scan(e->bodies, r->sc->scratch, data, len,
+                                      khi_ftype_target(type), on_body_hit, r);
+        if (err == KH_ELIMIT) {
+            emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
+                 "object is 4 GiB or larger; body signatures were not run");
+        } else if (err != KH_OK) {
+            r->fatal = err;
+            return;
+        }
+    }
+    if (r->stop)
+        return;
+    int kind = khi_ftype_container(type);
+    if (!kind || (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE))
+        return;
+    const kh_limits *L = &r->sc->opts.limits;
+    if (L->max_depth && r->depth + 1 > L->max_depth) {
+        char detail[160];
+        khi_snprintf(detail, sizeof(detail),
+                     "%s container nested %u levels deep (max-depth %u); not opened",
+                     khi_ftype_label(type), r->depth + 1, L->max_depth);
+        int alert = (r->sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) != 0;
+        emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
+             "Heuristics.Limits.Exceeded.MaxRecursion", detail);
+        return;
+    }
+    char sname[512];
+    if (kind == 2)
+        stream_name(r->path.data, sname, sizeof(sname));
+    khi_container_cb cb = {on_member, on_container_warn, r};
+    r->parent_type = type;
+    kh_err err = khi_container_walk(data, len, kind == 2, kind == 2 ? sname : NULL, &r->budget, &cb);
+    if (err == KH_ENOMEM)
+        r->fatal = err;
+}
+
+kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char *name,
+                    kh_event_fn cb, void *ud, kh_scan_result *res)
+{
+    run r;
+    memset(&r, 0, sizeof(r));
+    r.sc = sc;
+    r.cb = cb;
+    r.ud = ud;
+    r.res = res;
+    r.budget.limits = &sc->opts.limits;
+    r.budget.tmp_dir = sc->tmp_dir;
+    khi_buf_init(&r.path);
+    if (khi_buf_puts(&r.path, name ? name : "") != KH_OK)
+        return KH_ENOMEM;
+    scan_object(&r, data, len);
+    khi_buf_cleanup(&r.path);
+    if (r.fatal) {
+        res->verdict = KH_VERDICT_ERROR;
+        khi_snprintf(res->error, sizeof(res->error), "scan failed: %s", kh_strerror(r.fatal));
+        return r.fatal;
+    }
+    return r.canceled ? KH_ECANCELED : KH_OK;
+}

@@ -1,0 +1,89 @@
+/*
+ * sigdb.h - the parsed, not yet compiled, signature set (internal).
+ *
+ * Parsers turn ClamAV-format text into these records; lib/match compiles them. Names and
+ * patterns live in string pools owned by the khi_sigdb and are freed with it.
+ */
+#ifndef KHI_SIGDB_H
+#define KHI_SIGDB_H
+
+#include <khien/engine.h>
+#include "core/core.h"
+
+/* The ClamAV functionality level this engine matches (lines needing a newer one are skipped). */
+#define KHI_FLEVEL 200
+
+typedef enum khi_hash_type {
+    KHI_HASH_MD5 = 0,
+    KHI_HASH_SHA1 = 1,
+    KHI_HASH_SHA256 = 2,
+    KHI_HASH_TYPES
+} khi_hash_type;
+
+#define KHI_SIZE_ANY UINT64_MAX
+#define KHI_LEN_INF UINT64_MAX
+
+typedef struct khi_hashsig {
+    uint8_t digest[32];
+    uint64_t size; /* KHI_SIZE_ANY for "*" */
+    const char *name;
+    uint8_t type;  /* khi_hash_type */
+    uint8_t is_fp; /* allow-list entry (.fp/.sfp) */
+} khi_hashsig;
+
+typedef enum khi_off_kind {
+    KHI_OFF_ANY = 0, /* "*" */
+    KHI_OFF_ABS = 1, /* "n" or "n,m": start in [n, n+m] */
+    KHI_OFF_EOF = 2, /* "EOF-n" or "EOF-n,m": start in [size-n, size-n+m] */
+} khi_off_kind;
+
+typedef struct khi_bodysig {
+    const char *name;  /* pool */
+    const char *regex; /* Vectorscan expression of the hex pattern (pattern pool) */
+    uint64_t off;      /* n */
+    uint64_t shift;    /* m */
+    uint64_t minlen, maxlen; /* match length bounds; maxlen KHI_LEN_INF when unbounded */
+    uint16_t target;   /* ClamAV target type, 0 = any */
+    uint8_t off_kind;  /* khi_off_kind */
+} khi_bodysig;
+
+typedef struct khi_sigdb {
+    khi_pool names;    /* signature names, live as long as the engine */
+    khi_pool patterns; /* regex text, dropped after compile */
+    khi_hashsig *hashes;
+    size_t nhashes, caphashes;
+    khi_bodysig *bodies;
+    size_t nbodies, capbodies;
+    const char **ignores; /* names from .ign2 (names pool) */
+    size_t nignores, capignores;
+    uint32_t rejected, skipped, files;
+    kh_diag_fn diag;
+    void *diag_ud;
+} khi_sigdb;
+
+void khi_sigdb_init(khi_sigdb *db, kh_diag_fn diag, void *ud);
+void khi_sigdb_cleanup(khi_sigdb *db);
+
+/* Load a file or directory. */
+kh_err khi_sigdb_load_path(khi_sigdb *db, const char *path);
+/* Load one file's content; name's extension picks the parser. */
+kh_err khi_sigdb_load_mem(khi_sigdb *db, const char *name, const char *data, size_t len);
+
+/* Report through the diag callback (file may be NULL, line 0 = whole file). */
+void khi_sigdb_diag(khi_sigdb *db, kh_diag_level level, const char *file, unsigned line,
+                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* One line parser per format. line is not NUL-terminated; n is its length without EOL. */
+kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
+                          size_t n, int allow_any_size, int is_fp);
+kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
+                          size_t n);
+kh_err khi_ign_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
+                          size_t n);
+
+/* Translate a ClamAV hex body pattern into a Vectorscan expression appended to out.
+ * Returns KH_OK, KH_EFORMAT (reason in err), KH_ENOMEM. */
+kh_err khi_ndb_pattern_to_regex(const char *hex, size_t n, khi_buf *out, uint64_t *out_minlen,
+                                uint64_t *out_maxlen, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Install the Debian packages that Khiên's build, tests, fuzzing and benchmarks need.
+# Idempotent: packages already present are left alone; apt is asked only when something is missing.
+# Run as root on Debian 12 (bookworm). Set KH_DEPS_MINIMAL=1 for the build-only set.
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake pkg-config git
+  libvectorscan-dev     # Vectorscan: multi-pattern body signature matching (<hs/hs.h>)
+  libarchive-dev        # containers: zip, 7z, rar, cab, tar, cpio, iso9660, lha, gz, bz2, xz, zstd
+  libssl-dev            # hashes (EVP), later TLS and X.509
+  libjansson-dev        # JSON output and records (quarantine)
+  libyara-dev           # YARA rules (issue 7)
+  libsodium-dev         # Ed25519 package signatures (issue 3)
+  libsqlite3-dev        # embedded storage
+)
+test_pkgs=(
+  clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan runtimes
+  libcmocka-dev              # unit tests
+  libarchive-tools           # bsdtar: tests build archives of every format
+  clamav-testfiles           # ClamAV's test corpus (clam.exe in 44 containers)
+  clamav yara                # peers for bench/ (clamscan, yara)
+  python3 zip gzip bzip2 xz-utils zstd lzma
+)
+
+pkgs=("${build_pkgs[@]}")
+if [ "${KH_DEPS_MINIMAL:-0}" != 1 ]; then pkgs+=("${test_pkgs[@]}"); fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#pkgs[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

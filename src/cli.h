@@ -1,0 +1,20 @@
+/* cli.h - what the sub-commands of the khien program share. */
+#ifndef KHIEN_CLI_H
+#define KHIEN_CLI_H
+
+#include <stdint.h>
+
+int cmd_scan(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
+int cmd_db(int argc, char **argv);
+int cmd_version(int argc, char **argv);
+
+/* Parse "123", "10K", "100M", "2G" into bytes. Returns 0 or -1. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* Parse a non-negative integer. Returns 0 or -1. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* The default signature database directory and compiled cache directory. */
+const char *cli_default_db_dir(void);
+const char *cli_default_cache_dir(char *buf, unsigned len);
+
+#endif

@@ -1,0 +1,94 @@
+/*
+ * cli_util.c - small helpers shared by the sub-commands: numbers, sizes, default paths.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef KH_DATADIR
+#define KH_DATADIR "/usr/local/share/khien"
+#endif
+
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s)
+        return -1;
+    unsigned shift = 0;
+    if (*end) {
+        switch (*end) {
+        case 'k': case 'K': shift = 10; break;
+        case 'm': case 'M': shift = 20; break;
+        case 'g': case 'G': shift = 30; break;
+        case 't': case 'T': shift = 40; break;
+        default: return -1;
+        }
+        end++;
+        if ((*end == 'i' && end[1] == 'B' && !end[2]) || (*end == 'B' && !end[1]))
+            end += strlen(end);
+        if (*end)
+            return -1;
+    }
+    if (shift && v > (UINT64_MAX >> shift))
+        return -1;
+    *out = (uint64_t)v << shift;
+    return 0;
+}
+
+const char *cli_default_db_dir(void)
+{
+    static const char *const candidates[] = {"/var/lib/khien/db", KH_DATADIR "/db"};
+    const char *env = getenv("KHIEN_DB");
+    if (env && *env)
+        return env;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        struct stat st;
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}
+
+const char *cli_default_cache_dir(char *buf, unsigned len)
+{
+    const char *env = getenv("KHIEN_CACHE_DIR");
+    if (env && *env)
+        return env;
+    if (geteuid() == 0) {
+        snprintf(buf, len, "/var/cache/khien");
+        return buf;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg) {
+        snprintf(buf, len, "%s/khien", xdg);
+        return buf;
+    }
+    const char *home = getenv("HOME");
+    if (home && *home) {
+        snprintf(buf, len, "%s/.cache/khien", home);
+        return buf;
+    }
+    return NULL;
+}

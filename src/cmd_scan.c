@@ -1,0 +1,788 @@
+/*
+ * cmd_scan.c - "khien scan": walk paths, scan files on N threads, report like clamscan.
+ *
+ * One walker (this thread, fts(3)) feeds a bounded queue of paths; N workers, each with its
+ * own kh_scanner on the shared engine, scan them. A worker collects a file's events and
+ * prints them in one piece under the output lock, so lines of different files never mix.
+ * Output: "path: NAME FOUND" per detection, "path: OK" for clean files (unless -i), errors as
+ * "path: reason ERROR", then a summary; or with --json one object per file and a summary
+ * object. Exit status as clamscan: 1 if anything was found, else 2 if an error occurred,
+ * else 0.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <fts.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <khien/khien.h>
+
+#define QUEUE_CAP 4096
+
+typedef struct options {
+    const char **dbs;
+    size_t ndbs;
+    const char **excludes;
+    size_t nexcludes;
+    unsigned jobs;
+    int follow, json, infected_only, no_summary, verbose, progress;
+    const char *quarantine;
+    const char *cache_dir;
+    int no_cache;
+    kh_scan_opts sopts;
+} options;
+
+typedef struct queue {
+    char *items[QUEUE_CAP];
+    size_t head, count;
+    int closed;
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty, not_full;
+} queue;
+
+typedef struct totals {
+    uint64_t files, dirs, infected, errors, warnings, detections, skipped;
+    uint64_t bytes_read, bytes_scanned;
+} totals;
+
+typedef struct shared {
+    const options *o;
+    kh_engine *engine;
+    queue q;
+    pthread_mutex_t out;
+    totals t;
+    int progress_on;
+    atomic_int done;
+    double t0;
+} shared;
+
+/* ---- events of one file, kept until the file is printed ---- */
+typedef struct fev {
+    kh_event_kind kind;
+    kh_sig_kind sk;
+    char *object, *name, *detail;
+    uint32_t depth;
+} fev;
+
+typedef struct fevents {
+    fev *v;
+    size_t n, cap;
+    int oom;
+} fevents;
+
+static int collect(void *ud, const kh_event *ev)
+{
+    fevents *fe = ud;
+    if (fe->n == fe->cap) {
+        size_t nc = fe->cap ? fe->cap * 2 : 8;
+        fev *nv = realloc(fe->v, nc * sizeof(*nv));
+        if (!nv) {
+            fe->oom = 1;
+            return 0;
+        }
+        fe->v = nv;
+        fe->cap = nc;
+    }
+    fev *f = &fe->v[fe->n];
+    f->kind = ev->kind;
+    f->sk = ev->sig_kind;
+    f->depth = ev->depth;
+    f->object = strdup(ev->object);
+    f->name = strdup(ev->name);
+    f->detail = ev->detail ? strdup(ev->detail) : NULL;
+    if (!f->object || !f->name || (ev->detail && !f->detail)) {
+        free(f->object);
+        free(f->name);
+        free(f->detail);
+        fe->oom = 1;
+        return 0;
+    }
+    fe->n++;
+    return 0;
+}
+
+static void fevents_clear(fevents *fe)
+{
+    for (size_t i = 0; i < fe->n; i++) {
+        free(fe->v[i].object);
+        free(fe->v[i].name);
+        free(fe->v[i].detail);
+    }
+    fe->n = 0;
+    fe->oom = 0;
+}
+
+/* ---- queue ---- */
+static void queue_push(queue *q, char *path)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == QUEUE_CAP)
+        pthread_cond_wait(&q->not_full, &q->mu);
+    q->items[(q->head + q->count) % QUEUE_CAP] = path;
+    q->count++;
+    pthread_cond_signal(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+static char *queue_pop(queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    while (q->count == 0 && !q->closed)
+        pthread_cond_wait(&q->not_empty, &q->mu);
+    char *p = NULL;
+    if (q->count) {
+        p = q->items[q->head];
+        q->head = (q->head + 1) % QUEUE_CAP;
+        q->count--;
+        pthread_cond_signal(&q->not_full);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return p;
+}
+
+static void queue_close(queue *q)
+{
+    pthread_mutex_lock(&q->mu);
+    q->closed = 1;
+    pthread_cond_broadcast(&q->not_empty);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* ---- output ---- */
+static void clear_progress(shared *sh)
+{
+    if (sh->progress_on)
+        fputs("\r\033[K", stderr);
+}
+
+static const char *kind_name(kh_sig_kind k)
+{
+    return k == KH_SIG_HASH ? "hash" : k == KH_SIG_BODY ? "body" : "heuristic";
+}
+
+static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_result *res,
+                       const fevents *fe, const char *qid, const char *qerr)
+{
+    json_t *o = json_object();
+    json_t *det = json_array(), *warn = json_array();
+    const char *status = err != KH_OK && err != KH_ECANCELED ? "error"
+                         : res->verdict == KH_VERDICT_INFECTED ? "infected" : "clean";
+    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "size", json_integer((json_int_t)res->size));
+    json_object_set_new(o, "objects", json_integer(res->objects));
+    for (size_t i = 0; i < fe->n; i++) {
+        const fev *f = &fe->v[i];
+        json_t *e = json_object();
+        json_object_set_new(e, "object", json_string(f->object));
+        json_object_set_new(e, f->kind == KH_EVENT_DETECTION ? "signature" : "name",
+                            json_string(f->name));
+        json_object_set_new(e, "kind", json_string(kind_name(f->sk)));
+        json_object_set_new(e, "depth", json_integer(f->depth));
+        if (f->detail)
+            json_object_set_new(e, "detail", json_string(f->detail));
+        json_array_append_new(f->kind == KH_EVENT_DETECTION ? det : warn, e);
+    }
+    json_object_set_new(o, "detections", det);
+    json_object_set_new(o, "warnings", warn);
+    if (err != KH_OK && err != KH_ECANCELED)
+        json_object_set_new(o, "error", json_string(res->error[0] ? res->error : kh_strerror(err)));
+    if (qid)
+        json_object_set_new(o, "quarantine", json_string(qid));
+    if (qerr)
+        json_object_set_new(o, "quarantine_error", json_string(qerr));
+    json_dumpf(o, stdout, JSON_COMPACT);
+    fputc('\n', stdout);
+    json_decref(o);
+    (void)sh;
+}
+
+static void print_text(shared *sh, const char *path, kh_err err, const kh_scan_result *res,
+                       const fevents *fe, const char *qid, const char *qerr)
+{
+    const options *o = sh->o;
+    for (size_t i = 0; i < fe->n; i++) {
+        const fev *f = &fe->v[i];
+        if (f->kind == KH_EVENT_DETECTION)
+            printf("%s: %s FOUND\n", f->object, f->name);
+        else
+            printf("%s: %s WARNING%s%s%s\n", f->object, f->name, f->detail ? " (" : "",
+                   f->detail ? f->detail : "", f->detail ? ")" : "");
+    }
+    if (err != KH_OK && err != KH_ECANCELED)
+        printf("%s: %s ERROR\n", path, res->error[0] ? res->error : kh_strerror(err));
+    else if (res->verdict == KH_VERDICT_CLEAN && !o->infected_only)
+        printf("%s: OK\n", path);
+    if (qid)
+        printf("%s: moved to quarantine %s as %s\n", path, o->quarantine, qid);
+    if (qerr)
+        printf("%s: quarantine failed: %s ERROR\n", path, qerr);
+}
+
+static void report(shared *sh, const char *path, kh_err err, const kh_scan_result *res,
+                   const fevents *fe)
+{
+    char qid[64], qerr[512];
+    int quarantined = 0, qfailed = 0;
+    if (sh->o->quarantine && res->verdict == KH_VERDICT_INFECTED && err == KH_OK) {
+        const char *sig = "unknown";
+        for (size_t i = 0; i < fe->n; i++)
+            if (fe->v[i].kind == KH_EVENT_DETECTION) {
+                sig = fe->v[i].name;
+                break;
+            }
+        qerr[0] = '\0';
+        if (kh_quarantine_put(sh->o->quarantine, path, sig, qid, sizeof(qid), qerr, sizeof(qerr)) == KH_OK)
+            quarantined = 1;
+        else
+            qfailed = 1;
+    }
+    pthread_mutex_lock(&sh->out);
+    clear_progress(sh);
+    sh->t.files++;
+    sh->t.bytes_read += res->size;
+    sh->t.bytes_scanned += res->bytes_scanned;
+    sh->t.detections += res->detections;
+    sh->t.warnings += res->warnings;
+    if (res->verdict == KH_VERDICT_INFECTED)
+        sh->t.infected++;
+    if ((err != KH_OK && err != KH_ECANCELED) || qfailed || fe->oom)
+        sh->t.errors++;
+    if (sh->o->json) {
+        if (!sh->o->infected_only || res->verdict != KH_VERDICT_CLEAN || err != KH_OK || res->warnings)
+            print_json(sh, path, err, res, fe, quarantined ? qid : NULL, qfailed ? qerr : NULL);
+    } else {
+        print_text(sh, path, err, res, fe, quarantined ? qid : NULL, qfailed ? qerr : NULL);
+    }
+    if (fe->oom)
+        fprintf(stderr, "khien: %s: out of memory while recording events; some are missing\n", path);
+    fflush(stdout);
+    pthread_mutex_unlock(&sh->out);
+}
+
+static void *worker(void *arg)
+{
+    shared *sh = arg;
+    kh_scanner *sc = NULL;
+    fevents fe = {0};
+    kh_err err = kh_scanner_create(sh->engine, &sh->o->sopts, &sc);
+    if (err != KH_OK) {
+        pthread_mutex_lock(&sh->out);
+        fprintf(stderr, "khien: cannot start a scanner: %s\n", kh_strerror(err));
+        sh->t.errors++;
+        pthread_mutex_unlock(&sh->out);
+    }
+    char *path;
+    while ((path = queue_pop(&sh->q)) != NULL) {
+        kh_scan_result res;
+        if (sc) {
+            err = kh_scan_file(sc, path, collect, &fe, &res);
+        } else {
+            memset(&res, 0, sizeof(res));
+            res.verdict = KH_VERDICT_ERROR;
+            snprintf(res.error, sizeof(res.error), "no scanner");
+            err = KH_ESTATE;
+        }
+        report(sh, path, err, &res, &fe);
+        fevents_clear(&fe);
+        free(path);
+    }
+    free(fe.v);
+    kh_scanner_destroy(sc);
+    return NULL;
+}
+
+static void *progress_thread(void *arg)
+{
+    shared *sh = arg;
+    while (!atomic_load(&sh->done)) {
+        struct timespec ts = {0, 250 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+        pthread_mutex_lock(&sh->out);
+        if (!atomic_load(&sh->done)) {
+            double el = time(NULL) - sh->t0 > 0 ? (double)(time(NULL) - sh->t0) : 1.0;
+            fprintf(stderr, "\r\033[Kkhien: %llu files, %.1f MB, %.1f MB/s",
+                    (unsigned long long)sh->t.files, (double)sh->t.bytes_read / 1e6,
+                    (double)sh->t.bytes_read / 1e6 / el);
+            fflush(stderr);
+        }
+        pthread_mutex_unlock(&sh->out);
+    }
+    return NULL;
+}
+
+/* ---- walking ---- */
+static int excluded(const options *o, const char *path)
+{
+    const char *base = strrchr(path, '/');
+    base = base && base[1] ? base + 1 : path;
+    for (size_t i = 0; i < o->nexcludes; i++) {
+        const char *g = o->excludes[i];
+        if (fnmatch(g, strchr(g, '/') ? path : base, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void walk_error(shared *sh, const char *path, const char *why)
+{
+    pthread_mutex_lock(&sh->out);
+    clear_progress(sh);
+    sh->t.errors++;
+    if (sh->o->json) {
+        json_t *o = json_pack("{s:s, s:s, s:s}", "file", path, "status", "error", "error", why);
+        json_dumpf(o, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(o);
+    } else {
+        printf("%s: %s ERROR\n", path, why);
+    }
+    fflush(stdout);
+    pthread_mutex_unlock(&sh->out);
+}
+
+static void walk(shared *sh, char **paths, size_t npaths)
+{
+    const options *o = sh->o;
+    int flags = FTS_NOCHDIR | FTS_COMFOLLOW | (o->follow ? FTS_LOGICAL : FTS_PHYSICAL);
+    FTS *fts = fts_open(paths, flags, NULL);
+    (void)npaths;
+    if (!fts) {
+        walk_error(sh, paths[0], strerror(errno));
+        return;
+    }
+    FTSENT *e;
+    while ((e = fts_read(fts)) != NULL) {
+        switch (e->fts_info) {
+        case FTS_D:
+            if (e->fts_level > 0 && excluded(o, e->fts_path)) {
+                fts_set(fts, e, FTS_SKIP);
+                break;
+            }
+            pthread_mutex_lock(&sh->out);
+            sh->t.dirs++;
+            pthread_mutex_unlock(&sh->out);
+            break;
+        case FTS_F:
+            if (excluded(o, e->fts_path))
+                break;
+            {
+                char *p = strdup(e->fts_path);
+                if (!p) {
+                    walk_error(sh, e->fts_path, "out of memory");
+                    break;
+                }
+                queue_push(&sh->q, p);
+            }
+            break;
+        case FTS_DNR:
+        case FTS_ERR:
+        case FTS_NS:
+            walk_error(sh, e->fts_path, strerror(e->fts_errno));
+            break;
+        case FTS_DC:
+            if (o->verbose)
+                fprintf(stderr, "khien: %s: directory cycle, not entered again\n", e->fts_path);
+            break;
+        case FTS_SL:
+        case FTS_SLNONE:
+        case FTS_DEFAULT:
+            pthread_mutex_lock(&sh->out);
+            sh->t.skipped++;
+            pthread_mutex_unlock(&sh->out);
+            if (o->verbose)
+                fprintf(stderr, "khien: %s: %s, skipped\n", e->fts_path,
+                        e->fts_info == FTS_DEFAULT ? "not a regular file" : "symbolic link");
+            break;
+        default:
+            break;
+        }
+    }
+    if (errno && errno != ENOENT)
+        walk_error(sh, "(walk)", strerror(errno));
+    fts_close(fts);
+}
+
+/* ---- engine ---- */
+typedef struct diag_state {
+    int verbose;
+    unsigned shown_errors, skipped;
+} diag_state;
+
+static void on_diag(void *ud, kh_diag_level level, const char *file, unsigned line, const char *msg)
+{
+    diag_state *d = ud;
+    if (level == KH_DIAG_SKIP) {
+        d->skipped++;
+        if (!d->verbose)
+            return;
+    }
+    if (level == KH_DIAG_INFO && !d->verbose)
+        return;
+    if (level == KH_DIAG_ERROR && ++d->shown_errors > 50 && !d->verbose) {
+        if (d->shown_errors == 51)
+            fprintf(stderr, "khien: more database errors not shown (use --verbose)\n");
+        return;
+    }
+    const char *tag = level == KH_DIAG_ERROR ? "error" : level == KH_DIAG_SKIP ? "skipped" : "info";
+    if (file && line)
+        fprintf(stderr, "khien: %s:%u: %s: %s\n", file, line, tag, msg);
+    else if (file)
+        fprintf(stderr, "khien: %s: %s: %s\n", file, tag, msg);
+    else
+        fprintf(stderr, "khien: %s: %s\n", tag, msg);
+}
+
+static int load_engine(const options *o, diag_state *ds, kh_engine **out)
+{
+    char cbuf[4096];
+    kh_engine_opts eo;
+    kh_engine_opts_default(&eo);
+    eo.diag = on_diag;
+    eo.diag_ud = ds;
+    if (!o->no_cache)
+        eo.cache_dir = o->cache_dir ? o->cache_dir : cli_default_cache_dir(cbuf, sizeof(cbuf));
+    kh_engine *e = NULL;
+    kh_err err = kh_engine_create(&eo, &e);
+    if (err != KH_OK) {
+        fprintf(stderr, "khien: %s\n", kh_strerror(err));
+        return -1;
+    }
+    const char *def = NULL;
+    if (!o->ndbs) {
+        def = cli_default_db_dir();
+        if (!def) {
+            fprintf(stderr, "khien: no signature database: give one with -d PATH "
+                            "(or set KHIEN_DB, or install one in /var/lib/khien/db)\n");
+            kh_engine_release(e);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < (o->ndbs ? o->ndbs : 1); i++) {
+        const char *p = o->ndbs ? o->dbs[i] : def;
+        err = kh_engine_load(e, p);
+        if (err == KH_ENOMEM || err == KH_ENOENT || err == KH_EACCES) {
+            fprintf(stderr, "khien: cannot load database %s: %s\n", p, kh_strerror(err));
+            kh_engine_release(e);
+            return -1;
+        }
+    }
+    err = kh_engine_compile(e);
+    if (err != KH_OK) {
+        fprintf(stderr, "khien: cannot use the signature database: %s\n", kh_strerror(err));
+        kh_engine_release(e);
+        return -1;
+    }
+    if (ds->skipped && !o->verbose)
+        fprintf(stderr, "khien: %u signature line(s) or file(s) skipped as not supported yet "
+                        "(--verbose lists them)\n", ds->skipped);
+    *out = e;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: khien scan [OPTIONS] PATH...\n"
+          "Scan files and directories (recursively) for malware. PATH '-' reads standard input.\n\n"
+          "  -d, --database PATH     signature file or directory; repeatable\n"
+          "                          (default: $KHIEN_DB, /var/lib/khien/db)\n"
+          "  -j, --jobs N            scanning threads (default: all cores)\n"
+          "  -i, --infected          print only infected files\n"
+          "      --json              one JSON object per file, then a summary object\n"
+          "      --allmatch          report every matching signature, not only the first\n"
+          "      --exclude GLOB      skip paths matching GLOB (basename, or whole path if it has /)\n"
+          "      --follow-symlinks   follow symbolic links while walking directories\n"
+          "      --quarantine DIR    move infected files into DIR (see 'khien quarantine')\n"
+          "      --no-archive        do not look inside archives and compressed files\n"
+          "      --max-depth N       container nesting limit (default 16)\n"
+          "      --max-filesize SIZE largest file or member scanned (default 100M)\n"
+          "      --max-scansize SIZE bytes extracted from one file in all (default 400M)\n"
+          "      --max-files N       members taken from one file (default 10000)\n"
+          "      --max-ratio N       extracted:compressed ratio seen as a bomb (default 250)\n"
+          "      --alert-exceeds-max report hitting a limit as FOUND, not as WARNING\n"
+          "      --alert-encrypted   report encrypted archive members as FOUND\n"
+          "      --cache-dir DIR     compiled database cache (default ~/.cache/khien)\n"
+          "      --no-cache          neither read nor write the compiled database cache\n"
+          "      --no-summary        no summary at the end\n"
+          "      --no-progress       no progress line on a terminal\n"
+          "  -v, --verbose           list skipped signatures and files\n"
+          "  -h, --help              this text\n\n"
+          "Exit status: 0 nothing found, 1 something found, 2 errors only.\n", f);
+}
+
+enum {
+    O_JSON = 256, O_ALLMATCH, O_EXCLUDE, O_FOLLOW, O_QUAR, O_NOARC, O_MAXDEPTH, O_MAXFSIZE,
+    O_MAXSSIZE, O_MAXFILES, O_MAXRATIO, O_ALERTEX, O_ALERTENC, O_CACHE, O_NOCACHE, O_NOSUM,
+    O_NOPROG
+};
+
+static int add_str(const char ***v, size_t *n, const char *s)
+{
+    const char **nv = realloc(*v, (*n + 1) * sizeof(**v));
+    if (!nv)
+        return -1;
+    nv[(*n)++] = s;
+    *v = nv;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, options *o)
+{
+    static const struct option longs[] = {
+        {"database", required_argument, 0, 'd'}, {"jobs", required_argument, 0, 'j'},
+        {"infected", no_argument, 0, 'i'},       {"json", no_argument, 0, O_JSON},
+        {"allmatch", no_argument, 0, O_ALLMATCH}, {"exclude", required_argument, 0, O_EXCLUDE},
+        {"follow-symlinks", no_argument, 0, O_FOLLOW}, {"quarantine", required_argument, 0, O_QUAR},
+        {"no-archive", no_argument, 0, O_NOARC}, {"max-depth", required_argument, 0, O_MAXDEPTH},
+        {"max-filesize", required_argument, 0, O_MAXFSIZE},
+        {"max-scansize", required_argument, 0, O_MAXSSIZE},
+        {"max-files", required_argument, 0, O_MAXFILES}, {"max-ratio", required_argument, 0, O_MAXRATIO},
+        {"alert-exceeds-max", no_argument, 0, O_ALERTEX}, {"alert-encrypted", no_argument, 0, O_ALERTENC},
+        {"cache-dir", required_argument, 0, O_CACHE}, {"no-cache", no_argument, 0, O_NOCACHE},
+        {"no-summary", no_argument, 0, O_NOSUM}, {"no-progress", no_argument, 0, O_NOPROG},
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    uint64_t v;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "d:j:ivh", longs, NULL)) != -1) {
+        switch (c) {
+        case 'd':
+            if (add_str(&o->dbs, &o->ndbs, optarg))
+                return -1;
+            break;
+        case 'j':
+            if (cli_parse_uint(optarg, 1024, &v) || v == 0) {
+                fprintf(stderr, "khien scan: -j takes a number of threads from 1 to 1024, not '%s'\n", optarg);
+                return -1;
+            }
+            o->jobs = (unsigned)v;
+            break;
+        case 'i': o->infected_only = 1; break;
+        case 'v': o->verbose = 1; break;
+        case O_JSON: o->json = 1; break;
+        case O_ALLMATCH: o->sopts.flags |= KH_SCAN_ALLMATCH; break;
+        case O_EXCLUDE:
+            if (add_str(&o->excludes, &o->nexcludes, optarg))
+                return -1;
+            break;
+        case O_FOLLOW: o->follow = 1; break;
+        case O_QUAR: o->quarantine = optarg; break;
+        case O_NOARC: o->sopts.flags |= KH_SCAN_NO_ARCHIVE; break;
+        case O_ALERTEX: o->sopts.flags |= KH_SCAN_ALERT_EXCEEDS; break;
+        case O_ALERTENC: o->sopts.flags |= KH_SCAN_ALERT_ENCRYPTED; break;
+        case O_CACHE: o->cache_dir = optarg; break;
+        case O_NOCACHE: o->no_cache = 1; break;
+        case O_NOSUM: o->no_summary = 1; break;
+        case O_NOPROG: o->progress = 0; break;
+        case O_MAXDEPTH: case O_MAXFILES: case O_MAXRATIO:
+            if (cli_parse_uint(optarg, UINT32_MAX, &v)) {
+                fprintf(stderr, "khien scan: %s takes a whole number, not '%s'\n", argv[optind - 1], optarg);
+                return -1;
+            }
+            if (c == O_MAXDEPTH) o->sopts.limits.max_depth = (uint32_t)v;
+            else if (c == O_MAXFILES) o->sopts.limits.max_files = (uint32_t)v;
+            else o->sopts.limits.max_ratio = (uint32_t)v;
+            break;
+        case O_MAXFSIZE: case O_MAXSSIZE:
+            if (cli_parse_size(optarg, &v)) {
+                fprintf(stderr, "khien scan: %s takes a size like 100M, not '%s'\n", argv[optind - 1], optarg);
+                return -1;
+            }
+            if (c == O_MAXFSIZE) o->sopts.limits.max_filesize = v;
+            else o->sopts.limits.max_scansize = v;
+            break;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            usage(stderr);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_summary(shared *sh, const kh_engine_stats *st, double secs, time_t start, time_t end)
+{
+    const totals *t = &sh->t;
+    if (sh->o->json) {
+        json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}}",
+                              "summary", "signatures", (json_int_t)(st->hash_sigs + st->body_sigs),
+                              "directories", (json_int_t)t->dirs, "files", (json_int_t)t->files,
+                              "infected", (json_int_t)t->infected, "detections", (json_int_t)t->detections,
+                              "warnings", (json_int_t)t->warnings, "errors", (json_int_t)t->errors,
+                              "skipped", (json_int_t)t->skipped, "bytes_read", (json_int_t)t->bytes_read,
+                              "bytes_scanned", (json_int_t)t->bytes_scanned, "seconds", secs,
+                              "engine", KH_VERSION_STRING);
+        json_dumpf(o, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        json_decref(o);
+        return;
+    }
+    char sbuf[64], ebuf[64];
+    strftime(sbuf, sizeof(sbuf), "%Y:%m:%d %H:%M:%S", localtime(&start));
+    strftime(ebuf, sizeof(ebuf), "%Y:%m:%d %H:%M:%S", localtime(&end));
+    printf("\n----------- SCAN SUMMARY -----------\n"
+           "Known signatures: %u (hash %u, body %u, allow-list %u)\n"
+           "Engine version: %s\n"
+           "Scanned directories: %llu\n"
+           "Scanned files: %llu\n"
+           "Infected files: %llu\n"
+           "Warnings: %llu\n"
+           "Errors: %llu\n"
+           "Data scanned: %.2f MB\n"
+           "Data read: %.2f MB (ratio %.2f:1)\n"
+           "Time: %.3f sec (%d m %d s)\n"
+           "Start Date: %s\n"
+           "End Date:   %s\n",
+           st->hash_sigs + st->body_sigs, st->hash_sigs, st->body_sigs, st->fp_sigs,
+           KH_VERSION_STRING, (unsigned long long)t->dirs, (unsigned long long)t->files,
+           (unsigned long long)t->infected, (unsigned long long)t->warnings,
+           (unsigned long long)t->errors, (double)t->bytes_scanned / 1e6,
+           (double)t->bytes_read / 1e6,
+           t->bytes_read ? (double)t->bytes_scanned / (double)t->bytes_read : 0.0, secs,
+           (int)secs / 60, (int)secs % 60, sbuf, ebuf);
+}
+
+static void scan_stdin(shared *sh)
+{
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    kh_scanner *sc = NULL;
+    fevents fe = {0};
+    kh_scan_result res;
+    while (buf) {
+        if (len == cap) {
+            char *nb = realloc(buf, cap * 2);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        size_t n = fread(buf + len, 1, cap - len, stdin);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    if (!buf || ferror(stdin)) {
+        walk_error(sh, "stdin", buf ? "read error" : "out of memory");
+        free(buf);
+        return;
+    }
+    kh_err err = kh_scanner_create(sh->engine, &sh->o->sopts, &sc);
+    if (err == KH_OK)
+        err = kh_scan_mem(sc, buf, len, "stdin", collect, &fe, &res);
+    else
+        walk_error(sh, "stdin", kh_strerror(err));
+    if (sc)
+        report(sh, "stdin", err, &res, &fe);
+    fevents_clear(&fe);
+    free(fe.v);
+    kh_scanner_destroy(sc);
+    free(buf);
+}
+
+int cmd_scan(int argc, char **argv)
+{
+    options o;
+    memset(&o, 0, sizeof(o));
+    kh_scan_opts_default(&o.sopts);
+    o.progress = 1;
+    int rc = parse_args(argc, argv, &o);
+    if (rc) {
+        free(o.dbs);
+        free(o.excludes);
+        return rc > 0 ? 0 : 2;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "khien scan: nothing to scan; give one or more paths (see --help)\n");
+        free(o.dbs);
+        free(o.excludes);
+        return 2;
+    }
+    if (!o.jobs) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o.jobs = n > 0 ? (unsigned)n : 1;
+    }
+    diag_state ds = {o.verbose, 0, 0};
+    kh_engine *engine = NULL;
+    time_t start = time(NULL);
+    double t0 = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = ts.tv_sec + ts.tv_nsec / 1e9;
+    }
+    if (load_engine(&o, &ds, &engine) != 0) {
+        free(o.dbs);
+        free(o.excludes);
+        return 2;
+    }
+    shared sh;
+    memset(&sh, 0, sizeof(sh));
+    sh.o = &o;
+    sh.engine = engine;
+    sh.t0 = (double)start;
+    pthread_mutex_init(&sh.q.mu, NULL);
+    pthread_cond_init(&sh.q.not_empty, NULL);
+    pthread_cond_init(&sh.q.not_full, NULL);
+    pthread_mutex_init(&sh.out, NULL);
+    atomic_init(&sh.done, 0);
+    sh.progress_on = o.progress && !o.json && isatty(STDERR_FILENO);
+    pthread_t prog;
+    int have_prog = sh.progress_on && pthread_create(&prog, NULL, progress_thread, &sh) == 0;
+
+    /* standard input first, alone; then the paths through the worker pool */
+    char **paths = calloc((size_t)(argc - optind) + 1, sizeof(char *));
+    size_t np = 0;
+    for (int i = optind; i < argc; i++) {
+        if (strcmp(argv[i], "-") == 0)
+            scan_stdin(&sh);
+        else if (paths)
+            paths[np++] = argv[i];
+    }
+    if (np) {
+        pthread_t *th = calloc(o.jobs, sizeof(*th));
+        unsigned started = 0;
+        for (unsigned i = 0; th && i < o.jobs; i++)
+            if (pthread_create(&th[i], NULL, worker, &sh) == 0)
+                started++;
+        if (!started) {
+            fprintf(stderr, "khien scan: cannot start worker threads\n");
+            sh.t.errors++;
+        } else {
+            walk(&sh, paths, np);
+        }
+        queue_close(&sh.q);
+        for (unsigned i = 0; i < started; i++)
+            pthread_join(th[i], NULL);
+        free(th);
+    }
+    atomic_store(&sh.done, 1);
+    if (have_prog)
+        pthread_join(prog, NULL);
+    clear_progress(&sh);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double secs = ts.tv_sec + ts.tv_nsec / 1e9 - t0;
+    kh_engine_stats st;
+    kh_engine_get_stats(engine, &st);
+    if (!o.no_summary)
+        print_summary(&sh, &st, secs, start, time(NULL));
+    fflush(stdout);
+    int status = sh.t.infected ? 1 : sh.t.errors ? 2 : 0;
+    free(paths);
+    kh_engine_release(engine);
+    free(o.dbs);
+    free(o.excludes);
+    return status;
+}

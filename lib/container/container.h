@@ -31,6 +31,9 @@ typedef struct khi_container_cb {
     int (*member)(void *ud, const khi_member *m);
     /* member may be NULL (the container as a whole); detail is an English sentence */
     int (*warn)(void *ud, khi_cwarn what, const char *member, const char *detail);
+    /* For bare compressed streams: is this head of the decompressed content an archive
+     * (tar, cpio...) to walk member by member? Otherwise the content is one member. */
+    int (*is_archive)(void *ud, const uint8_t *head, size_t len);
     void *ud;
 } khi_container_cb;
 

@@ -128,6 +128,7 @@ typedef struct walk {
     uint64_t local; /* bytes taken out of this container */
     sink s;
     uint8_t *buf; /* READ_CHUNK bytes */
+    int stop;     /* no more members from this container */
     char name[1024];
 } walk;
 
@@ -152,69 +153,65 @@ static const char *errstr(struct archive *a)
 
 enum { TAKE_OK, TAKE_SKIP, TAKE_STOP_CONTAINER, TAKE_CANCEL, TAKE_NOMEM };
 
-/* Read the current entry's data into the sink, checking limits as bytes arrive. */
-static int take(walk *w, struct archive_entry *e)
+/* Account for n more bytes of the current member and store them, checking every limit
+ * before the bytes are kept. */
+static int feed(walk *w, const uint8_t *buf, size_t n)
 {
     const kh_limits *L = w->b->limits;
-    uint8_t *buf = w->buf;
-    int rc = TAKE_OK;
+    uint64_t un = (uint64_t)n;
+    if (L->max_filesize && w->s.len + un > L->max_filesize)
+        return warn(w, KHI_CWARN_MAXFILESIZE, w->name,
+                    "member is larger than the %llu-byte limit (max-filesize); not scanned",
+                    (unsigned long long)L->max_filesize) ? TAKE_CANCEL : TAKE_SKIP;
+    if (L->max_scansize && w->b->extracted + un > L->max_scansize) {
+        w->b->extracted = L->max_scansize;
+        return warn(w, KHI_CWARN_MAXSCANSIZE, w->name,
+                    "more than %llu bytes extracted from this file (max-scansize); rest not scanned",
+                    (unsigned long long)L->max_scansize) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
+    }
+    w->b->extracted += un;
+    w->local += un;
+    if (L->max_ratio && w->local > L->ratio_min_bytes &&
+        w->local / (w->container_len ? w->container_len : 1) >= L->max_ratio)
+        return warn(w, KHI_CWARN_MAXRATIO, w->name,
+                    "container of %llu bytes expands past %llu bytes, a ratio over %u:1 "
+                    "(max-ratio); likely a decompression bomb, rest not scanned",
+                    (unsigned long long)w->container_len, (unsigned long long)w->local,
+                    L->max_ratio) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
+    kh_err err = sink_write(&w->s, buf, n);
+    if (err == KH_ENOMEM)
+        return TAKE_NOMEM;
+    if (err != KH_OK)
+        return warn(w, KHI_CWARN_DAMAGED, w->name,
+                    "cannot store member in a temporary file under %s", w->b->tmp_dir)
+                   ? TAKE_CANCEL : TAKE_SKIP;
+    return TAKE_OK;
+}
+
+/* Read the rest of the current entry's data into the sink. */
+static int take(walk *w, struct archive_entry *e)
+{
     for (;;) {
-        la_ssize_t n = archive_read_data(w->a, buf, READ_CHUNK);
+        la_ssize_t n = archive_read_data(w->a, w->buf, READ_CHUNK);
         if (n == 0)
-            break;
+            return TAKE_OK;
         if (n < 0) {
             if (n == ARCHIVE_WARN)
                 continue;
-            int enc = archive_entry_is_data_encrypted(e) ||
-                      strstr(errstr(w->a), "ncrypt") || strstr(errstr(w->a), "assphrase");
+            int enc = archive_entry_is_data_encrypted(e) || strstr(errstr(w->a), "ncrypt") ||
+                      strstr(errstr(w->a), "assphrase");
             if (warn(w, enc ? KHI_CWARN_ENCRYPTED : KHI_CWARN_DAMAGED, w->name,
                      enc ? "member is encrypted: %s" : "member cannot be fully read: %s",
                      errstr(w->a)))
-                rc = TAKE_CANCEL;
-            else
-                rc = w->s.len ? TAKE_OK : TAKE_SKIP; /* scan what could be read */
-            if (n == ARCHIVE_FATAL && rc == TAKE_SKIP)
-                rc = TAKE_STOP_CONTAINER;
-            break;
+                return TAKE_CANCEL;
+            if (w->s.len)
+                return TAKE_OK; /* scan what could be read */
+            return n == ARCHIVE_FATAL ? TAKE_STOP_CONTAINER : TAKE_SKIP;
         }
-        uint64_t un = (uint64_t)n;
-        if (L->max_filesize && w->s.len + un > L->max_filesize) {
-            rc = warn(w, KHI_CWARN_MAXFILESIZE, w->name,
-                      "member is larger than the %llu-byte limit (max-filesize); not scanned",
-                      (unsigned long long)L->max_filesize) ? TAKE_CANCEL : TAKE_SKIP;
-            break;
-        }
-        if (L->max_scansize && w->b->extracted + un > L->max_scansize) {
-            rc = warn(w, KHI_CWARN_MAXSCANSIZE, w->name,
-                      "more than %llu bytes extracted from this file (max-scansize); rest not scanned",
-                      (unsigned long long)L->max_scansize) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
-            w->b->extracted = L->max_scansize;
-            break;
-        }
-        w->b->extracted += un;
-        w->local += un;
-        if (L->max_ratio && w->local > L->ratio_min_bytes &&
-            w->local / (w->container_len ? w->container_len : 1) >= L->max_ratio) {
-            rc = warn(w, KHI_CWARN_MAXRATIO, w->name,
-                      "container of %llu bytes expands past %llu bytes, a ratio over %u:1 "
-                      "(max-ratio); likely a decompression bomb, rest not scanned",
-                      (unsigned long long)w->container_len, (unsigned long long)w->local,
-                      L->max_ratio) ? TAKE_CANCEL : TAKE_STOP_CONTAINER;
-            break;
-        }
-        kh_err err = sink_write(&w->s, buf, (size_t)n);
-        if (err == KH_ENOMEM) {
-            rc = TAKE_NOMEM;
-            break;
-        }
-        if (err != KH_OK) {
-            rc = warn(w, KHI_CWARN_DAMAGED, w->name,
-                      "cannot store member in a temporary file under %s", w->b->tmp_dir)
-                     ? TAKE_CANCEL : TAKE_SKIP;
-            break;
-        }
+        int rc = feed(w, w->buf, (size_t)n);
+        if (rc != TAKE_OK)
+            return rc;
     }
-    return rc;
 }
 
 static void member_name(walk *w, struct archive_entry *e, int stream, const char *stream_name,
@@ -231,6 +228,57 @@ static void member_name(walk *w, struct archive_entry *e, int stream, const char
         khi_snprintf(w->name, sizeof(w->name), "%s", p);
 }
 
+#define HEAD_BYTES (36u * 1024u) /* enough for every magic, iso9660's at 32769 included */
+
+/* A reader on data with every filter and the archive formats, or with only the raw format.
+ * *out_opened says whether libarchive recognised the data. NULL only when out of memory. */
+static struct archive *open_reader(const uint8_t *data, size_t len, int raw, int *out_opened)
+{
+    struct archive *a = archive_read_new();
+    if (!a)
+        return NULL;
+    archive_read_support_filter_all(a);
+    if (raw) {
+        archive_read_support_format_raw(a);
+    } else {
+        /* Named formats only: "all" would include mtree, which bids on plain text and whose
+         * entries can point at files on this machine, and warc/empty, which hold no files. */
+        archive_read_support_format_7zip(a);
+        archive_read_support_format_ar(a);
+        archive_read_support_format_cab(a);
+        archive_read_support_format_cpio(a);
+        archive_read_support_format_iso9660(a);
+        archive_read_support_format_lha(a);
+        archive_read_support_format_rar(a);
+        archive_read_support_format_rar5(a);
+        archive_read_support_format_tar(a);
+        archive_read_support_format_xar(a);
+        archive_read_support_format_zip(a);
+    }
+    *out_opened = archive_read_open_memory(a, data, len) == ARCHIVE_OK;
+    return a;
+}
+
+/* Hand the member in the sink to the caller after take(); sets w->stop when the walk of
+ * this container is over. */
+static kh_err deliver(walk *w, int t)
+{
+    if (t == TAKE_NOMEM)
+        return KH_ENOMEM;
+    if (t == TAKE_CANCEL)
+        return KH_ECANCELED;
+    if (t == TAKE_STOP_CONTAINER)
+        w->stop = 1;
+    if (t != TAKE_OK)
+        return KH_OK;
+    khi_member m;
+    m.name = w->name;
+    if (sink_view(&w->s, &m.data, &m.len) != KH_OK)
+        return warn(w, KHI_CWARN_DAMAGED, w->name, "cannot map the temporary copy") ? KH_ECANCELED
+                                                                                      : KH_OK;
+    return w->cb->member(w->cb->ud, &m) ? KH_ECANCELED : KH_OK;
+}
+
 kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const char *stream_name,
                           khi_budget *b, const khi_container_cb *cb)
 {
@@ -243,16 +291,52 @@ kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const cha
     w.container_len = len;
     sink_init(&w.s, b->tmp_dir);
     w.buf = khi_malloc(READ_CHUNK);
-    w.a = archive_read_new();
-    if (!w.a || !w.buf) {
+    if (!w.buf) {
         err = KH_ENOMEM;
         goto out;
     }
-    archive_read_support_filter_all(w.a);
-    archive_read_support_format_all(w.a);
-    if (stream)
-        archive_read_support_format_raw(w.a);
-    if (archive_read_open_memory(w.a, data, len) != ARCHIVE_OK) {
+    int opened = 0;
+    if (stream) {
+        /* Decompress the head first and let the caller's type detection decide: libarchive's
+         * own bidders would, for example, take a stream of zeros for an empty tar. */
+        w.a = open_reader(data, len, 1, &opened);
+        struct archive_entry *e = NULL;
+        size_t head = 0;
+        la_ssize_t n = 0;
+        if (!w.a) {
+            err = KH_ENOMEM;
+            goto out;
+        }
+        if (opened && archive_read_next_header(w.a, &e) == ARCHIVE_OK) {
+            while (head < HEAD_BYTES) {
+                n = archive_read_data(w.a, w.buf + head, HEAD_BYTES - head);
+                if (n <= 0)
+                    break;
+                head += (size_t)n;
+            }
+        }
+        if (e && !cb->is_archive(cb->ud, w.buf, head)) {
+            member_name(&w, e, 1, stream_name, 0);
+            b->files++;
+            if (n < 0 && warn(&w, KHI_CWARN_DAMAGED, w.name, "compressed stream is damaged: %s",
+                              errstr(w.a))) {
+                err = KH_ECANCELED;
+                goto out;
+            }
+            int t = feed(&w, w.buf, head);
+            if (t == TAKE_OK && head == HEAD_BYTES)
+                t = take(&w, e);
+            err = deliver(&w, t);
+            goto out;
+        }
+        archive_read_free(w.a);
+    }
+    w.a = open_reader(data, len, 0, &opened);
+    if (!w.a) {
+        err = KH_ENOMEM;
+        goto out;
+    }
+    if (!opened) {
         if (warn(&w, KHI_CWARN_DAMAGED, NULL, "cannot open as an archive: %s", errstr(w.a)))
             err = KH_ECANCELED;
         goto out;
@@ -300,30 +384,8 @@ kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const cha
             continue;
         }
         sink_reset(&w.s);
-        int t = take(&w, e);
-        if (t == TAKE_NOMEM) {
-            err = KH_ENOMEM;
-            break;
-        }
-        if (t == TAKE_CANCEL) {
-            err = KH_ECANCELED;
-            break;
-        }
-        if (t == TAKE_OK) {
-            khi_member m;
-            m.name = w.name;
-            kh_err ve = sink_view(&w.s, &m.data, &m.len);
-            if (ve != KH_OK) {
-                if (warn(&w, KHI_CWARN_DAMAGED, w.name, "cannot map the temporary copy")) {
-                    err = KH_ECANCELED;
-                    break;
-                }
-            } else if (cb->member(cb->ud, &m)) {
-                err = KH_ECANCELED;
-                break;
-            }
-        }
-        if (t == TAKE_STOP_CONTAINER)
+        err = deliver(&w, take(&w, e));
+        if (err != KH_OK || w.stop)
             break;
     }
 out:

@@ -202,6 +202,12 @@ static int on_container_warn(void *ud, khi_cwarn what, const char *member, const
     return r->stop || r->fatal;
 }
 
+static int on_is_archive(void *ud, const uint8_t *head, size_t len)
+{
+    (void)ud;
+    return khi_ftype_container(khi_ftype_detect(head, len)) == 1;
+}
+
 static int on_member(void *ud, const khi_member *m)
 {
     run *r = ud;
@@ -278,7 +284,7 @@ static void scan_object(run *r, const uint8_t *data, size_t len)
     char sname[512];
     if (kind == 2)
         stream_name(r->path.data, sname, sizeof(sname));
-    khi_container_cb cb = {on_member, on_container_warn, r};
+    khi_container_cb cb = {on_member, on_container_warn, on_is_archive, r};
     r->parent_type = type;
     kh_err err = khi_container_walk(data, len, kind == 2, kind == 2 ? sname : NULL, &r->budget, &cb);
     if (err == KH_ENOMEM)

@@ -37,9 +37,12 @@ static void add_len(conv *c, uint64_t lo, uint64_t hi)
         c->maxlen = hi == KHI_LEN_INF ? KHI_LEN_INF : c->maxlen + hi;
 }
 
+/* "\xHH"; written by hand, as this runs for every byte of every pattern at start-up. */
 static kh_err emit_byte(khi_buf *out, unsigned b)
 {
-    return khi_buf_printf(out, "\\x%02x", b & 0xffu);
+    static const char digits[] = "0123456789abcdef";
+    char s[4] = {'\\', 'x', digits[(b >> 4) & 15], digits[b & 15]};
+    return khi_buf_append(out, s, 4);
 }
 
 /* One byte-sized atom at s[*i]: "xy", "??", "x?", "?x". Sets *literal when fixed. Returns

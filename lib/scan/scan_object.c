@@ -304,8 +304,9 @@ kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char 
     r.budget.tmp_dir = sc->tmp_dir;
     khi_buf_init(&r.path);
     if (khi_buf_puts(&r.path, name ? name : "") != KH_OK)
-        return KH_ENOMEM;
-    scan_object(&r, data, len);
+        r.fatal = KH_ENOMEM;
+    else
+        scan_object(&r, data, len);
     khi_buf_cleanup(&r.path);
     if (r.fatal) {
         res->verdict = KH_VERDICT_ERROR;

@@ -350,12 +350,11 @@ static void walk_error(shared *sh, const char *path, const char *why)
     pthread_mutex_unlock(&sh->out);
 }
 
-static void walk(shared *sh, char **paths, size_t npaths)
+static void walk(shared *sh, char **paths)
 {
     const options *o = sh->o;
     int flags = FTS_NOCHDIR | FTS_COMFOLLOW | (o->follow ? FTS_LOGICAL : FTS_PHYSICAL);
     FTS *fts = fts_open(paths, flags, NULL);
-    (void)npaths;
     if (!fts) {
         walk_error(sh, paths[0], strerror(errno));
         return;
@@ -760,7 +759,7 @@ int cmd_scan(int argc, char **argv)
             fprintf(stderr, "khien scan: cannot start worker threads\n");
             sh.t.errors++;
         } else {
-            walk(&sh, paths, np);
+            walk(&sh, paths);
         }
         queue_close(&sh.q);
         for (unsigned i = 0; i < started; i++)

@@ -23,11 +23,10 @@ static void result_init(kh_scan_result *res)
     res->verdict = KH_VERDICT_CLEAN;
 }
 
-static kh_err fail(kh_scan_result *res, kh_err err, const char *name, const char *why)
+static kh_err fail(kh_scan_result *res, kh_err err, const char *why)
 {
     res->verdict = KH_VERDICT_ERROR;
     khi_snprintf(res->error, sizeof(res->error), "%s", why);
-    (void)name;
     return err;
 }
 
@@ -38,7 +37,7 @@ kh_err kh_scan_mem(kh_scanner *sc, const void *data, size_t len, const char *nam
         return KH_EINVAL;
     result_init(res);
     if (!sc || (!data && len))
-        return fail(res, KH_EINVAL, name, "invalid argument");
+        return fail(res, KH_EINVAL, "invalid argument");
     res->size = len;
     return khi_scan_top(sc, data ? data : (const void *)"", len, name, cb, ud, res);
 }
@@ -78,15 +77,15 @@ kh_err kh_scan_fd(kh_scanner *sc, int fd, const char *name, kh_event_fn cb, void
         return KH_EINVAL;
     result_init(res);
     if (!sc || fd < 0)
-        return fail(res, KH_EINVAL, name, "invalid argument");
+        return fail(res, KH_EINVAL, "invalid argument");
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
         khi_snprintf(why, sizeof(why), "cannot stat: %s", strerror(e));
-        return fail(res, khi_errno_to_kh(e), name, why);
+        return fail(res, khi_errno_to_kh(e), why);
     }
     if (!S_ISREG(st.st_mode))
-        return fail(res, KH_ENOTREG, name, "not a regular file");
+        return fail(res, KH_ENOTREG, "not a regular file");
     res->size = (uint64_t)st.st_size;
     if (over_limit(sc, (uint64_t)st.st_size, name, cb, ud, res))
         return KH_OK;
@@ -94,7 +93,7 @@ kh_err kh_scan_fd(kh_scanner *sc, int fd, const char *name, kh_event_fn cb, void
     if (sc->bufcap < want + 1) {
         uint8_t *nb = khi_realloc(sc->buf, want + 1);
         if (!nb)
-            return fail(res, KH_ENOMEM, name, "out of memory reading the file");
+            return fail(res, KH_ENOMEM, "out of memory reading the file");
         sc->buf = nb;
         sc->bufcap = want + 1;
     }
@@ -106,7 +105,7 @@ kh_err kh_scan_fd(kh_scanner *sc, int fd, const char *name, kh_event_fn cb, void
                 continue;
             int e = errno;
             khi_snprintf(why, sizeof(why), "read error: %s", strerror(e));
-            return fail(res, khi_errno_to_kh(e), name, why);
+            return fail(res, khi_errno_to_kh(e), why);
         }
         if (n == 0)
             break; /* truncated meanwhile: scan what is there */
@@ -130,12 +129,12 @@ kh_err kh_scan_file(kh_scanner *sc, const char *path, kh_event_fn cb, void *ud,
         return KH_EINVAL;
     result_init(res);
     if (!sc || !path)
-        return fail(res, KH_EINVAL, path, "invalid argument");
+        return fail(res, KH_EINVAL, "invalid argument");
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
     if (fd < 0) {
         int e = errno;
         khi_snprintf(why, sizeof(why), "cannot open: %s", strerror(e));
-        return fail(res, khi_errno_to_kh(e), path, why);
+        return fail(res, khi_errno_to_kh(e), why);
     }
     kh_err err = kh_scan_fd(sc, fd, path, cb, ud, res);
     close(fd);

@@ -61,9 +61,12 @@ int cmd_db(int argc, char **argv)
     kh_err err = kh_engine_compile(e);
     kh_engine_stats st;
     kh_engine_get_stats(e, &st);
-    printf("files: %u\nhash signatures: %u\nbody signatures: %u\nallow-list entries: %u\n"
+    fflush(stdout);
+    printf("files: %u\nhash signatures: %u\nbody signatures: %u\n"
+           "YARA rules: %u (%u hex-only, in the Vectorscan pass)\nallow-list entries: %u\n"
            "ignored by .ign2: %u\nrejected lines: %u\nskipped (not supported yet): %u\n",
-           st.files, st.hash_sigs, st.body_sigs, st.fp_sigs, st.ignored, st.rejected, st.skipped);
+           st.files, st.hash_sigs, st.body_sigs, st.yara_rules, st.yara_fast, st.fp_sigs,
+           st.ignored, st.rejected, st.skipped);
     if (err != KH_OK) {
         printf("usable: no (%s)\n", kh_strerror(err));
         status = 2;

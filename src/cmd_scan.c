@@ -71,6 +71,7 @@ typedef struct fev {
     kh_sig_kind sk;
     char *object, *name, *detail;
     uint32_t depth;
+    json_t *meta; /* rule metadata as a JSON object, or NULL */
 } fev;
 
 typedef struct fevents {
@@ -99,10 +100,17 @@ static int collect(void *ud, const kh_event *ev)
     f->object = strdup(ev->object);
     f->name = strdup(ev->name);
     f->detail = ev->detail ? strdup(ev->detail) : NULL;
+    f->meta = NULL;
+    if (ev->nmeta) {
+        f->meta = json_object();
+        for (size_t i = 0; f->meta && i < ev->nmeta; i++)
+            json_object_set_new(f->meta, ev->meta[i].key, json_string(ev->meta[i].value));
+    }
     if (!f->object || !f->name || (ev->detail && !f->detail)) {
         free(f->object);
         free(f->name);
         free(f->detail);
+        json_decref(f->meta);
         fe->oom = 1;
         return 0;
     }
@@ -116,6 +124,7 @@ static void fevents_clear(fevents *fe)
         free(fe->v[i].object);
         free(fe->v[i].name);
         free(fe->v[i].detail);
+        json_decref(fe->v[i].meta);
     }
     fe->n = 0;
     fe->oom = 0;
@@ -166,7 +175,16 @@ static void clear_progress(shared *sh)
 
 static const char *kind_name(kh_sig_kind k)
 {
-    return k == KH_SIG_HASH ? "hash" : k == KH_SIG_BODY ? "body" : "heuristic";
+    switch (k) {
+    case KH_SIG_HASH:
+        return "hash";
+    case KH_SIG_BODY:
+        return "body";
+    case KH_SIG_YARA:
+        return "yara";
+    default:
+        return "heuristic";
+    }
 }
 
 static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_result *res,
@@ -190,6 +208,8 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
         json_object_set_new(e, "depth", json_integer(f->depth));
         if (f->detail)
             json_object_set_new(e, "detail", json_string(f->detail));
+        if (f->meta)
+            json_object_set(e, "meta", f->meta);
         json_array_append_new(f->kind == KH_EVENT_DETECTION ? det : warn, e);
     }
     json_object_set_new(o, "detections", det);
@@ -492,9 +512,10 @@ static void usage(FILE *f)
 {
     fputs("usage: khien scan [OPTIONS] PATH...\n"
           "Scan files and directories (recursively) for malware. PATH '-' reads standard input.\n\n"
-          "  -d, --database PATH     signature file or directory; repeatable\n"
+          "  -d, --database PATH     signature file or directory (.hdb .hsb .ndb .fp .sfp .ign2\n"
+          "                          .yar .yara .yarc); repeatable\n"
           "                          (default: $KHIEN_DB, /var/lib/khien/db)\n"
-          "  -j, --jobs N            scanning threads (default: all cores)\n"
+          "  -j, --jobs N            scanning threads, 1 to 32 (default: all cores)\n"
           "  -i, --infected          print only infected files\n"
           "      --json              one JSON object per file, then a summary object\n"
           "      --allmatch          report every matching signature, not only the first\n"
@@ -559,8 +580,8 @@ static int parse_args(int argc, char **argv, options *o)
                 return -1;
             break;
         case 'j':
-            if (cli_parse_uint(optarg, 1024, &v) || v == 0) {
-                fprintf(stderr, "khien scan: -j takes a number of threads from 1 to 1024, not '%s'\n", optarg);
+            if (cli_parse_uint(optarg, 32, &v) || v == 0) {
+                fprintf(stderr, "khien scan: -j takes a number of threads from 1 to 32, not '%s'\n", optarg);
                 return -1;
             }
             o->jobs = (unsigned)v;
@@ -615,7 +636,7 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     const totals *t = &sh->t;
     if (sh->o->json) {
         json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}}",
-                              "summary", "signatures", (json_int_t)(st->hash_sigs + st->body_sigs),
+                              "summary", "signatures", (json_int_t)(st->hash_sigs + st->body_sigs + st->yara_rules),
                               "directories", (json_int_t)t->dirs, "files", (json_int_t)t->files,
                               "infected", (json_int_t)t->infected, "detections", (json_int_t)t->detections,
                               "warnings", (json_int_t)t->warnings, "errors", (json_int_t)t->errors,
@@ -631,7 +652,7 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     strftime(sbuf, sizeof(sbuf), "%Y:%m:%d %H:%M:%S", localtime(&start));
     strftime(ebuf, sizeof(ebuf), "%Y:%m:%d %H:%M:%S", localtime(&end));
     printf("\n----------- SCAN SUMMARY -----------\n"
-           "Known signatures: %u (hash %u, body %u, allow-list %u)\n"
+           "Known signatures: %u (hash %u, body %u, YARA %u, allow-list %u)\n"
            "Engine version: %s\n"
            "Scanned directories: %llu\n"
            "Scanned files: %llu\n"
@@ -643,7 +664,8 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
            "Time: %.3f sec (%d m %d s)\n"
            "Start Date: %s\n"
            "End Date:   %s\n",
-           st->hash_sigs + st->body_sigs, st->hash_sigs, st->body_sigs, st->fp_sigs,
+           st->hash_sigs + st->body_sigs + st->yara_rules, st->hash_sigs, st->body_sigs,
+           st->yara_rules, st->fp_sigs,
            KH_VERSION_STRING, (unsigned long long)t->dirs, (unsigned long long)t->files,
            (unsigned long long)t->infected, (unsigned long long)t->warnings,
            (unsigned long long)t->errors, (double)t->bytes_scanned / 1e6,
@@ -710,7 +732,7 @@ int cmd_scan(int argc, char **argv)
     }
     if (!o.jobs) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
-        o.jobs = n > 0 ? (unsigned)n : 1;
+        o.jobs = n > 32 ? 32 : n > 0 ? (unsigned)n : 1; /* libyara's limit of scanners */
     }
     diag_state ds = {o.verbose, 0, 0};
     kh_engine *engine = NULL;

@@ -2,7 +2,8 @@
  * engine.h - signature databases and the compiled engine.
  *
  * A kh_engine holds one signature set: ClamAV-format hash signatures (.hdb, .hsb), body
- * signatures (.ndb), allow-lists (.fp, .sfp) and ignore lists (.ign2). Lifecycle:
+ * signatures (.ndb), allow-lists (.fp, .sfp), ignore lists (.ign2) and YARA rules (.yar,
+ * .yara, compiled .yarc). Lifecycle:
  *
  *   kh_engine_create -> kh_engine_load (any number of files or directories)
  *                    -> kh_engine_compile -> (scan with kh_scanner, see scan.h)
@@ -46,6 +47,8 @@ typedef struct kh_engine_opts {
 typedef struct kh_engine_stats {
     uint32_t hash_sigs;     /* .hdb/.hsb entries loaded */
     uint32_t body_sigs;     /* .ndb entries loaded */
+    uint32_t yara_rules;    /* YARA rules loaded (fast path and libyara together) */
+    uint32_t yara_fast;     /* of those, hex-only rules run in the Vectorscan pass */
     uint32_t fp_sigs;       /* .fp/.sfp allow-list entries */
     uint32_t ignored;       /* signatures dropped by .ign2 */
     uint32_t rejected;      /* malformed lines */
@@ -62,7 +65,8 @@ KH_API void kh_engine_opts_default(kh_engine_opts *out);
  * Returns KH_OK, KH_ENOMEM. *out_engine is owned by the caller (release it). */
 KH_API kh_err kh_engine_create(const kh_engine_opts *opts, kh_engine **out_engine);
 
-/* Load signatures from path: a database file (by extension: .hdb .hsb .ndb .fp .sfp .ign2) or a
+/* Load signatures from path: a database file (by extension: .hdb .hsb .ndb .fp .sfp .ign2 .yar
+ * .yara .yarc) or a
  * directory (its files of known extensions, in name order, not recursive). Malformed lines are
  * reported through the diag callback with file and line, and skipped. Returns KH_OK when the
  * path was read (even if some lines were rejected), KH_ENOENT, KH_EACCES, KH_EIO, KH_EFORMAT (a

@@ -59,7 +59,14 @@ typedef enum kh_sig_kind {
     KH_SIG_HASH = 0,      /* .hdb/.hsb whole-object hash */
     KH_SIG_BODY = 1,      /* .ndb body pattern */
     KH_SIG_HEURISTIC = 2, /* Heuristics.*: limits, encryption */
+    KH_SIG_YARA = 3,      /* a YARA rule (named YARA.<rule>) */
 } kh_sig_kind;
+
+/* One metadata item of a rule (YARA "meta:" section: author, description, reference...). */
+typedef struct kh_meta {
+    const char *key;
+    const char *value; /* integers and booleans as text */
+} kh_meta;
 
 typedef struct kh_event {
     kh_event_kind kind;
@@ -68,6 +75,8 @@ typedef struct kh_event {
     const char *name;   /* signature or heuristic name, borrowed */
     const char *detail; /* English explanation for warnings and heuristics, or NULL; borrowed */
     uint32_t depth;     /* 0 = the scanned file itself */
+    const kh_meta *meta; /* rule metadata (YARA), borrowed; NULL when nmeta is 0 */
+    size_t nmeta;
 } kh_event;
 
 /* Called for each event. Return 0 to go on, non-zero to stop this scan (KH_ECANCELED). */

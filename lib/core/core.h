@@ -53,6 +53,8 @@ void khi_pool_init(khi_pool *p);
 void khi_pool_cleanup(khi_pool *p);
 /* Copy n bytes of s plus a NUL into the pool; NULL on out of memory. */
 char *khi_pool_strndup(khi_pool *p, const char *s, size_t n);
+/* n bytes aligned for any object, zeroed; NULL on out of memory. */
+void *khi_pool_alloc(khi_pool *p, size_t n);
 
 /* --- text (core_text.c) --- */
 /* Safe bounded formatting: always NUL-terminates, truncates. */

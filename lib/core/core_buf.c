@@ -8,6 +8,7 @@
  */
 #include "core.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -107,6 +108,29 @@ void khi_pool_cleanup(khi_pool *p)
         b = next;
     }
     p->head = NULL;
+}
+
+void *khi_pool_alloc(khi_pool *p, size_t n)
+{
+    khi_pool_block *b = p->head;
+    size_t align = sizeof(max_align_t);
+    size_t pad = b ? (align - (((uintptr_t)(b->data + b->used)) % align)) % align : 0;
+    if (!b || b->cap - b->used < n + pad) {
+        size_t cap = n + align > POOL_BLOCK ? n + align : POOL_BLOCK;
+        khi_pool_block *nb = khi_malloc(sizeof(*nb) + cap);
+        if (!nb)
+            return NULL;
+        nb->used = 0;
+        nb->cap = cap;
+        nb->next = p->head;
+        p->head = nb;
+        b = nb;
+        pad = (align - (((uintptr_t)b->data) % align)) % align;
+    }
+    char *d = b->data + b->used + pad;
+    memset(d, 0, n);
+    b->used += pad + n;
+    return d;
 }
 
 char *khi_pool_strndup(khi_pool *p, const char *s, size_t n)

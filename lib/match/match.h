@@ -49,4 +49,25 @@ typedef int (*khi_hs_hit_fn)(void *ud, uint32_t sig_id);
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
                         unsigned target, khi_hs_hit_fn cb, void *ud);
 
+/* ---- YARA rules that need libyara (match_yara.c) ---- */
+typedef struct khi_yaramatch khi_yaramatch;
+typedef struct khi_yarascan khi_yarascan;
+
+/* Compile src (its texts may be rewritten: broken rules are blanked out after being reported).
+ * *out_rejected counts the rules or files dropped. */
+kh_err khi_yaramatch_create(khi_yarasrc *src, size_t n, kh_diag_fn diag, void *diag_ud,
+                            uint32_t *out_rejected, khi_yaramatch **out);
+void khi_yaramatch_destroy(khi_yaramatch *m);
+uint32_t khi_yaramatch_count(const khi_yaramatch *m);
+
+/* Called per matching rule; meta is borrowed for the call. Non-zero: stop. */
+typedef int (*khi_yara_hit_fn)(void *ud, const char *rule, const kh_meta *meta, size_t nmeta);
+
+/* One per thread. KH_ELIMIT when libyara's limit of concurrent scanners is reached. */
+kh_err khi_yarascan_create(const khi_yaramatch *m, khi_yarascan **out);
+void khi_yarascan_destroy(khi_yarascan *s);
+/* KH_OK, KH_ELIMIT (timeout), KH_ENOMEM, KH_EMATCHER. */
+kh_err khi_yarascan_run(khi_yarascan *s, const uint8_t *data, size_t len, khi_yara_hit_fn cb,
+                        void *ud);
+
 #endif

@@ -60,7 +60,7 @@ kh_err kh_engine_load_mem(kh_engine *e, const char *name, const void *data, size
     kh_err err = khi_sigdb_load_mem(&e->db, name, data ? data : "", len);
     if (err == KH_EFORMAT)
         khi_sigdb_diag(&e->db, KH_DIAG_ERROR, name, 0,
-                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2)");
+                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc)");
     return err;
 }
 
@@ -115,7 +115,7 @@ kh_err kh_engine_compile(kh_engine *e)
     uint32_t fp = 0;
     for (size_t i = 0; i < db->nhashes; i++)
         fp += db->hashes[i].is_fp;
-    if (db->nhashes == fp && db->nbodies == 0)
+    if (db->nhashes == fp && db->nbodies == 0 && db->nyara == 0)
         return KH_ENOSIGS;
     if (db->nhashes) {
         err = khi_hashmatch_create(db->hashes, db->nhashes, &e->hashes);
@@ -129,6 +129,13 @@ kh_err kh_engine_compile(kh_engine *e)
         if (err != KH_OK)
             return err;
     }
+    uint32_t yara_rejected = 0;
+    if (db->nyara) {
+        err = khi_yaramatch_create(db->yara, db->nyara, e->diag, e->diag_ud, &yara_rejected,
+                                   &e->yara);
+        if (err != KH_OK)
+            return err;
+    }
     /* the expressions are compiled now; their text is not needed any more */
     for (size_t i = 0; i < db->nbodies; i++)
         db->bodies[i].regex = NULL;
@@ -138,7 +145,10 @@ kh_err kh_engine_compile(kh_engine *e)
     e->stats.hash_sigs = (uint32_t)(db->nhashes - fp);
     e->stats.fp_sigs = fp;
     e->stats.body_sigs = (uint32_t)db->nbodies - rejected;
-    e->stats.rejected = db->rejected + rejected;
+    e->stats.rejected = db->rejected + rejected + yara_rejected;
+    e->stats.yara_fast = db->yara_fast;
+    e->stats.yara_rules = db->yara_fast + khi_yaramatch_count(e->yara);
+    e->stats.body_sigs -= db->yara_fast;
     e->stats.skipped = db->skipped;
     e->stats.files = db->files;
     e->stats.compile_seconds = khi_now() - t0;
@@ -168,6 +178,7 @@ void kh_engine_release(kh_engine *e)
         return;
     khi_hashmatch_destroy(e->hashes);
     khi_hsmatch_destroy(e->bodies);
+    khi_yaramatch_destroy(e->yara);
     khi_sigdb_cleanup(&e->db);
     khi_free(e->cache_dir);
     khi_free(e);

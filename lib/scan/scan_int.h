@@ -20,6 +20,7 @@ struct kh_engine {
     khi_sigdb db;           /* parsed signatures; names live here */
     khi_hashmatch *hashes;  /* NULL when there are no hash signatures */
     khi_hsmatch *bodies;    /* NULL when there are no body signatures */
+    khi_yaramatch *yara;    /* NULL when no YARA rule needs libyara */
     kh_engine_stats stats;
 };
 
@@ -28,6 +29,7 @@ struct kh_scanner {
     kh_scan_opts opts;
     char *tmp_dir;
     khi_hsscratch *scratch;
+    khi_yarascan *yscan;
     uint8_t *buf; /* top-level read buffer */
     size_t bufcap;
 };

@@ -60,6 +60,11 @@ kh_err kh_scanner_create(kh_engine *engine, const kh_scan_opts *opts, kh_scanner
         if (err != KH_OK)
             goto out;
     }
+    if (engine->yara) {
+        err = khi_yarascan_create(engine->yara, &sc->yscan);
+        if (err != KH_OK)
+            goto out;
+    }
     *out_scanner = sc;
     sc = NULL;
 out:
@@ -72,6 +77,7 @@ void kh_scanner_destroy(kh_scanner *sc)
     if (!sc)
         return;
     khi_hsscratch_destroy(sc->scratch);
+    khi_yarascan_destroy(sc->yscan);
     khi_free(sc->buf);
     khi_free(sc->tmp_dir);
     kh_engine_release(sc->engine);
@@ -92,7 +98,8 @@ typedef struct run {
     kh_err fatal; /* out of memory, matcher failure */
 } run;
 
-static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, const char *detail)
+static void emit_meta(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name,
+                      const char *detail, const kh_meta *meta, size_t nmeta)
 {
     kh_event ev;
     ev.kind = kind;
@@ -101,6 +108,8 @@ static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, c
     ev.name = name;
     ev.detail = detail;
     ev.depth = r->depth;
+    ev.meta = nmeta ? meta : NULL;
+    ev.nmeta = nmeta;
     if (kind == KH_EVENT_DETECTION) {
         r->res->detections++;
         r->res->verdict = KH_VERDICT_INFECTED;
@@ -115,10 +124,26 @@ static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, c
     }
 }
 
+static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, const char *detail)
+{
+    emit_meta(r, kind, sk, name, detail, NULL, 0);
+}
+
 static int on_body_hit(void *ud, uint32_t id)
 {
     run *r = ud;
-    emit(r, KH_EVENT_DETECTION, KH_SIG_BODY, r->sc->engine->db.bodies[id].name, NULL);
+    const khi_bodysig *b = &r->sc->engine->db.bodies[id];
+    emit_meta(r, KH_EVENT_DETECTION, b->yara ? KH_SIG_YARA : KH_SIG_BODY, b->name, NULL, b->meta,
+              b->nmeta);
+    return r->stop;
+}
+
+static int on_yara_hit(void *ud, const char *rule, const kh_meta *meta, size_t nmeta)
+{
+    run *r = ud;
+    char name[300];
+    khi_snprintf(name, sizeof(name), "YARA.%s", rule);
+    emit_meta(r, KH_EVENT_DETECTION, KH_SIG_YARA, name, NULL, meta, nmeta);
     return r->stop;
 }
 
@@ -267,6 +292,18 @@ static void scan_object(run *r, const uint8_t *data, size_t len)
     }
     if (r->stop)
         return;
+    if (r->sc->yscan) {
+        kh_err err = khi_yarascan_run(r->sc->yscan, data, len, on_yara_hit, r);
+        if (err == KH_ELIMIT)
+            emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.YaraTimeout",
+                 "YARA rules took longer than their time limit on this object");
+        else if (err != KH_OK) {
+            r->fatal = err;
+            return;
+        }
+        if (r->stop)
+            return;
+    }
     int kind = khi_ftype_container(type);
     if (!kind || (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE))
         return;

@@ -27,6 +27,8 @@ typedef enum db_format {
     FMT_SFP,  /* allow-list in .hsb form */
     FMT_NDB,
     FMT_IGN2,
+    FMT_YARA,  /* YARA source */
+    FMT_YARC,  /* compiled YARA rules */
     FMT_LATER /* a ClamAV format this version does not read yet */
 } db_format;
 
@@ -39,8 +41,8 @@ static const struct {
     {".ign2", FMT_IGN2}, {".ign", FMT_IGN2},
     {".ldb", FMT_LATER}, {".ldu", FMT_LATER}, {".mdb", FMT_LATER}, {".mdu", FMT_LATER},
     {".msb", FMT_LATER}, {".msu", FMT_LATER}, {".cdb", FMT_LATER}, {".cvd", FMT_LATER},
-    {".cld", FMT_LATER}, {".cud", FMT_LATER}, {".yar", FMT_LATER}, {".yara", FMT_LATER},
-    {".yarc", FMT_LATER}, {".pdb", FMT_LATER}, {".wdb", FMT_LATER}, {".idb", FMT_LATER},
+    {".cld", FMT_LATER}, {".cud", FMT_LATER}, {".yar", FMT_YARA}, {".yara", FMT_YARA},
+    {".yarc", FMT_YARC}, {".pdb", FMT_LATER}, {".wdb", FMT_LATER}, {".idb", FMT_LATER},
     {".cbc", FMT_LATER}, {".crb", FMT_LATER}, {".ftm", FMT_LATER},
 };
 
@@ -71,7 +73,26 @@ void khi_sigdb_cleanup(khi_sigdb *db)
     khi_free(db->hashes);
     khi_free(db->bodies);
     khi_free(db->ignores);
+    for (size_t i = 0; i < db->nyara; i++) {
+        khi_free(db->yara[i].name);
+        khi_free(db->yara[i].data);
+    }
+    khi_free(db->yara);
     memset(db, 0, sizeof(*db));
+}
+
+kh_err khi_sigdb_add_body(khi_sigdb *db, const khi_bodysig *b)
+{
+    if (db->nbodies == db->capbodies) {
+        size_t ncap = db->capbodies ? db->capbodies * 2 : 1024;
+        khi_bodysig *nb = khi_reallocarray(db->bodies, ncap, sizeof(*nb));
+        if (!nb)
+            return KH_ENOMEM;
+        db->bodies = nb;
+        db->capbodies = ncap;
+    }
+    db->bodies[db->nbodies++] = *b;
+    return KH_OK;
 }
 
 void khi_sigdb_diag(khi_sigdb *db, kh_diag_level level, const char *file, unsigned line,
@@ -105,6 +126,8 @@ kh_err khi_sigdb_load_mem(khi_sigdb *db, const char *name, const char *data, siz
         db->skipped++;
         return KH_OK;
     }
+    if (fmt == FMT_YARA || fmt == FMT_YARC)
+        return khi_yara_load(db, name, data, len, fmt == FMT_YARC);
     unsigned lineno = 0;
     const char *p = data, *end = data + len;
     while (p < end) {
@@ -159,7 +182,7 @@ static kh_err load_file(khi_sigdb *db, const char *path, int named_directly)
     if (format_of(path) == FMT_NONE) {
         if (named_directly) {
             khi_sigdb_diag(db, KH_DIAG_ERROR, path, 0,
-                           "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2)");
+                           "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc)");
             return KH_EFORMAT;
         }
         return KH_OK;

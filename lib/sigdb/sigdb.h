@@ -8,6 +8,7 @@
 #define KHI_SIGDB_H
 
 #include <khien/engine.h>
+#include <khien/scan.h>
 #include "core/core.h"
 
 /* The ClamAV functionality level this engine matches (lines needing a newer one are skipped). */
@@ -39,13 +40,24 @@ typedef enum khi_off_kind {
 
 typedef struct khi_bodysig {
     const char *name;  /* pool */
+    const kh_meta *meta; /* YARA fast-path rules: their metadata (names pool), else NULL */
     const char *regex; /* Vectorscan expression of the hex pattern (pattern pool) */
     uint64_t off;      /* n */
     uint64_t shift;    /* m */
     uint64_t minlen, maxlen; /* match length bounds; maxlen KHI_LEN_INF when unbounded */
     uint16_t target;   /* ClamAV target type, 0 = any */
+    uint16_t nmeta;
     uint8_t off_kind;  /* khi_off_kind */
+    uint8_t yara;      /* a YARA rule translated for the Vectorscan pass */
 } khi_bodysig;
+
+/* YARA rules that need libyara: source text, or compiled rules (.yarc). */
+typedef struct khi_yarasrc {
+    char *name; /* file name (owned) */
+    char *data; /* owned */
+    size_t len;
+    int compiled; /* .yarc */
+} khi_yarasrc;
 
 typedef struct khi_sigdb {
     khi_pool names;    /* signature names, live as long as the engine */
@@ -54,6 +66,9 @@ typedef struct khi_sigdb {
     size_t nhashes, caphashes;
     khi_bodysig *bodies;
     size_t nbodies, capbodies;
+    khi_yarasrc *yara;
+    size_t nyara, capyara;
+    uint32_t yara_fast; /* YARA rules translated into body signatures */
     const char **ignores; /* names from .ign2 (names pool) */
     size_t nignores, capignores;
     uint32_t rejected, skipped, files;
@@ -78,6 +93,13 @@ kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
                           size_t n, int allow_any_size, int is_fp);
 kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n);
+/* A YARA file: hex-only rules become body signatures, anything else is kept for libyara. */
+kh_err khi_yara_load(khi_sigdb *db, const char *file, const char *data, size_t len, int compiled);
+/* Translate a YARA hex string body (between the braces) into a Vectorscan expression. */
+kh_err khi_yara_hex_to_regex(const char *hex, size_t n, khi_buf *out, uint64_t *out_minlen,
+                             uint64_t *out_maxlen);
+/* Append a body signature (copies name; regex must be in the patterns pool). */
+kh_err khi_sigdb_add_body(khi_sigdb *db, const khi_bodysig *b);
 kh_err khi_ign_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n);
 

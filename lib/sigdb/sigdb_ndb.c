@@ -128,8 +128,10 @@ static kh_err gap(conv *c, const char *s, size_t n, size_t *i, char close)
                      start + 1, MAX_GAP);
         return KH_EFORMAT;
     }
-    kh_err err;
-    if (!dash || (has_hi && hi == lo)) {
+    kh_err err = KH_OK;
+    if ((!dash || has_hi) && hi == 0) {
+        /* "{0}", "{0-0}", "{-0}", "[0-0]": no gap at all (Vectorscan rejects ".{0}") */
+    } else if (!dash || (has_hi && hi == lo)) {
         err = khi_buf_printf(c->out, ".{%llu}", (unsigned long long)lo);
         add_len(c, lo, lo);
     } else if (has_hi) {
@@ -392,14 +394,5 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     khi_buf_cleanup(&re);
     if (!b.name || !b.regex)
         return KH_ENOMEM;
-    if (db->nbodies == db->capbodies) {
-        size_t ncap = db->capbodies ? db->capbodies * 2 : 1024;
-        khi_bodysig *nb = khi_reallocarray(db->bodies, ncap, sizeof(*nb));
-        if (!nb)
-            return KH_ENOMEM;
-        db->bodies = nb;
-        db->capbodies = ncap;
-    }
-    db->bodies[db->nbodies++] = b;
-    return KH_OK;
+    return khi_sigdb_add_body(db, &b);
 }

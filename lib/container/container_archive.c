@@ -222,7 +222,8 @@ static void member_name(walk *w, struct archive_entry *e, int stream, const char
         p = archive_entry_pathname(e);
     if (stream && stream_name && (!p || strcmp(p, "data") == 0))
         p = stream_name;
-    if (!p || !*p)
+    /* no name, or only slashes (the ar symbol table is called "/"): name it by position */
+    if (!p || !*p || strspn(p, "/") == strlen(p))
         khi_snprintf(w->name, sizeof(w->name), "#%u", index);
     else
         khi_snprintf(w->name, sizeof(w->name), "%s", p);
@@ -355,7 +356,9 @@ kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const cha
         }
         if (r == ARCHIVE_RETRY)
             continue;
-        if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+        /* ar archives made with "ar D" store no file type bits: treat "none" as a file */
+        unsigned ft = archive_entry_filetype(e);
+        if ((ft != AE_IFREG && ft != 0) || archive_entry_hardlink(e))
             continue;
         member_name(&w, e, stream, stream_name, index);
         if (L->max_files && b->files >= L->max_files) {

@@ -102,6 +102,12 @@ if [ -f /usr/share/clamav-testfiles/clam_cache_emax.tgz ]; then
   check "deepest member named" has "$T/out" "clam08.tgz//clam.exe: ClamAV-Test-File FOUND"
 fi
 
+# --- deterministic ar archives (ar rcD) store members without file type bits ---
+# regression 2026-11-25 (issue 2): such members were skipped, hiding everything in .a files
+mkdir -p "$T/ar"; eicar "$T/ar/e.com"; ( cd "$T/ar" && gzip e.com && ar rcD d.a e.com.gz 2>/dev/null && rm e.com.gz )
+K scan -d "$DB" "$T/ar/d.a" > "$T/out" 2>&1; expect_status "member of an ar rcD archive" 1 $?
+check "ar member named" has "$T/out" "d.a//e.com.gz//e.com: Eicar-Test-Signature FOUND"
+
 # --- encrypted zip ---
 mkdir -p "$T/enc"; eicar "$T/enc/eicar.com"; ( cd "$T/enc" && zip -q -P secret enc.zip eicar.com && rm eicar.com )
 K scan -d "$DB" "$T/enc/enc.zip" > "$T/out" 2>&1; expect_status "encrypted member is a warning" 0 $?

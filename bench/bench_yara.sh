@@ -25,8 +25,8 @@ tr '\n' '\0' < "$OUT/yara/files.txt" | xargs -0 cat > /dev/null   # warm the pag
 run() { /usr/bin/time -f '%e %M' -o "$OUT/yara/time.$1" "${@:2}" > "$OUT/yara/out.$1" || [ $? -eq 1 ]; }
 best=""
 for i in 1 2; do
-  tr '\n' '\0' < "$OUT/yara/files.txt" | run khien xargs -0 "$KHIEN" scan -j 1 --allmatch --no-archive -i --no-summary --cache-dir "$OUT/cache" -d "$RULES"
-  t=$(cut -d' ' -f1 "$OUT/yara/time.khien"); if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; cp "$OUT/yara/out.khien" "$OUT/yara/out.khien.best"; fi
+  run khien "$KHIEN" scan -j 1 --allmatch --no-archive -i --no-summary --cache-dir "$OUT/cache" -d "$RULES" -f "$OUT/yara/files.txt"
+  t=$(tail -n1 "$OUT/yara/time.khien" | cut -d' ' -f1); if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; cp "$OUT/yara/out.khien" "$OUT/yara/out.khien.best"; fi
 done
 run yara1 yara -p 1 --scan-list "$RULES" "$OUT/yara/files.txt"
 run yara2 yara -p 2 --scan-list "$RULES" "$OUT/yara/files.txt"
@@ -34,8 +34,9 @@ run yara2 yara -p 2 --scan-list "$RULES" "$OUT/yara/files.txt"
 sed -nE 's/^(.*): YARA\.([^ ]+) FOUND$/\2 \1/p' "$OUT/yara/out.khien.best" | sort > "$OUT/yara/pairs.khien"
 sort "$OUT/yara/out.yara1" > "$OUT/yara/pairs.yara"
 same=yes; cmp -s "$OUT/yara/pairs.khien" "$OUT/yara/pairs.yara" || same=no
-ty1=$(cut -d' ' -f1 "$OUT/yara/time.yara1"); ty2=$(cut -d' ' -f1 "$OUT/yara/time.yara2")
-mk=$(cut -d' ' -f2 "$OUT/yara/time.khien"); my1=$(cut -d' ' -f2 "$OUT/yara/time.yara1")
+# /usr/bin/time -o puts "Command exited with non-zero status" first when the status is not 0
+field() { tail -n1 "$OUT/yara/time.$1" | cut -d' ' -f"$2"; }
+ty1=$(field yara1 1); ty2=$(field yara2 1); mk=$(field khien 2); my1=$(field yara1 2)
 mbps() { awk "BEGIN{printf \"%.0f\", $bytes/1e6/$1}"; }
 {
 echo "YARA rules: $(grep -c '^rule' "$RULES") hex rules; $nfiles files, $(awk "BEGIN{printf \"%.0f\", $bytes/1e6}") MB"

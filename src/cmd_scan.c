@@ -33,6 +33,7 @@ typedef struct options {
     size_t ndbs;
     const char **excludes;
     size_t nexcludes;
+    const char *file_list; /* -f: paths to scan, one per line */
     unsigned jobs;
     int follow, json, infected_only, no_summary, verbose, progress;
     const char *quarantine;
@@ -516,6 +517,7 @@ static void usage(FILE *f)
           "                          .yar .yara .yarc); repeatable\n"
           "                          (default: $KHIEN_DB, /var/lib/khien/db)\n"
           "  -j, --jobs N            scanning threads, 1 to 32 (default: all cores)\n"
+          "  -f, --file-list FILE    also scan the paths listed in FILE, one per line\n"
           "  -i, --infected          print only infected files\n"
           "      --json              one JSON object per file, then a summary object\n"
           "      --allmatch          report every matching signature, not only the first\n"
@@ -542,7 +544,7 @@ static void usage(FILE *f)
 enum {
     O_JSON = 256, O_ALLMATCH, O_EXCLUDE, O_FOLLOW, O_QUAR, O_NOARC, O_MAXDEPTH, O_MAXFSIZE,
     O_MAXSSIZE, O_MAXFILES, O_MAXRATIO, O_ALERTEX, O_ALERTENC, O_CACHE, O_NOCACHE, O_NOSUM,
-    O_NOPROG
+    O_NOPROG, O_FILELIST
 };
 
 static int add_str(const char ***v, size_t *n, const char *s)
@@ -569,11 +571,12 @@ static int parse_args(int argc, char **argv, options *o)
         {"alert-exceeds-max", no_argument, 0, O_ALERTEX}, {"alert-encrypted", no_argument, 0, O_ALERTENC},
         {"cache-dir", required_argument, 0, O_CACHE}, {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-summary", no_argument, 0, O_NOSUM}, {"no-progress", no_argument, 0, O_NOPROG},
-        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
+        {"file-list", required_argument, 0, 'f'}, {0, 0, 0, 0}};
     uint64_t v;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "d:j:ivh", longs, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "d:j:f:ivh", longs, NULL)) != -1) {
         switch (c) {
         case 'd':
             if (add_str(&o->dbs, &o->ndbs, optarg))
@@ -587,6 +590,7 @@ static int parse_args(int argc, char **argv, options *o)
             o->jobs = (unsigned)v;
             break;
         case 'i': o->infected_only = 1; break;
+        case 'f': o->file_list = optarg; break;
         case 'v': o->verbose = 1; break;
         case O_JSON: o->json = 1; break;
         case O_ALLMATCH: o->sopts.flags |= KH_SCAN_ALLMATCH; break;
@@ -674,6 +678,61 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
            (int)secs / 60, (int)secs % 60, sbuf, ebuf);
 }
 
+/* Paths from FILE, one per line (empty lines ignored); "-" is standard input. */
+static int read_file_list(const char *file, char **out_data, char ***out_paths, size_t *out_n)
+{
+    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+    if (!f) {
+        fprintf(stderr, "khien scan: --file-list %s: %s\n", file, strerror(errno));
+        return -1;
+    }
+    char *data = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        if (len + 65536 + 1 > cap) {
+            cap = cap ? cap * 2 : 131072;
+            char *nd = realloc(data, cap);
+            if (!nd) {
+                free(data);
+                if (f != stdin)
+                    fclose(f);
+                fprintf(stderr, "khien scan: --file-list %s: out of memory\n", file);
+                return -1;
+            }
+            data = nd;
+        }
+        size_t n = fread(data + len, 1, cap - len - 1, f);
+        if (n == 0)
+            break;
+        len += n;
+    }
+    if (f != stdin)
+        fclose(f);
+    if (!data && !(data = malloc(1)))
+        return -1;
+    data[len] = '\0';
+    size_t count = 0;
+    for (size_t i = 0; i < len; i++)
+        count += data[i] == '\n';
+    char **paths = calloc(count + 2, sizeof(*paths));
+    if (!paths) {
+        free(data);
+        return -1;
+    }
+    size_t n = 0;
+    for (char *save = NULL, *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        size_t l = strlen(line);
+        if (l && line[l - 1] == '\r')
+            line[l - 1] = '\0';
+        if (*line)
+            paths[n++] = line;
+    }
+    *out_data = data;
+    *out_paths = paths;
+    *out_n = n;
+    return 0;
+}
+
 static void scan_stdin(shared *sh)
 {
     size_t cap = 1 << 16, len = 0;
@@ -724,7 +783,17 @@ int cmd_scan(int argc, char **argv)
         free(o.excludes);
         return rc > 0 ? 0 : 2;
     }
-    if (optind >= argc) {
+    char *list_data = NULL;
+    char **list_paths = NULL;
+    size_t nlist = 0;
+    if (o.file_list && read_file_list(o.file_list, &list_data, &list_paths, &nlist) != 0) {
+        free(o.dbs);
+        free(o.excludes);
+        return 2;
+    }
+    if (optind >= argc && !nlist) {
+        free(list_data);
+        free(list_paths);
         fprintf(stderr, "khien scan: nothing to scan; give one or more paths (see --help)\n");
         free(o.dbs);
         free(o.excludes);
@@ -763,8 +832,10 @@ int cmd_scan(int argc, char **argv)
     int have_prog = sh.progress_on && pthread_create(&prog, NULL, progress_thread, &sh) == 0;
 
     /* standard input first, alone; then the paths through the worker pool */
-    char **paths = calloc((size_t)(argc - optind) + 1, sizeof(char *));
+    char **paths = calloc((size_t)(argc - optind) + nlist + 1, sizeof(char *));
     size_t np = 0;
+    for (size_t i = 0; paths && i < nlist; i++)
+        paths[np++] = list_paths[i];
     for (int i = optind; i < argc; i++) {
         if (strcmp(argv[i], "-") == 0)
             scan_stdin(&sh);
@@ -802,6 +873,8 @@ int cmd_scan(int argc, char **argv)
     fflush(stdout);
     int status = sh.t.infected ? 1 : sh.t.errors ? 2 : 0;
     free(paths);
+    free(list_paths);
+    free(list_data);
     kh_engine_release(engine);
     free(o.dbs);
     free(o.excludes);

@@ -83,6 +83,11 @@ timeout 20 "$KHIEN" scan -d "$DB" "$T/links" > "$T/out" 2>&1; expect_status "sym
 timeout 20 "$KHIEN" scan --follow-symlinks -d "$DB" "$T/links" > "$T/out" 2>&1; expect_status "--follow-symlinks" 1 $?
 check "followed link reported" has "$T/out" "link.com: Eicar-Test-Signature FOUND"
 
+# --- a list of paths ---
+printf '%s\n\n%s\n' "$T/tree/clean.txt" "$T/tree/sub/eicar.com" > "$T/list.txt"
+K scan -f "$T/list.txt" -d "$DB" > "$T/out" 2>&1; expect_status "--file-list" 1 $?
+check "--file-list scans each listed path" has "$T/out" "Scanned files: 2"
+
 # --- standard input ---
 eicar "$T/stdin.bin"
 K scan -d "$DB" - < "$T/stdin.bin" > "$T/out" 2>&1; expect_status "stdin" 1 $?

@@ -11,9 +11,13 @@
 #include <khien/scan.h>
 #include "core/core.h"
 
+/* Objects up to this size are held in memory; larger ones are read from a file descriptor. */
+#define KHI_INMEM_MAX (1u * 1024u * 1024u)
+
 typedef struct khi_member {
-    const uint8_t *data; /* borrowed for the callback */
-    size_t len;
+    const uint8_t *data; /* in memory, borrowed for the callback; NULL when fd is used */
+    int fd;              /* or an unlinked temporary file holding the bytes, else -1 */
+    uint64_t len;
     const char *name; /* path inside the container, borrowed */
 } khi_member;
 
@@ -45,10 +49,10 @@ typedef struct khi_budget {
     uint32_t files;     /* members taken out so far */
 } khi_budget;
 
-/* Walk the container in data. stream is 1 for a bare compressed stream (gzip, xz...) whose
- * single member is then called stream_name. Returns KH_OK (problems inside the container are
- * warnings), KH_ECANCELED, KH_ENOMEM. */
-kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const char *stream_name,
-                          khi_budget *budget, const khi_container_cb *cb);
+/* Walk the container held in data, or (data NULL) in the file fd; len is its size. stream is
+ * 1 for a bare compressed stream (gzip, xz...) whose single member is then called stream_name.
+ * Returns KH_OK (problems inside the container are warnings), KH_ECANCELED, KH_ENOMEM. */
+kh_err khi_container_walk(const uint8_t *data, int fd, uint64_t len, int stream,
+                          const char *stream_name, khi_budget *budget, const khi_container_cb *cb);
 
 #endif

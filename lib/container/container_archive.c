@@ -21,10 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
-#define SPILL_BYTES (16u * 1024u * 1024u) /* members past this go to a temporary file */
+#define SPILL_BYTES KHI_INMEM_MAX /* members past this go to a temporary file */
 #define READ_CHUNK (256u * 1024u)
 
 typedef struct sink {
@@ -32,7 +31,6 @@ typedef struct sink {
     int fd; /* temporary file once spilled, else -1 */
     uint64_t len;
     const char *tmp_dir;
-    void *map;
 } sink;
 
 static void sink_init(sink *s, const char *tmp_dir)
@@ -41,14 +39,10 @@ static void sink_init(sink *s, const char *tmp_dir)
     s->fd = -1;
     s->len = 0;
     s->tmp_dir = tmp_dir;
-    s->map = NULL;
 }
 
 static void sink_reset(sink *s)
 {
-    if (s->map && s->map != MAP_FAILED)
-        munmap(s->map, s->len);
-    s->map = NULL;
     if (s->fd >= 0)
         close(s->fd);
     s->fd = -1;
@@ -105,19 +99,12 @@ static kh_err sink_write(sink *s, const void *p, size_t n)
     return khi_buf_append(&s->mem, p, n);
 }
 
-/* The member's bytes, valid until sink_reset. */
-static kh_err sink_view(sink *s, const uint8_t **out, size_t *out_len)
+/* The member: in memory, or the temporary file (valid until sink_reset). */
+static void sink_view(sink *s, khi_member *m)
 {
-    *out_len = (size_t)s->len;
-    if (s->fd < 0) {
-        *out = (const uint8_t *)(s->mem.data ? s->mem.data : "");
-        return KH_OK;
-    }
-    s->map = mmap(NULL, (size_t)s->len, PROT_READ, MAP_PRIVATE, s->fd, 0);
-    if (s->map == MAP_FAILED)
-        return KH_EIO;
-    *out = s->map;
-    return KH_OK;
+    m->len = s->len;
+    m->fd = s->fd;
+    m->data = s->fd < 0 ? (const uint8_t *)(s->mem.data ? s->mem.data : "") : NULL;
 }
 
 typedef struct walk {
@@ -231,9 +218,11 @@ static void member_name(walk *w, struct archive_entry *e, int stream, const char
 
 #define HEAD_BYTES (36u * 1024u) /* enough for every magic, iso9660's at 32769 included */
 
-/* A reader on data with every filter and the archive formats, or with only the raw format.
- * *out_opened says whether libarchive recognised the data. NULL only when out of memory. */
-static struct archive *open_reader(const uint8_t *data, size_t len, int raw, int *out_opened)
+/* A reader on data (or, data NULL, on the file fd from its start) with every filter and the
+ * archive formats, or with only the raw format. *out_opened says whether libarchive recognised
+ * the data. NULL only when out of memory. */
+static struct archive *open_reader(const uint8_t *data, int fd, uint64_t len, int raw,
+                                   int *out_opened)
 {
     struct archive *a = archive_read_new();
     if (!a)
@@ -256,7 +245,11 @@ static struct archive *open_reader(const uint8_t *data, size_t len, int raw, int
         archive_read_support_format_xar(a);
         archive_read_support_format_zip(a);
     }
-    *out_opened = archive_read_open_memory(a, data, len) == ARCHIVE_OK;
+    if (data)
+        *out_opened = archive_read_open_memory(a, data, (size_t)len) == ARCHIVE_OK;
+    else
+        *out_opened = lseek(fd, 0, SEEK_SET) == 0 &&
+                      archive_read_open_fd(a, fd, 256 * 1024) == ARCHIVE_OK;
     return a;
 }
 
@@ -274,14 +267,12 @@ static kh_err deliver(walk *w, int t)
         return KH_OK;
     khi_member m;
     m.name = w->name;
-    if (sink_view(&w->s, &m.data, &m.len) != KH_OK)
-        return warn(w, KHI_CWARN_DAMAGED, w->name, "cannot map the temporary copy") ? KH_ECANCELED
-                                                                                      : KH_OK;
+    sink_view(&w->s, &m);
     return w->cb->member(w->cb->ud, &m) ? KH_ECANCELED : KH_OK;
 }
 
-kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const char *stream_name,
-                          khi_budget *b, const khi_container_cb *cb)
+kh_err khi_container_walk(const uint8_t *data, int fd, uint64_t len, int stream,
+                          const char *stream_name, khi_budget *b, const khi_container_cb *cb)
 {
     kh_err err = KH_OK;
     const kh_limits *L = b->limits;
@@ -300,7 +291,7 @@ kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const cha
     if (stream) {
         /* Decompress the head first and let the caller's type detection decide: libarchive's
          * own bidders would, for example, take a stream of zeros for an empty tar. */
-        w.a = open_reader(data, len, 1, &opened);
+        w.a = open_reader(data, fd, len, 1, &opened);
         struct archive_entry *e = NULL;
         size_t head = 0;
         la_ssize_t n = 0;
@@ -332,7 +323,7 @@ kh_err khi_container_walk(const uint8_t *data, size_t len, int stream, const cha
         }
         archive_read_free(w.a);
     }
-    w.a = open_reader(data, len, 0, &opened);
+    w.a = open_reader(data, fd, len, 0, &opened);
     if (!w.a) {
         err = KH_ENOMEM;
         goto out;

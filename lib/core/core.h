@@ -74,6 +74,8 @@ kh_err khi_file_read_all(const char *path, size_t limit, char **out_data, size_t
                          char *errbuf, size_t errbuf_len);
 /* Write data to path atomically (temp file + fsync + rename). */
 kh_err khi_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* pread until len bytes or end of file; returns the count read (short on error or EOF). */
+size_t khi_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* mkdir -p with mode for the components created. */
 kh_err khi_mkdir_p(const char *path, unsigned mode);
 

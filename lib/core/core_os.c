@@ -165,6 +165,20 @@ out:
     return err;
 }
 
+size_t khi_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(fd, (char *)buf + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    return got;
+}
+
 kh_err khi_mkdir_p(const char *path, unsigned mode)
 {
     char *p = khi_strdup(path);

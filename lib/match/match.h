@@ -21,6 +21,21 @@ unsigned khi_hashmatch_types_for_size(const khi_hashmatch *m, uint64_t size);
 /* The first signature (allow-list when fp) with this digest and size, or NULL. */
 const khi_hashsig *khi_hashmatch_find(const khi_hashmatch *m, int fp, unsigned type,
                                       const uint8_t *digest, uint64_t size);
+/* 1 if any allow-list entry exists (then an object must be hashed to the end before its
+ * detections count). */
+int khi_hashmatch_has_fp(const khi_hashmatch *m);
+
+/* Incremental digests of the types in a mask, for objects read in chunks. */
+typedef struct khi_digests {
+    void *ctx[KHI_HASH_TYPES]; /* EVP_MD_CTX */
+    unsigned types;
+} khi_digests;
+kh_err khi_digests_init(khi_digests *d, unsigned types);
+kh_err khi_digests_update(khi_digests *d, const void *data, size_t len);
+/* out[t] receives digest type t for each type in the mask. */
+kh_err khi_digests_final(khi_digests *d, uint8_t out[KHI_HASH_TYPES][32]);
+void khi_digests_cleanup(khi_digests *d);
+
 /* Digest of data with OpenSSL EVP; out holds up to 32 bytes. */
 kh_err khi_digest(unsigned type, const void *data, size_t len, uint8_t *out);
 size_t khi_digest_len(unsigned type);
@@ -49,6 +64,21 @@ typedef int (*khi_hs_hit_fn)(void *ud, uint32_t sig_id);
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
                         unsigned target, khi_hs_hit_fn cb, void *ud);
 
+/* Stream mode, for objects read in chunks. read_at gives bytes of the object at an offset
+ * (for the few signatures whose start must be verified); it returns how many it read. */
+typedef size_t (*khi_read_fn)(void *ud, uint64_t off, uint8_t *buf, size_t len);
+typedef struct khi_hsstream khi_hsstream;
+
+kh_err khi_hsstream_open(const khi_hsmatch *m, khi_hsscratch *s, uint64_t size, unsigned target,
+                         khi_hs_hit_fn cb, void *ud, khi_read_fn read_at, void *read_ud,
+                         khi_hsstream **out);
+/* Feed the next chunk (< 4 GiB). KH_OK, KH_EMATCHER, KH_ENOMEM. */
+kh_err khi_hsstream_feed(khi_hsstream *h, const uint8_t *data, size_t len);
+/* 1 once cb asked to stop: later chunks need not be fed. */
+int khi_hsstream_stopped(const khi_hsstream *h);
+/* End the stream (reporting end-of-data matches) and free it; NULL accepted. */
+kh_err khi_hsstream_close(khi_hsstream *h);
+
 /* ---- YARA rules that need libyara (match_yara.c) ---- */
 typedef struct khi_yaramatch khi_yaramatch;
 typedef struct khi_yarascan khi_yarascan;
@@ -69,5 +99,7 @@ void khi_yarascan_destroy(khi_yarascan *s);
 /* KH_OK, KH_ELIMIT (timeout), KH_ENOMEM, KH_EMATCHER. */
 kh_err khi_yarascan_run(khi_yarascan *s, const uint8_t *data, size_t len, khi_yara_hit_fn cb,
                         void *ud);
+/* The same on a file (libyara maps it itself). */
+kh_err khi_yarascan_run_fd(khi_yarascan *s, int fd, khi_yara_hit_fn cb, void *ud);
 
 #endif

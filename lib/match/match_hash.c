@@ -182,6 +182,70 @@ const khi_hashsig *khi_hashmatch_find(const khi_hashmatch *m, int fp, unsigned t
     return NULL;
 }
 
+int khi_hashmatch_has_fp(const khi_hashmatch *m)
+{
+    for (int t = 0; t < KHI_HASH_TYPES; t++)
+        if (m->tables[1][t].count)
+            return 1;
+    return 0;
+}
+
+static const EVP_MD *md_of(unsigned type)
+{
+    switch (type) {
+    case KHI_HASH_MD5:
+        return EVP_md5();
+    case KHI_HASH_SHA1:
+        return EVP_sha1();
+    case KHI_HASH_SHA256:
+        return EVP_sha256();
+    default:
+        return NULL;
+    }
+}
+
+kh_err khi_digests_init(khi_digests *d, unsigned types)
+{
+    memset(d, 0, sizeof(*d));
+    d->types = types;
+    for (unsigned t = 0; t < KHI_HASH_TYPES; t++) {
+        if (!(types & (1u << t)))
+            continue;
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        d->ctx[t] = c;
+        if (!c)
+            return KH_ENOMEM;
+        if (EVP_DigestInit_ex(c, md_of(t), NULL) != 1)
+            return KH_ECRYPTO;
+    }
+    return KH_OK;
+}
+
+kh_err khi_digests_update(khi_digests *d, const void *data, size_t len)
+{
+    for (unsigned t = 0; t < KHI_HASH_TYPES; t++)
+        if (d->ctx[t] && EVP_DigestUpdate(d->ctx[t], data, len) != 1)
+            return KH_ECRYPTO;
+    return KH_OK;
+}
+
+kh_err khi_digests_final(khi_digests *d, uint8_t out[KHI_HASH_TYPES][32])
+{
+    for (unsigned t = 0; t < KHI_HASH_TYPES; t++) {
+        unsigned olen = 0;
+        if (d->ctx[t] && EVP_DigestFinal_ex(d->ctx[t], out[t], &olen) != 1)
+            return KH_ECRYPTO;
+    }
+    return KH_OK;
+}
+
+void khi_digests_cleanup(khi_digests *d)
+{
+    for (unsigned t = 0; t < KHI_HASH_TYPES; t++)
+        EVP_MD_CTX_free(d->ctx[t]);
+    memset(d, 0, sizeof(*d));
+}
+
 size_t khi_digest_len(unsigned type)
 {
     static const size_t lens[KHI_HASH_TYPES] = {16, 20, 32};
@@ -190,20 +254,9 @@ size_t khi_digest_len(unsigned type)
 
 kh_err khi_digest(unsigned type, const void *data, size_t len, uint8_t *out)
 {
-    const EVP_MD *md;
-    switch (type) {
-    case KHI_HASH_MD5:
-        md = EVP_md5();
-        break;
-    case KHI_HASH_SHA1:
-        md = EVP_sha1();
-        break;
-    case KHI_HASH_SHA256:
-        md = EVP_sha256();
-        break;
-    default:
+    const EVP_MD *md = md_of(type);
+    if (!md)
         return KH_EINVAL;
-    }
     unsigned int olen = 0;
     if (EVP_Digest(data, len, out, &olen, md, NULL) != 1)
         return KH_ECRYPTO;

@@ -10,6 +10,10 @@
  *   variable length   the main database only says "somewhere"; an anchored expression
  *   with an offset    "^.{0,m}(?:RE)" in a small database of its own is then run from the
  *                     exact start offset and decides (a nested scan needs its own scratch).
+ * Every database exists twice: in block mode for objects held in memory, and in stream mode
+ * for large ones read in chunks, so that memory does not grow with the size of a file. A
+ * signature that either mode rejects is dropped from both, so both always agree.
+ *
  * Compiling 100,000 expressions takes a while, so the serialised databases are cached on disk
  * under a SHA-256 of every expression, flag and bound plus the Vectorscan version: a second
  * start with the same signatures deserialises instead of compiling.
@@ -22,19 +26,23 @@
 #include <string.h>
 
 enum { MODE_PLAIN = 0, MODE_EOF_FIXED = 1, MODE_VERIFY = 2 };
+enum { BLOCK = 0, STREAM = 1, NMODES = 2 };
+
+#define CACHE_MAGIC "KHIENHS2"
+#define VERIFY_CHUNK 65536
 
 typedef struct sigmeta {
     uint64_t off, shift, minlen;
-    int32_t verify; /* index into verify[], -1 none */
+    int32_t verify; /* index into verify[mode][], -1 none */
     uint16_t target;
     uint8_t off_kind, mode, rejected;
 } sigmeta;
 
 struct khi_hsmatch {
-    hs_database_t *db; /* NULL when no signature is usable */
+    hs_database_t *db[NMODES]; /* NULL when no signature is usable */
     sigmeta *meta;
     size_t n;
-    hs_database_t **verify;
+    hs_database_t **verify[NMODES];
     size_t nverify;
 };
 
@@ -43,15 +51,12 @@ struct khi_hsscratch {
     hs_scratch_t *verify;
 };
 
-#define CACHE_MAGIC "KHIENHS1"
-
+/* What each signature compiles to; arrays indexed by signature id. */
 typedef struct plan {
     const char **expr;
     unsigned *flags;
-    unsigned *ids;
     hs_expr_ext_t *ext;
-    const hs_expr_ext_t **extp;
-    char **vexpr; /* verify expression per sig or NULL (owned) */
+    char **vexpr; /* verify expression (owned) or NULL */
 } plan;
 
 static void plan_cleanup(plan *p, size_t n)
@@ -62,19 +67,31 @@ static void plan_cleanup(plan *p, size_t n)
     khi_free(p->vexpr);
     khi_free(p->expr);
     khi_free(p->flags);
-    khi_free(p->ids);
     khi_free(p->ext);
-    khi_free(p->extp);
+    memset(p, 0, sizeof(*p));
+}
+
+static void free_dbs(khi_hsmatch *m)
+{
+    for (int md = 0; md < NMODES; md++) {
+        hs_free_database(m->db[md]);
+        m->db[md] = NULL;
+        for (size_t i = 0; i < m->nverify; i++)
+            hs_free_database(m->verify[md][i]);
+        khi_free(m->verify[md]);
+        m->verify[md] = NULL;
+    }
+    m->nverify = 0;
+    for (size_t i = 0; i < m->n; i++)
+        m->meta[i].verify = -1;
 }
 
 void khi_hsmatch_destroy(khi_hsmatch *m)
 {
     if (!m)
         return;
-    hs_free_database(m->db);
-    for (size_t i = 0; i < m->nverify; i++)
-        hs_free_database(m->verify[i]);
-    khi_free(m->verify);
+    if (m->meta)
+        free_dbs(m);
     khi_free(m->meta);
     khi_free(m);
 }
@@ -84,11 +101,9 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
 {
     p->expr = khi_calloc(n, sizeof(*p->expr));
     p->flags = khi_calloc(n, sizeof(*p->flags));
-    p->ids = khi_calloc(n, sizeof(*p->ids));
     p->ext = khi_calloc(n, sizeof(*p->ext));
-    p->extp = khi_calloc(n, sizeof(*p->extp));
     p->vexpr = khi_calloc(n, sizeof(*p->vexpr));
-    if (!p->expr || !p->flags || !p->ids || !p->ext || !p->extp || !p->vexpr)
+    if (!p->expr || !p->flags || !p->ext || !p->vexpr)
         return KH_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const khi_bodysig *s = &sigs[i];
@@ -101,7 +116,6 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
         mt->off_kind = s->off_kind;
         mt->verify = -1;
         p->expr[i] = s->regex;
-        p->ids[i] = (unsigned)i;
         p->flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
         if (s->off_kind == KHI_OFF_ANY) {
             mt->mode = MODE_PLAIN;
@@ -110,7 +124,6 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
             p->ext[i].flags = HS_EXT_FLAG_MIN_OFFSET | HS_EXT_FLAG_MAX_OFFSET;
             p->ext[i].min_offset = s->off + s->minlen;
             p->ext[i].max_offset = s->off + s->shift + s->minlen;
-            p->extp[i] = &p->ext[i];
         } else if (s->off_kind == KHI_OFF_EOF && fixed) {
             mt->mode = MODE_EOF_FIXED;
             p->flags[i] = HS_FLAG_DOTALL;
@@ -119,7 +132,6 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
             if (s->off_kind == KHI_OFF_ABS) {
                 p->ext[i].flags = HS_EXT_FLAG_MIN_OFFSET;
                 p->ext[i].min_offset = s->off + s->minlen;
-                p->extp[i] = &p->ext[i];
             }
             khi_buf v;
             khi_buf_init(&v);
@@ -136,11 +148,6 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
     return KH_OK;
 }
 
-static void key_add(EVP_MD_CTX *ctx, const void *d, size_t n)
-{
-    EVP_DigestUpdate(ctx, d, n);
-}
-
 static kh_err cache_key(const plan *p, size_t n, char out_hex[65])
 {
     uint8_t dig[32];
@@ -149,18 +156,18 @@ static kh_err cache_key(const plan *p, size_t n, char out_hex[65])
     if (!ctx)
         return KH_ENOMEM;
     EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
-    key_add(ctx, CACHE_MAGIC, 8);
+    EVP_DigestUpdate(ctx, CACHE_MAGIC, 8);
     const char *ver = hs_version();
-    key_add(ctx, ver, strlen(ver) + 1);
+    EVP_DigestUpdate(ctx, ver, strlen(ver) + 1);
     uint64_t n64 = n;
-    key_add(ctx, &n64, sizeof(n64));
+    EVP_DigestUpdate(ctx, &n64, sizeof(n64));
     for (size_t i = 0; i < n; i++) {
-        key_add(ctx, p->expr[i], strlen(p->expr[i]) + 1);
+        EVP_DigestUpdate(ctx, p->expr[i], strlen(p->expr[i]) + 1);
         uint64_t f[4] = {p->flags[i], p->ext[i].flags, p->ext[i].min_offset, p->ext[i].max_offset};
-        key_add(ctx, f, sizeof(f));
+        EVP_DigestUpdate(ctx, f, sizeof(f));
         if (p->vexpr[i])
-            key_add(ctx, p->vexpr[i], strlen(p->vexpr[i]) + 1);
-        key_add(ctx, "|", 1);
+            EVP_DigestUpdate(ctx, p->vexpr[i], strlen(p->vexpr[i]) + 1);
+        EVP_DigestUpdate(ctx, "|", 1);
     }
     EVP_DigestFinal_ex(ctx, dig, &dl);
     EVP_MD_CTX_free(ctx);
@@ -168,7 +175,7 @@ static kh_err cache_key(const plan *p, size_t n, char out_hex[65])
     return KH_OK;
 }
 
-/* ---- cache file: magic, n, rejected (id, msg), verify dbs (id, bytes), main db ---- */
+/* ---- cache file: magic, n, rejected (id, msg), verify dbs (id, block, stream), main dbs ---- */
 
 typedef struct reader {
     const uint8_t *p, *end;
@@ -196,6 +203,19 @@ static const uint8_t *rd_bytes(reader *r, uint64_t n)
     const uint8_t *q = r->p;
     r->p += n;
     return q;
+}
+
+static int rd_db(reader *r, hs_database_t **out)
+{
+    uint64_t len = rd_u64(r);
+    const uint8_t *b = rd_bytes(r, len);
+    if (r->bad)
+        return -1;
+    if (len == 0) {
+        *out = NULL;
+        return 0;
+    }
+    return hs_deserialize_database((const char *)b, len, out) == HS_SUCCESS ? 0 : -1;
 }
 
 static kh_err cache_load(khi_hsmatch *m, const char *path, kh_diag_fn diag, void *ud,
@@ -234,29 +254,27 @@ static kh_err cache_load(khi_hsmatch *m, const char *path, kh_diag_fn diag, void
         err = KH_EFORMAT;
         goto out;
     }
-    m->verify = khi_calloc(nver ? nver : 1, sizeof(*m->verify));
-    if (!m->verify) {
-        err = KH_ENOMEM;
-        goto out;
+    for (int md = 0; md < NMODES; md++) {
+        m->verify[md] = khi_calloc(nver ? nver : 1, sizeof(hs_database_t *));
+        if (!m->verify[md]) {
+            err = KH_ENOMEM;
+            goto out;
+        }
     }
     for (uint64_t i = 0; i < nver; i++) {
-        uint64_t id = rd_u64(&r), bl = rd_u64(&r);
-        const uint8_t *b = rd_bytes(&r, bl);
-        if (r.bad || id >= m->n || m->meta[id].mode != MODE_VERIFY ||
-            hs_deserialize_database((const char *)b, bl, &m->verify[i]) != HS_SUCCESS) {
+        uint64_t id = rd_u64(&r);
+        if (r.bad || id >= m->n || m->meta[id].mode != MODE_VERIFY) {
             err = KH_EFORMAT;
             goto out;
         }
         m->nverify++;
+        if (rd_db(&r, &m->verify[BLOCK][i]) != 0 || rd_db(&r, &m->verify[STREAM][i]) != 0) {
+            err = KH_EFORMAT;
+            goto out;
+        }
         m->meta[id].verify = (int32_t)i;
     }
-    uint64_t ml = rd_u64(&r);
-    const uint8_t *mb = rd_bytes(&r, ml);
-    if (r.bad) {
-        err = KH_EFORMAT;
-        goto out;
-    }
-    if (ml && hs_deserialize_database((const char *)mb, ml, &m->db) != HS_SUCCESS)
+    if (rd_db(&r, &m->db[BLOCK]) != 0 || rd_db(&r, &m->db[STREAM]) != 0)
         err = KH_EFORMAT;
 out:
     khi_free(data);
@@ -311,11 +329,11 @@ static kh_err cache_store(const khi_hsmatch *m, const char *path, const char **r
         if (m->meta[i].verify < 0)
             continue;
         err = put_u64(&b, i);
-        if (err == KH_OK)
-            err = put_db(&b, m->verify[m->meta[i].verify]);
+        for (int md = 0; md < NMODES && err == KH_OK; md++)
+            err = put_db(&b, m->verify[md][m->meta[i].verify]);
     }
-    if (err == KH_OK)
-        err = put_db(&b, m->db);
+    for (int md = 0; md < NMODES && err == KH_OK; md++)
+        err = put_db(&b, m->db[md]);
     if (err == KH_OK)
         err = khi_file_write_atomic(path, b.data, b.len, 0644);
     khi_buf_cleanup(&b);
@@ -336,61 +354,93 @@ static void reject(khi_hsmatch *m, size_t id, const char *why, const char **rej_
     }
 }
 
+static const unsigned hs_modes[NMODES] = {HS_MODE_BLOCK, HS_MODE_STREAM};
+
 static kh_err compile_verify(khi_hsmatch *m, plan *p, const char **rej_msg, kh_diag_fn diag,
                              void *ud, uint32_t *rejected)
 {
     size_t n = m->n;
-    m->verify = khi_calloc(n ? n : 1, sizeof(*m->verify));
-    if (!m->verify)
-        return KH_ENOMEM;
+    for (int md = 0; md < NMODES; md++) {
+        m->verify[md] = khi_calloc(n ? n : 1, sizeof(hs_database_t *));
+        if (!m->verify[md])
+            return KH_ENOMEM;
+    }
     for (size_t i = 0; i < n; i++) {
-        if (!p->vexpr[i])
+        if (!p->vexpr[i] || m->meta[i].rejected)
             continue;
-        hs_compile_error_t *ce = NULL;
-        hs_database_t *db = NULL;
-        if (hs_compile(p->vexpr[i], HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH, HS_MODE_BLOCK, NULL,
-                       &db, &ce) != HS_SUCCESS) {
-            reject(m, i, ce ? ce->message : "compile failed", rej_msg, diag, ud, rejected);
-            hs_free_compile_error(ce);
+        hs_database_t *db[NMODES] = {NULL, NULL};
+        for (int md = 0; md < NMODES; md++) {
+            hs_compile_error_t *ce = NULL;
+            if (hs_compile(p->vexpr[i], HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH, hs_modes[md], NULL,
+                           &db[md], &ce) != HS_SUCCESS) {
+                reject(m, i, ce ? ce->message : "compile failed", rej_msg, diag, ud, rejected);
+                hs_free_compile_error(ce);
+                break;
+            }
+        }
+        if (m->meta[i].rejected) {
+            hs_free_database(db[0]);
+            hs_free_database(db[1]);
             continue;
         }
         m->meta[i].verify = (int32_t)m->nverify;
-        m->verify[m->nverify++] = db;
+        m->verify[BLOCK][m->nverify] = db[0];
+        m->verify[STREAM][m->nverify] = db[1];
+        m->nverify++;
     }
     return KH_OK;
 }
 
-/* Compile the signatures not rejected so far. The plan arrays are packed in place, so after
- * KH_ESTATE (one expression was rejected) the caller makes a new plan and calls again. */
-static kh_err compile_main(khi_hsmatch *m, plan *p, const char **rej_msg, kh_diag_fn diag,
+/* Compile the signatures not rejected so far, in both modes. KH_ESTATE: one expression was
+ * rejected (and marked); call again. */
+static kh_err compile_main(khi_hsmatch *m, const plan *p, const char **rej_msg, kh_diag_fn diag,
                            void *ud, uint32_t *rejected)
 {
-    size_t k = 0;
-    for (size_t i = 0; i < m->n; i++) {
+    kh_err err = KH_OK;
+    size_t n = m->n, k = 0;
+    const char **expr = khi_calloc(n, sizeof(*expr));
+    unsigned *flags = khi_calloc(n, sizeof(*flags));
+    unsigned *ids = khi_calloc(n, sizeof(*ids));
+    const hs_expr_ext_t **ext = khi_calloc(n, sizeof(*ext));
+    if (!expr || !flags || !ids || !ext) {
+        err = KH_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
         if (m->meta[i].rejected)
             continue;
-        p->expr[k] = p->expr[i];
-        p->flags[k] = p->flags[i];
-        p->ids[k] = (unsigned)i;
-        p->extp[k] = p->extp[i];
+        expr[k] = p->expr[i];
+        flags[k] = p->flags[i];
+        ids[k] = (unsigned)i;
+        ext[k] = p->ext[i].flags ? &p->ext[i] : NULL;
         k++;
     }
-    if (k == 0)
-        return KH_OK;
-    hs_compile_error_t *ce = NULL;
-    hs_error_t rc = hs_compile_ext_multi(p->expr, p->flags, p->ids, p->extp, (unsigned)k,
-                                         HS_MODE_BLOCK, NULL, &m->db, &ce);
-    if (rc == HS_SUCCESS)
-        return KH_OK;
-    if (!ce || ce->expression < 0 || (size_t)ce->expression >= k) {
-        if (diag)
-            diag(ud, KH_DIAG_ERROR, NULL, 0, ce ? ce->message : "Vectorscan compile failed");
+    for (int md = 0; md < NMODES && k; md++) {
+        hs_compile_error_t *ce = NULL;
+        if (hs_compile_ext_multi(expr, flags, ids, ext, (unsigned)k, hs_modes[md], NULL,
+                                 &m->db[md], &ce) == HS_SUCCESS)
+            continue;
+        if (!ce || ce->expression < 0 || (size_t)ce->expression >= k) {
+            if (diag)
+                diag(ud, KH_DIAG_ERROR, NULL, 0, ce ? ce->message : "Vectorscan compile failed");
+            err = KH_EMATCHER;
+        } else {
+            reject(m, ids[ce->expression], ce->message, rej_msg, diag, ud, rejected);
+            err = KH_ESTATE;
+        }
         hs_free_compile_error(ce);
-        return KH_EMATCHER;
+        for (int j = 0; j < NMODES; j++) {
+            hs_free_database(m->db[j]);
+            m->db[j] = NULL;
+        }
+        break;
     }
-    reject(m, p->ids[ce->expression], ce->message, rej_msg, diag, ud, rejected);
-    hs_free_compile_error(ce);
-    return KH_ESTATE;
+out:
+    khi_free(expr);
+    khi_free(flags);
+    khi_free(ids);
+    khi_free(ext);
+    return err;
 }
 
 kh_err khi_hsmatch_create(const khi_bodysig *sigs, size_t n, const char *cache_dir,
@@ -433,46 +483,15 @@ kh_err khi_hsmatch_create(const khi_bodysig *sigs, size_t n, const char *cache_d
             goto done;
         }
         /* a missing or unusable cache file: start over and compile */
-        hs_free_database(m->db);
-        m->db = NULL;
-        for (size_t i = 0; i < m->nverify; i++)
-            hs_free_database(m->verify[i]);
-        khi_free(m->verify);
-        m->verify = NULL;
-        m->nverify = 0;
-        for (size_t i = 0; i < n; i++) {
+        free_dbs(m);
+        for (size_t i = 0; i < n; i++)
             m->meta[i].rejected = 0;
-            m->meta[i].verify = -1;
-        }
     }
     err = compile_verify(m, &p, rej_msg, diag, diag_ud, out_rejected);
-    while (err == KH_OK) {
-        err = compile_main(m, &p, rej_msg, diag, diag_ud, out_rejected);
-        if (err != KH_ESTATE)
-            break;
-        /* packing reordered the plan: make it again, keeping what was rejected */
-        plan_cleanup(&p, n);
-        memset(&p, 0, sizeof(p));
-        int32_t *keep_verify = khi_calloc(n, sizeof(*keep_verify));
-        uint8_t *keep_rej = khi_calloc(n, 1);
-        if (!keep_verify || !keep_rej) {
-            khi_free(keep_verify);
-            khi_free(keep_rej);
-            err = KH_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++) {
-            keep_rej[i] = m->meta[i].rejected;
-            keep_verify[i] = m->meta[i].verify;
-        }
-        err = make_plan(m, sigs, n, &p);
-        for (size_t i = 0; i < n; i++) {
-            m->meta[i].rejected = keep_rej[i];
-            m->meta[i].verify = keep_verify[i];
-        }
-        khi_free(keep_verify);
-        khi_free(keep_rej);
-    }
+    do {
+        if (err == KH_OK || err == KH_ESTATE)
+            err = compile_main(m, &p, rej_msg, diag, diag_ud, out_rejected);
+    } while (err == KH_ESTATE);
     if (err != KH_OK)
         goto out;
     if (cache_dir && khi_mkdir_p(cache_dir, 0755) == KH_OK &&
@@ -499,11 +518,13 @@ kh_err khi_hsscratch_create(const khi_hsmatch *m, khi_hsscratch **out)
     khi_hsscratch *s = khi_calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
-    if (m->db && hs_alloc_scratch(m->db, &s->main) != HS_SUCCESS)
-        goto fail;
-    for (size_t i = 0; i < m->nverify; i++)
-        if (hs_alloc_scratch(m->verify[i], &s->verify) != HS_SUCCESS)
+    for (int md = 0; md < NMODES; md++) {
+        if (m->db[md] && hs_alloc_scratch(m->db[md], &s->main) != HS_SUCCESS)
             goto fail;
+        for (size_t i = 0; i < m->nverify; i++)
+            if (hs_alloc_scratch(m->verify[md][i], &s->verify) != HS_SUCCESS)
+                goto fail;
+    }
     *out = s;
     return KH_OK;
 fail:
@@ -520,17 +541,21 @@ void khi_hsscratch_destroy(khi_hsscratch *s)
     khi_free(s);
 }
 
+/* ---- scanning ---- */
+
 typedef struct scan_ctx {
     const khi_hsmatch *m;
     khi_hsscratch *s;
-    const uint8_t *data;
-    size_t len;
+    const uint8_t *data; /* block mode: the object; stream mode: NULL */
+    uint64_t len;        /* size of the whole object */
     unsigned target;
     khi_hs_hit_fn cb;
     void *ud;
+    khi_read_fn read_at; /* stream mode: bytes of the object for verification */
+    void *read_ud;
     uint32_t *seen; /* EOF_FIXED ids already reported (few) */
     size_t nseen, capseen;
-    int oom;
+    int oom, stopped;
 } scan_ctx;
 
 static int on_verify(unsigned id, unsigned long long from, unsigned long long to,
@@ -538,6 +563,36 @@ static int on_verify(unsigned id, unsigned long long from, unsigned long long to
 {
     *(int *)ctx = 1;
     return 1;
+}
+
+/* Run the anchored verification database of mt from start to the end of the object. */
+static int verify_stream(scan_ctx *c, const sigmeta *mt, uint64_t start)
+{
+    hs_stream_t *st = NULL;
+    int found = 0;
+    uint8_t *buf = khi_malloc(VERIFY_CHUNK);
+    if (!buf) {
+        c->oom = 1;
+        return 0;
+    }
+    if (hs_open_stream(c->m->verify[STREAM][mt->verify], 0, &st) != HS_SUCCESS) {
+        khi_free(buf);
+        return 0;
+    }
+    for (uint64_t off = start; off < c->len && !found;) {
+        size_t want = c->len - off < VERIFY_CHUNK ? (size_t)(c->len - off) : VERIFY_CHUNK;
+        size_t got = c->read_at(c->read_ud, off, buf, want);
+        if (got == 0)
+            break;
+        hs_error_t rc = hs_scan_stream(st, (const char *)buf, (unsigned)got, 0, c->s->verify,
+                                       on_verify, &found);
+        if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+            break;
+        off += got;
+    }
+    hs_close_stream(st, c->s->verify, on_verify, &found);
+    khi_free(buf);
+    return found;
 }
 
 static int verify(scan_ctx *c, const sigmeta *mt)
@@ -552,8 +607,10 @@ static int verify(scan_ctx *c, const sigmeta *mt)
     }
     if (start >= c->len)
         return 0;
+    if (!c->data)
+        return verify_stream(c, mt, start);
     int found = 0;
-    hs_error_t rc = hs_scan(c->m->verify[mt->verify], (const char *)c->data + start,
+    hs_error_t rc = hs_scan(c->m->verify[BLOCK][mt->verify], (const char *)c->data + start,
                             (unsigned)(c->len - start), 0, c->s->verify, on_verify, &found);
     return (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED) && found;
 }
@@ -595,20 +652,93 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         if (mt->verify < 0 || !verify(c, mt))
             return 0;
     }
-    return c->cb(c->ud, id) ? 1 : 0;
+    if (c->cb(c->ud, id)) {
+        c->stopped = 1;
+        return 1;
+    }
+    return 0;
 }
 
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
                         unsigned target, khi_hs_hit_fn cb, void *ud)
 {
-    if (!m->db)
+    if (!m->db[BLOCK])
         return KH_OK;
     if (len > UINT32_MAX)
         return KH_ELIMIT;
-    scan_ctx c = {m, s, data, len, target, cb, ud, NULL, 0, 0, 0};
-    hs_error_t rc = hs_scan(m->db, (const char *)data, (unsigned)len, 0, s->main, on_match, &c);
+    scan_ctx c;
+    memset(&c, 0, sizeof(c));
+    c.m = m;
+    c.s = s;
+    c.data = data;
+    c.len = len;
+    c.target = target;
+    c.cb = cb;
+    c.ud = ud;
+    hs_error_t rc = hs_scan(m->db[BLOCK], (const char *)data, (unsigned)len, 0, s->main, on_match, &c);
     khi_free(c.seen);
     if (c.oom)
         return KH_ENOMEM;
     return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED ? KH_OK : KH_EMATCHER;
+}
+
+struct khi_hsstream {
+    scan_ctx c;
+    hs_stream_t *st;
+};
+
+kh_err khi_hsstream_open(const khi_hsmatch *m, khi_hsscratch *s, uint64_t size, unsigned target,
+                         khi_hs_hit_fn cb, void *ud, khi_read_fn read_at, void *read_ud,
+                         khi_hsstream **out)
+{
+    khi_hsstream *h = khi_calloc(1, sizeof(*h));
+    if (!h)
+        return KH_ENOMEM;
+    h->c.m = m;
+    h->c.s = s;
+    h->c.len = size;
+    h->c.target = target;
+    h->c.cb = cb;
+    h->c.ud = ud;
+    h->c.read_at = read_at;
+    h->c.read_ud = read_ud;
+    if (m->db[STREAM] && hs_open_stream(m->db[STREAM], 0, &h->st) != HS_SUCCESS) {
+        khi_free(h);
+        return KH_EMATCHER;
+    }
+    *out = h;
+    return KH_OK;
+}
+
+kh_err khi_hsstream_feed(khi_hsstream *h, const uint8_t *data, size_t len)
+{
+    if (!h->st || h->c.stopped)
+        return KH_OK;
+    hs_error_t rc = hs_scan_stream(h->st, (const char *)data, (unsigned)len, 0, h->c.s->main,
+                                   on_match, &h->c);
+    if (h->c.oom)
+        return KH_ENOMEM;
+    return rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED ? KH_OK : KH_EMATCHER;
+}
+
+int khi_hsstream_stopped(const khi_hsstream *h)
+{
+    return h->c.stopped;
+}
+
+kh_err khi_hsstream_close(khi_hsstream *h)
+{
+    kh_err err = KH_OK;
+    if (!h)
+        return KH_OK;
+    if (h->st) {
+        hs_error_t rc = hs_close_stream(h->st, h->c.s->main, h->c.stopped ? NULL : on_match, &h->c);
+        if (rc != HS_SUCCESS && rc != HS_SCAN_TERMINATED)
+            err = KH_EMATCHER;
+    }
+    if (h->c.oom)
+        err = KH_ENOMEM;
+    khi_free(h->c.seen);
+    khi_free(h);
+    return err;
 }

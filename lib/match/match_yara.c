@@ -315,14 +315,14 @@ void khi_yarascan_destroy(khi_yarascan *s)
     khi_free(s);
 }
 
-kh_err khi_yarascan_run(khi_yarascan *s, const uint8_t *data, size_t len, khi_yara_hit_fn cb,
-                        void *ud)
+static kh_err run(khi_yarascan *s, const uint8_t *data, size_t len, int fd, khi_yara_hit_fn cb,
+                  void *ud)
 {
     s->cb = cb;
     s->ud = ud;
     s->stopped = 0;
     for (size_t i = 0; i < s->n && !s->stopped; i++) {
-        int rc = yr_scanner_scan_mem(s->sc[i], data, len);
+        int rc = data ? yr_scanner_scan_mem(s->sc[i], data, len) : yr_scanner_scan_fd(s->sc[i], fd);
         if (rc == ERROR_SCAN_TIMEOUT)
             return KH_ELIMIT;
         if (rc == ERROR_INSUFFICIENT_MEMORY)
@@ -331,4 +331,15 @@ kh_err khi_yarascan_run(khi_yarascan *s, const uint8_t *data, size_t len, khi_ya
             return KH_EMATCHER;
     }
     return KH_OK;
+}
+
+kh_err khi_yarascan_run(khi_yarascan *s, const uint8_t *data, size_t len, khi_yara_hit_fn cb,
+                        void *ud)
+{
+    return run(s, data ? data : (const uint8_t *)"", len, -1, cb, ud);
+}
+
+kh_err khi_yarascan_run_fd(khi_yarascan *s, int fd, khi_yara_hit_fn cb, void *ud)
+{
+    return run(s, NULL, 0, fd, cb, ud);
 }

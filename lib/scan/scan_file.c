@@ -1,10 +1,11 @@
 /*
  * scan_file.c - the entry points: a path, a file descriptor or a buffer.
  *
- * Files are read with read() into the scanner's own buffer rather than mapped, so a file that
- * another process truncates while it is scanned gives a short read, not a SIGBUS. A file over
- * max_filesize is not read at all; that is reported as a limit event, as for archive members.
- * The buffer is kept between scans for small files and given back after large ones.
+ * Small files are read with read() into the scanner's own buffer (kept between scans) rather
+ * than mapped, so a file that another process truncates while it is scanned gives a short
+ * read, not a SIGBUS. Files larger than READ_WHOLE_MAX are not held in memory at all: the
+ * pipeline reads them in chunks from the descriptor. A file over max_filesize is not read; that
+ * is reported as a limit event, as for archive members.
  */
 #include "scan/scan_int.h"
 
@@ -15,7 +16,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEEP_BUFFER (8u << 20)
+/* Files up to this size are read whole and matched in block mode; larger ones are streamed
+ * from their descriptor. Small enough to keep a scanner's memory low, large enough that most
+ * files take the faster block path. */
+#define READ_WHOLE_MAX (1u << 20)
 
 static void result_init(kh_scan_result *res)
 {
@@ -39,23 +43,19 @@ kh_err kh_scan_mem(kh_scanner *sc, const void *data, size_t len, const char *nam
     if (!sc || (!data && len))
         return fail(res, KH_EINVAL, "invalid argument");
     res->size = len;
-    return khi_scan_top(sc, data ? data : (const void *)"", len, name, cb, ud, res);
+    return khi_scan_top(sc, data ? data : (const void *)"", -1, len, name, cb, ud, res);
 }
 
 static int over_limit(kh_scanner *sc, uint64_t size, const char *name, kh_event_fn cb, void *ud,
                       kh_scan_result *res)
 {
     uint64_t lim = sc->opts.limits.max_filesize;
-    if ((!lim || size <= lim) && size < UINT32_MAX)
+    if (!lim || size <= lim)
         return 0;
     char detail[200];
-    if (size >= UINT32_MAX && (!lim || size <= lim))
-        khi_snprintf(detail, sizeof(detail), "file is %llu bytes; files of 4 GiB or more are "
-                     "not scanned by this version", (unsigned long long)size);
-    else
-        khi_snprintf(detail, sizeof(detail),
-                     "file is %llu bytes, over the %llu-byte limit (max-filesize); not scanned",
-                     (unsigned long long)size, (unsigned long long)lim);
+    khi_snprintf(detail, sizeof(detail),
+                 "file is %llu bytes, over the %llu-byte limit (max-filesize); not scanned",
+                 (unsigned long long)size, (unsigned long long)lim);
     kh_event ev = {(sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) ? KH_EVENT_DETECTION : KH_EVENT_WARNING,
                    KH_SIG_HEURISTIC, name, "Heuristics.Limits.Exceeded.MaxFileSize", detail, 0, NULL, 0};
     if (ev.kind == KH_EVENT_DETECTION) {
@@ -89,6 +89,8 @@ kh_err kh_scan_fd(kh_scanner *sc, int fd, const char *name, kh_event_fn cb, void
     res->size = (uint64_t)st.st_size;
     if (over_limit(sc, (uint64_t)st.st_size, name, cb, ud, res))
         return KH_OK;
+    if ((uint64_t)st.st_size > READ_WHOLE_MAX)
+        return khi_scan_top(sc, NULL, fd, (uint64_t)st.st_size, name, cb, ud, res);
     size_t want = (size_t)st.st_size;
     if (sc->bufcap < want + 1) {
         uint8_t *nb = khi_realloc(sc->buf, want + 1);
@@ -111,13 +113,8 @@ kh_err kh_scan_fd(kh_scanner *sc, int fd, const char *name, kh_event_fn cb, void
             break; /* truncated meanwhile: scan what is there */
         got += (size_t)n;
     }
-    kh_err err = khi_scan_top(sc, sc->buf, got, name, cb, ud, res);
+    kh_err err = khi_scan_top(sc, sc->buf, -1, got, name, cb, ud, res);
     res->size = got;
-    if (sc->bufcap > KEEP_BUFFER) {
-        khi_free(sc->buf);
-        sc->buf = NULL;
-        sc->bufcap = 0;
-    }
     return err;
 }
 

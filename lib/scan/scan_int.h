@@ -32,10 +32,12 @@ struct kh_scanner {
     khi_yarascan *yscan;
     uint8_t *buf; /* top-level read buffer */
     size_t bufcap;
+    uint8_t *chunk; /* streaming: one chunk, reused (a stream ends before its children start) */
 };
 
-/* Scan one in-memory top-level object (scan_object.c). */
-kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char *name,
+/* Scan one top-level object, in memory (data) or in a file (data NULL, fd) of len bytes
+ * (scan_object.c). */
+kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, int fd, uint64_t len, const char *name,
                     kh_event_fn cb, void *ud, kh_scan_result *res);
 
 #endif

@@ -5,6 +5,11 @@
  *   first) -> body signatures (one Vectorscan pass) -> if a container: each member is an
  *   object one level deeper, named "parent//member"
  *
+ * Objects up to KHI_INMEM_MAX bytes are held in memory and matched in Vectorscan's block mode.
+ * Larger ones (big files, members spilled to a temporary file) are read in 1 MiB chunks and
+ * matched in stream mode while their digests are computed in the same pass, so the memory a
+ * scan needs does not depend on the size of what it scans.
+ *
  * The first detection ends the scan of a top-level file unless KH_SCAN_ALLMATCH is set.
  * Depth, sizes, counts and ratios are bounded by kh_limits (lib/container enforces the
  * per-member ones); a bound that is hit is an event, never a silent stop.
@@ -78,6 +83,7 @@ void kh_scanner_destroy(kh_scanner *sc)
         return;
     khi_hsscratch_destroy(sc->scratch);
     khi_yarascan_destroy(sc->yscan);
+    khi_free(sc->chunk);
     khi_free(sc->buf);
     khi_free(sc->tmp_dir);
     kh_engine_release(sc->engine);
@@ -93,6 +99,8 @@ typedef struct run {
     khi_budget budget;
     uint32_t depth;
     khi_ftype parent_type;
+    uint32_t *pending; /* stream mode: body hits held until the allow-list is checked */
+    size_t npending, cappending;
     int stop;     /* first detection found (no ALLMATCH) */
     int canceled; /* the callback asked to stop */
     kh_err fatal; /* out of memory, matcher failure */
@@ -175,7 +183,16 @@ static int check_hashes(run *r, const uint8_t *data, size_t len)
     return 0;
 }
 
-static void scan_object(run *r, const uint8_t *data, size_t len);
+typedef struct objsrc {
+    const uint8_t *data; /* in memory, or NULL */
+    int fd;              /* when data is NULL */
+    uint64_t len;
+} objsrc;
+
+#define HEAD_BYTES (36u * 1024u) /* enough for every magic, iso9660's at 32769 included */
+#define CHUNK_BYTES (1u << 20)
+
+static void scan_object(run *r, const objsrc *o);
 
 static const char *heuristic_name(khi_cwarn w, khi_ftype container)
 {
@@ -242,8 +259,9 @@ static int on_member(void *ud, const khi_member *m)
         return 1;
     }
     khi_ftype saved = r->parent_type;
+    objsrc o = {m->data, m->fd, m->len};
     r->depth++;
-    scan_object(r, m->data, m->len);
+    scan_object(r, &o);
     r->depth--;
     r->parent_type = saved;
     khi_buf_truncate(&r->path, mark);
@@ -271,29 +289,135 @@ static void stream_name(const char *path, char *out, size_t out_len)
     khi_snprintf(out, out_len, "data");
 }
 
-static void scan_object(run *r, const uint8_t *data, size_t len)
+static size_t read_at(void *ud, uint64_t off, uint8_t *buf, size_t len)
+{
+    const objsrc *o = ud;
+    if (off >= o->len)
+        return 0;
+    if (len > o->len - off)
+        len = (size_t)(o->len - off);
+    if (o->data) {
+        memcpy(buf, o->data + off, len);
+        return len;
+    }
+    return khi_pread_full(o->fd, buf, len, off);
+}
+
+static int on_body_hit_stream(void *ud, uint32_t id)
+{
+    run *r = ud;
+    if (r->npending == r->cappending) {
+        size_t nc = r->cappending ? r->cappending * 2 : 8;
+        uint32_t *np = khi_reallocarray(r->pending, nc, sizeof(*np));
+        if (!np) {
+            r->fatal = KH_ENOMEM;
+            return 1;
+        }
+        r->pending = np;
+        r->cappending = nc;
+    }
+    r->pending[r->npending++] = id;
+    return !(r->sc->opts.flags & KH_SCAN_ALLMATCH);
+}
+
+/* Hashes and body signatures of an object read in chunks. Returns 1 when it is allow-listed. */
+static int stream_matchers(run *r, const objsrc *o, khi_ftype type)
+{
+    const kh_engine *e = r->sc->engine;
+    const khi_hashmatch *hm = e->hashes;
+    unsigned types = hm ? khi_hashmatch_types_for_size(hm, o->len) : 0;
+    int allmatch = (r->sc->opts.flags & KH_SCAN_ALLMATCH) != 0;
+    int fp_possible = types && khi_hashmatch_has_fp(hm);
+    int allowed = 0;
+    khi_hsstream *hs = NULL;
+    khi_digests dg;
+    if (!r->sc->chunk)
+        r->sc->chunk = khi_malloc(CHUNK_BYTES);
+    uint8_t *chunk = r->sc->chunk;
+    kh_err err = khi_digests_init(&dg, types);
+    r->npending = 0;
+    if (!chunk && err == KH_OK)
+        err = KH_ENOMEM;
+    if (err == KH_OK && e->bodies)
+        err = khi_hsstream_open(e->bodies, r->sc->scratch, o->len, khi_ftype_target(type),
+                                on_body_hit_stream, r, read_at, (void *)o, &hs);
+    uint64_t off = 0;
+    while (err == KH_OK && off < o->len && !r->fatal) {
+        int hs_live = hs && !khi_hsstream_stopped(hs);
+        /* a body hit already decides, unless an allow-list entry could still clear it */
+        if (!hs_live && (!types || (r->npending && !allmatch && !fp_possible)))
+            break;
+        size_t n = read_at((void *)o, off, chunk, CHUNK_BYTES);
+        if (n == 0)
+            break; /* the file shrank meanwhile */
+        if (types)
+            err = khi_digests_update(&dg, chunk, n);
+        if (err == KH_OK && hs_live)
+            err = khi_hsstream_feed(hs, chunk, n);
+        off += n;
+    }
+    kh_err cerr = khi_hsstream_close(hs);
+    if (err == KH_OK)
+        err = cerr;
+    if (err == KH_OK && !r->fatal && types && off == o->len) {
+        uint8_t dig[KHI_HASH_TYPES][32];
+        err = khi_digests_final(&dg, dig);
+        for (unsigned t = 0; err == KH_OK && t < KHI_HASH_TYPES && !allowed; t++)
+            if ((types & (1u << t)) && khi_hashmatch_find(hm, 1, t, dig[t], o->len))
+                allowed = 1;
+        for (unsigned t = 0; err == KH_OK && !allowed && t < KHI_HASH_TYPES && !r->stop; t++) {
+            const khi_hashsig *hsig = (types & (1u << t)) ? khi_hashmatch_find(hm, 0, t, dig[t], o->len) : NULL;
+            if (hsig)
+                emit(r, KH_EVENT_DETECTION, KH_SIG_HASH, hsig->name, NULL);
+        }
+    }
+    if (err != KH_OK && !r->fatal)
+        r->fatal = err;
+    for (size_t i = 0; !allowed && !r->fatal && i < r->npending && !r->stop; i++)
+        on_body_hit(r, r->pending[i]);
+    r->npending = 0;
+    khi_digests_cleanup(&dg);
+    return allowed;
+}
+
+static void scan_object(run *r, const objsrc *o)
 {
     const kh_engine *e = r->sc->engine;
     r->res->objects++;
-    r->res->bytes_scanned += len;
-    khi_ftype type = khi_ftype_detect(data, len);
-    if (check_hashes(r, data, len) || r->stop || r->fatal)
-        return;
-    if (e->bodies) {
-        kh_err err = khi_hsmatch_scan(e->bodies, r->sc->scratch, data, len,
-                                      khi_ftype_target(type), on_body_hit, r);
-        if (err == KH_ELIMIT) {
-            emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
-                 "object is 4 GiB or larger; body signatures were not run");
-        } else if (err != KH_OK) {
-            r->fatal = err;
+    r->res->bytes_scanned += o->len;
+    int streamed = !o->data || o->len > UINT32_MAX;
+    khi_ftype type;
+    if (o->data) {
+        type = khi_ftype_detect(o->data, o->len > HEAD_BYTES ? HEAD_BYTES : (size_t)o->len);
+    } else {
+        if (!r->sc->chunk)
+            r->sc->chunk = khi_malloc(CHUNK_BYTES);
+        if (!r->sc->chunk) {
+            r->fatal = KH_ENOMEM;
             return;
         }
+        type = khi_ftype_detect(r->sc->chunk, khi_pread_full(o->fd, r->sc->chunk, HEAD_BYTES, 0));
     }
-    if (r->stop)
-        return;
+    if (streamed) {
+        if (stream_matchers(r, o, type) || r->stop || r->fatal)
+            return;
+    } else {
+        if (check_hashes(r, o->data, (size_t)o->len) || r->stop || r->fatal)
+            return;
+        if (e->bodies) {
+            kh_err err = khi_hsmatch_scan(e->bodies, r->sc->scratch, o->data, (size_t)o->len,
+                                          khi_ftype_target(type), on_body_hit, r);
+            if (err != KH_OK) {
+                r->fatal = err;
+                return;
+            }
+        }
+        if (r->stop)
+            return;
+    }
     if (r->sc->yscan) {
-        kh_err err = khi_yarascan_run(r->sc->yscan, data, len, on_yara_hit, r);
+        kh_err err = o->data ? khi_yarascan_run(r->sc->yscan, o->data, (size_t)o->len, on_yara_hit, r)
+                             : khi_yarascan_run_fd(r->sc->yscan, o->fd, on_yara_hit, r);
         if (err == KH_ELIMIT)
             emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.YaraTimeout",
                  "YARA rules took longer than their time limit on this object");
@@ -323,12 +447,13 @@ static void scan_object(run *r, const uint8_t *data, size_t len)
         stream_name(r->path.data, sname, sizeof(sname));
     khi_container_cb cb = {on_member, on_container_warn, on_is_archive, r};
     r->parent_type = type;
-    kh_err err = khi_container_walk(data, len, kind == 2, kind == 2 ? sname : NULL, &r->budget, &cb);
+    kh_err err = khi_container_walk(o->data, o->fd, o->len, kind == 2, kind == 2 ? sname : NULL,
+                                    &r->budget, &cb);
     if (err == KH_ENOMEM)
         r->fatal = err;
 }
 
-kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char *name,
+kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, int fd, uint64_t len, const char *name,
                     kh_event_fn cb, void *ud, kh_scan_result *res)
 {
     run r;
@@ -342,9 +467,12 @@ kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, size_t len, const char 
     khi_buf_init(&r.path);
     if (khi_buf_puts(&r.path, name ? name : "") != KH_OK)
         r.fatal = KH_ENOMEM;
-    else
-        scan_object(&r, data, len);
+    else {
+        objsrc o = {data, fd, len};
+        scan_object(&r, &o);
+    }
     khi_buf_cleanup(&r.path);
+    khi_free(r.pending);
     if (r.fatal) {
         res->verdict = KH_VERDICT_ERROR;
         khi_snprintf(res->error, sizeof(res->error), "scan failed: %s", kh_strerror(r.fatal));

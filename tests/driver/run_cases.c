@@ -9,6 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -189,10 +190,12 @@ static int set_filter(struct archive *a, const char *filter)
 }
 
 static void build_archive(tcase *tc, size_t first_member, const char *format, const char *filter,
-                          int stream, sbuf *out)
+                          const char *options, int stream, sbuf *out)
 {
     struct archive *a = archive_write_new();
     int r = stream ? archive_write_set_format_raw(a) : archive_write_set_format_by_name(a, format);
+    if (r == ARCHIVE_OK && set_filter(a, filter) == ARCHIVE_OK && *options)
+        r = archive_write_set_options(a, options);
     if (r != ARCHIVE_OK || set_filter(a, filter) != ARCHIVE_OK) {
         failf("libarchive cannot write %s/%s: %s", format, filter, archive_error_string(a));
         archive_write_free(a);
@@ -264,6 +267,8 @@ static int has_event(char **v, size_t n, const char *name, const char *object, i
     return 0;
 }
 
+static int via_file;
+
 static void apply_option(kh_scan_opts *o, const char *line)
 {
     char key[64];
@@ -271,7 +276,8 @@ static void apply_option(kh_scan_opts *o, const char *line)
     int n = sscanf(line, "%63s %llu", key, &v);
     if (n < 1)
         return;
-    if (!strcmp(key, "allmatch")) o->flags |= KH_SCAN_ALLMATCH;
+    if (!strcmp(key, "via-file")) via_file = 1;
+    else if (!strcmp(key, "allmatch")) o->flags |= KH_SCAN_ALLMATCH;
     else if (!strcmp(key, "no-archive")) o->flags |= KH_SCAN_NO_ARCHIVE;
     else if (!strcmp(key, "alert-exceeds")) o->flags |= KH_SCAN_ALERT_EXCEEDS;
     else if (!strcmp(key, "alert-encrypted")) o->flags |= KH_SCAN_ALERT_ENCRYPTED;
@@ -290,6 +296,7 @@ static int run_case(const char *path)
     memset(&tc, 0, sizeof(tc));
     result res = {0};
     failures_in_case = 0;
+    via_file = 0;
     case_name = path;
     if (parse_case(path, &tc) != 0)
         return 1;
@@ -326,11 +333,29 @@ static int run_case(const char *path)
             else if (!strcmp(how, "text"))
                 text_of(&s->body, &input);
             else if (!strcmp(how, "archive"))
-                build_archive(&tc, i + 1, head_arg(s, 1), head_arg(s, 2), 0, &input);
+                build_archive(&tc, i + 1, head_arg(s, 1), head_arg(s, 2), head_arg(s, 3), 0, &input);
             else if (!strcmp(how, "stream"))
-                build_archive(&tc, i + 1, "raw", head_arg(s, 1), 1, &input);
+                build_archive(&tc, i + 1, "raw", head_arg(s, 1), "", 1, &input);
+            else if (!strcmp(how, "zeros")) {
+                size_t z = strtoull(head_arg(s, 1), NULL, 10);
+                char *zb = calloc(1, z ? z : 1);
+                sb_add(&input, zb, z);
+                free(zb);
+            }
             else
                 failf("input kind '%s' unknown", how);
+        } else if (head_is(s, "patch")) {
+            size_t off = strtoull(head_arg(s, 0), NULL, 10);
+            sbuf bytes = {0};
+            decode_hex(&s->body, &bytes);
+            if (off + bytes.n > input.n) {
+                char *z = calloc(1, off + bytes.n - input.n);
+                sb_add(&input, z, off + bytes.n - input.n);
+                free(z);
+            }
+            if (bytes.n)
+                memcpy(input.d + off, bytes.d, bytes.n);
+            free(bytes.d);
         } else if (head_is(s, "truncate")) {
             size_t t = strtoull(head_arg(s, 0), NULL, 10);
             if (t < input.n)
@@ -352,7 +377,22 @@ static int run_case(const char *path)
             failf("scanner: %s", kh_strerror(err));
         } else {
             kh_scan_result r;
-            err = kh_scan_mem(sc, input.d ? input.d : "", input.n, "input", on_event, &res, &r);
+            if (via_file) {
+                /* through a real file, so that large inputs take the streaming path */
+                char p[1100];
+                snprintf(p, sizeof(p), "%s/input", dir);
+                FILE *f = fopen(p, "wb");
+                if (f) {
+                    fwrite(input.d ? input.d : "", 1, input.n, f);
+                    fclose(f);
+                }
+                int fd = open(p, O_RDONLY);
+                err = kh_scan_fd(sc, fd, "input", on_event, &res, &r);
+                if (fd >= 0)
+                    close(fd);
+            } else {
+                err = kh_scan_mem(sc, input.d ? input.d : "", input.n, "input", on_event, &res, &r);
+            }
             if (err != KH_OK)
                 failf("scan: %s (%s)", kh_strerror(err), r.error);
             kh_scanner_destroy(sc);

@@ -16,5 +16,7 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* The default signature database directory and compiled cache directory. */
 const char *cli_default_db_dir(void);
 const char *cli_default_cache_dir(char *buf, unsigned len);
+/* Publisher keys: $KHIEN_TRUST_DIR, /etc/khien/trust, or the installed share/khien/trust. */
+const char *cli_default_trust_dir(void);
 
 #endif

@@ -92,3 +92,17 @@ const char *cli_default_cache_dir(char *buf, unsigned len)
     }
     return NULL;
 }
+
+const char *cli_default_trust_dir(void)
+{
+    static const char *const candidates[] = {"/etc/khien/trust", KH_DATADIR "/trust"};
+    const char *env = getenv("KHIEN_TRUST_DIR");
+    if (env)
+        return *env ? env : NULL;
+    for (size_t i = 0; i < sizeof(candidates) / sizeof(candidates[0]); i++) {
+        struct stat st;
+        if (stat(candidates[i], &st) == 0 && S_ISDIR(st.st_mode))
+            return candidates[i];
+    }
+    return NULL;
+}

@@ -38,6 +38,7 @@ typedef struct options {
     int follow, json, infected_only, no_summary, verbose, progress;
     const char *quarantine;
     const char *cache_dir;
+    const char *trust_dir;
     int no_cache;
     kh_scan_opts sopts;
 } options;
@@ -471,6 +472,7 @@ static int load_engine(const options *o, diag_state *ds, kh_engine **out)
     eo.diag_ud = ds;
     if (!o->no_cache)
         eo.cache_dir = o->cache_dir ? o->cache_dir : cli_default_cache_dir(cbuf, sizeof(cbuf));
+    eo.trust_dir = o->trust_dir ? o->trust_dir : cli_default_trust_dir();
     kh_engine *e = NULL;
     kh_err err = kh_engine_create(&eo, &e);
     if (err != KH_OK) {
@@ -514,7 +516,7 @@ static void usage(FILE *f)
     fputs("usage: khien scan [OPTIONS] PATH...\n"
           "Scan files and directories (recursively) for malware. PATH '-' reads standard input.\n\n"
           "  -d, --database PATH     signature file or directory (.hdb .hsb .ndb .fp .sfp .ign2\n"
-          "                          .yar .yara .yarc); repeatable\n"
+          "                          .yar .yara .yarc .cvd .cld .cud); repeatable\n"
           "                          (default: $KHIEN_DB, /var/lib/khien/db)\n"
           "  -j, --jobs N            scanning threads, 1 to 32 (default: all cores)\n"
           "  -f, --file-list FILE    also scan the paths listed in FILE, one per line\n"
@@ -534,6 +536,8 @@ static void usage(FILE *f)
           "      --alert-encrypted   report encrypted archive members as FOUND\n"
           "      --cache-dir DIR     compiled database cache (default ~/.cache/khien)\n"
           "      --no-cache          neither read nor write the compiled database cache\n"
+          "      --trust-dir DIR     publisher keys for .cvd signatures (default: $KHIEN_TRUST_DIR,\n"
+          "                          /etc/khien/trust, the installed share/khien/trust)\n"
           "      --no-summary        no summary at the end\n"
           "      --no-progress       no progress line on a terminal\n"
           "  -v, --verbose           list skipped signatures and files\n"
@@ -544,7 +548,7 @@ static void usage(FILE *f)
 enum {
     O_JSON = 256, O_ALLMATCH, O_EXCLUDE, O_FOLLOW, O_QUAR, O_NOARC, O_MAXDEPTH, O_MAXFSIZE,
     O_MAXSSIZE, O_MAXFILES, O_MAXRATIO, O_ALERTEX, O_ALERTENC, O_CACHE, O_NOCACHE, O_NOSUM,
-    O_NOPROG, O_FILELIST
+    O_NOPROG, O_FILELIST, O_TRUST
 };
 
 static int add_str(const char ***v, size_t *n, const char *s)
@@ -572,7 +576,8 @@ static int parse_args(int argc, char **argv, options *o)
         {"cache-dir", required_argument, 0, O_CACHE}, {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-summary", no_argument, 0, O_NOSUM}, {"no-progress", no_argument, 0, O_NOPROG},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
-        {"file-list", required_argument, 0, 'f'}, {0, 0, 0, 0}};
+        {"file-list", required_argument, 0, 'f'}, {"trust-dir", required_argument, 0, O_TRUST},
+        {0, 0, 0, 0}};
     uint64_t v;
     int c;
     optind = 1;
@@ -604,6 +609,7 @@ static int parse_args(int argc, char **argv, options *o)
         case O_ALERTEX: o->sopts.flags |= KH_SCAN_ALERT_EXCEEDS; break;
         case O_ALERTENC: o->sopts.flags |= KH_SCAN_ALERT_ENCRYPTED; break;
         case O_CACHE: o->cache_dir = optarg; break;
+        case O_TRUST: o->trust_dir = optarg; break;
         case O_NOCACHE: o->no_cache = 1; break;
         case O_NOSUM: o->no_summary = 1; break;
         case O_NOPROG: o->progress = 0; break;

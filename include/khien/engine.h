@@ -2,8 +2,8 @@
  * engine.h - signature databases and the compiled engine.
  *
  * A kh_engine holds one signature set: ClamAV-format hash signatures (.hdb, .hsb), body
- * signatures (.ndb), allow-lists (.fp, .sfp), ignore lists (.ign2) and YARA rules (.yar,
- * .yara, compiled .yarc). Lifecycle:
+ * signatures (.ndb), allow-lists (.fp, .sfp), ignore lists (.ign2), YARA rules (.yar,
+ * .yara, compiled .yarc) and ClamAV's signed containers of those (.cvd, .cld, .cud). Lifecycle:
  *
  *   kh_engine_create -> kh_engine_load (any number of files or directories)
  *                    -> kh_engine_compile -> (scan with kh_scanner, see scan.h)
@@ -40,6 +40,8 @@ typedef void (*kh_diag_fn)(void *ud, kh_diag_level level, const char *file, unsi
 
 typedef struct kh_engine_opts {
     const char *cache_dir; /* compiled-database cache directory (copied); NULL = no cache */
+    const char *trust_dir; /* publisher keys (copied): *.cvdkey for ClamAV .cvd headers;
+                              NULL = none, .cvd signatures are then reported unverified */
     kh_diag_fn diag;       /* may be NULL */
     void *diag_ud;
 } kh_engine_opts;
@@ -54,6 +56,7 @@ typedef struct kh_engine_stats {
     uint32_t rejected;      /* malformed lines */
     uint32_t skipped;       /* valid lines not usable by this version */
     uint32_t files;         /* database files read */
+    uint32_t containers;    /* .cvd/.cld/.cud files loaded */
     int cache_hit;          /* 1 if the compiled body database came from the cache */
     double compile_seconds; /* time spent in kh_engine_compile */
 } kh_engine_stats;
@@ -66,7 +69,7 @@ KH_API void kh_engine_opts_default(kh_engine_opts *out);
 KH_API kh_err kh_engine_create(const kh_engine_opts *opts, kh_engine **out_engine);
 
 /* Load signatures from path: a database file (by extension: .hdb .hsb .ndb .fp .sfp .ign2 .yar
- * .yara .yarc) or a
+ * .yara .yarc .cvd .cld .cud) or a
  * directory (its files of known extensions, in name order, not recursive). Malformed lines are
  * reported through the diag callback with file and line, and skipped. Returns KH_OK when the
  * path was read (even if some lines were rejected), KH_ENOENT, KH_EACCES, KH_EIO, KH_EFORMAT (a

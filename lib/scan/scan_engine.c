@@ -31,12 +31,10 @@ kh_err kh_engine_create(const kh_engine_opts *opts, kh_engine **out_engine)
     e->diag = opts->diag;
     e->diag_ud = opts->diag_ud;
     khi_sigdb_init(&e->db, opts->diag, opts->diag_ud);
-    if (opts->cache_dir) {
-        e->cache_dir = khi_strdup(opts->cache_dir);
-        if (!e->cache_dir) {
-            kh_engine_release(e);
-            return KH_ENOMEM;
-        }
+    if ((opts->cache_dir && !(e->cache_dir = khi_strdup(opts->cache_dir))) ||
+        (opts->trust_dir && !(e->db.trust_dir = khi_strdup(opts->trust_dir)))) {
+        kh_engine_release(e);
+        return KH_ENOMEM;
     }
     *out_engine = e;
     return KH_OK;
@@ -60,7 +58,7 @@ kh_err kh_engine_load_mem(kh_engine *e, const char *name, const void *data, size
     kh_err err = khi_sigdb_load_mem(&e->db, name, data ? data : "", len);
     if (err == KH_EFORMAT)
         khi_sigdb_diag(&e->db, KH_DIAG_ERROR, name, 0,
-                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc)");
+                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
     return err;
 }
 
@@ -151,6 +149,7 @@ kh_err kh_engine_compile(kh_engine *e)
     e->stats.body_sigs -= db->yara_fast;
     e->stats.skipped = db->skipped;
     e->stats.files = db->files;
+    e->stats.containers = db->containers;
     e->stats.compile_seconds = khi_now() - t0;
     e->compiled = 1;
     return KH_OK;
@@ -163,6 +162,7 @@ void kh_engine_get_stats(const kh_engine *e, kh_engine_stats *out)
         out->rejected = e->db.rejected;
         out->skipped = e->db.skipped;
         out->files = e->db.files;
+        out->containers = e->db.containers;
     }
 }
 

@@ -29,6 +29,7 @@ typedef enum db_format {
     FMT_IGN2,
     FMT_YARA,  /* YARA source */
     FMT_YARC,  /* compiled YARA rules */
+    FMT_CVD,   /* ClamAV container: .cvd .cld .cud */
     FMT_LATER /* a ClamAV format this version does not read yet */
 } db_format;
 
@@ -40,8 +41,8 @@ static const struct {
     {".fp", FMT_FP},   {".sfp", FMT_SFP}, {".ndb", FMT_NDB}, {".ndu", FMT_NDB},
     {".ign2", FMT_IGN2}, {".ign", FMT_IGN2},
     {".ldb", FMT_LATER}, {".ldu", FMT_LATER}, {".mdb", FMT_LATER}, {".mdu", FMT_LATER},
-    {".msb", FMT_LATER}, {".msu", FMT_LATER}, {".cdb", FMT_LATER}, {".cvd", FMT_LATER},
-    {".cld", FMT_LATER}, {".cud", FMT_LATER}, {".yar", FMT_YARA}, {".yara", FMT_YARA},
+    {".msb", FMT_LATER}, {".msu", FMT_LATER}, {".cdb", FMT_LATER}, {".cvd", FMT_CVD},
+    {".cld", FMT_CVD}, {".cud", FMT_CVD}, {".yar", FMT_YARA}, {".yara", FMT_YARA},
     {".yarc", FMT_YARC}, {".pdb", FMT_LATER}, {".wdb", FMT_LATER}, {".idb", FMT_LATER},
     {".cbc", FMT_LATER}, {".crb", FMT_LATER}, {".ftm", FMT_LATER},
 };
@@ -78,6 +79,7 @@ void khi_sigdb_cleanup(khi_sigdb *db)
         khi_free(db->yara[i].data);
     }
     khi_free(db->yara);
+    khi_free(db->trust_dir);
     memset(db, 0, sizeof(*db));
 }
 
@@ -128,6 +130,10 @@ kh_err khi_sigdb_load_mem(khi_sigdb *db, const char *name, const char *data, siz
     }
     if (fmt == FMT_YARA || fmt == FMT_YARC)
         return khi_yara_load(db, name, data, len, fmt == FMT_YARC);
+    if (fmt == FMT_CVD) {
+        db->files--; /* its members count as files */
+        return khi_cvd_load(db, name, data, len);
+    }
     unsigned lineno = 0;
     const char *p = data, *end = data + len;
     while (p < end) {
@@ -182,7 +188,7 @@ static kh_err load_file(khi_sigdb *db, const char *path, int named_directly)
     if (format_of(path) == FMT_NONE) {
         if (named_directly) {
             khi_sigdb_diag(db, KH_DIAG_ERROR, path, 0,
-                           "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc)");
+                           "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
             return KH_EFORMAT;
         }
         return KH_OK;

@@ -71,7 +71,8 @@ typedef struct khi_sigdb {
     uint32_t yara_fast; /* YARA rules translated into body signatures */
     const char **ignores; /* names from .ign2 (names pool) */
     size_t nignores, capignores;
-    uint32_t rejected, skipped, files;
+    uint32_t rejected, skipped, files, containers;
+    char *trust_dir; /* owned; NULL = no publisher keys */
     kh_diag_fn diag;
     void *diag_ud;
 } khi_sigdb;
@@ -93,6 +94,20 @@ kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
                           size_t n, int allow_any_size, int is_fp);
 kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n);
+/* A ClamAV .cvd/.cld/.cud: header checked (MD5 and, with a key in trust_dir, the RSA
+ * signature for .cvd), then every database in its tar loaded as "file.cvd/member". */
+kh_err khi_cvd_load(khi_sigdb *db, const char *file, const char *data, size_t len);
+/* Parse and check a 512-byte header against body; exposed for tests and the fuzz target. */
+typedef struct khi_cvd_info {
+    char name[64], builder[64], built[64];
+    unsigned version, sigs, flevel;
+    uint64_t stime;
+    int md5_ok;    /* body MD5 equals the header's */
+    int signed_ok; /* 1 verified, 0 no key, -1 wrong */
+} khi_cvd_info;
+kh_err khi_cvd_header(const char *trust_dir, const char *data, size_t len, int check_body,
+                      khi_cvd_info *out, char *err, size_t err_len);
+
 /* A YARA file: hex-only rules become body signatures, anything else is kept for libyara. */
 kh_err khi_yara_load(khi_sigdb *db, const char *file, const char *data, size_t len, int compiled);
 /* Translate a YARA hex string body (between the braces) into a Vectorscan expression. */

@@ -2,7 +2,7 @@
  * engine.h - signature databases and the compiled engine.
  *
  * A kh_engine holds one signature set: ClamAV-format hash signatures (.hdb, .hsb), body
- * signatures (.ndb), allow-lists (.fp, .sfp), ignore lists (.ign2), YARA rules (.yar,
+ * signatures (.ndb), logical signatures (.ldb), allow-lists (.fp, .sfp), ignore lists (.ign2), YARA rules (.yar,
  * .yara, compiled .yarc) and ClamAV's signed containers of those (.cvd, .cld, .cud). Lifecycle:
  *
  *   kh_engine_create -> kh_engine_load (any number of files or directories)
@@ -49,6 +49,7 @@ typedef struct kh_engine_opts {
 typedef struct kh_engine_stats {
     uint32_t hash_sigs;     /* .hdb/.hsb entries loaded */
     uint32_t body_sigs;     /* .ndb entries loaded */
+    uint32_t logical_sigs;  /* .ldb logical signatures loaded */
     uint32_t yara_rules;    /* YARA rules loaded (fast path and libyara together) */
     uint32_t yara_fast;     /* of those, hex-only rules run in the Vectorscan pass */
     uint32_t fp_sigs;       /* .fp/.sfp allow-list entries */
@@ -68,8 +69,8 @@ KH_API void kh_engine_opts_default(kh_engine_opts *out);
  * Returns KH_OK, KH_ENOMEM. *out_engine is owned by the caller (release it). */
 KH_API kh_err kh_engine_create(const kh_engine_opts *opts, kh_engine **out_engine);
 
-/* Load signatures from path: a database file (by extension: .hdb .hsb .ndb .fp .sfp .ign2 .yar
- * .yara .yarc .cvd .cld .cud) or a
+/* Load signatures from path: a database file (by extension: .hdb .hsb .ndb .ldb .fp .sfp .ign2
+ * .yar .yara .yarc .cvd .cld .cud) or a
  * directory (its files of known extensions, in name order, not recursive). Malformed lines are
  * reported through the diag callback with file and line, and skipped. Returns KH_OK when the
  * path was read (even if some lines were rejected), KH_ENOENT, KH_EACCES, KH_EIO, KH_EFORMAT (a

@@ -52,6 +52,9 @@ kh_err khi_hsmatch_create(const khi_bodysig *sigs, size_t n, const char *cache_d
                           uint32_t *out_rejected, khi_hsmatch **out);
 void khi_hsmatch_destroy(khi_hsmatch *m);
 
+/* 1 if signature id was rejected by Vectorscan (it never matches). */
+int khi_hsmatch_rejected(const khi_hsmatch *m, uint32_t id);
+
 kh_err khi_hsscratch_create(const khi_hsmatch *m, khi_hsscratch **out);
 void khi_hsscratch_destroy(khi_hsscratch *s);
 
@@ -78,6 +81,10 @@ kh_err khi_hsstream_feed(khi_hsstream *h, const uint8_t *data, size_t len);
 int khi_hsstream_stopped(const khi_hsstream *h);
 /* End the stream (reporting end-of-data matches) and free it; NULL accepted. */
 kh_err khi_hsstream_close(khi_hsstream *h);
+
+/* ---- logical signatures (match_ldb.c) ---- */
+/* Evaluate l with counts[k] = matches of its subsignature k. 1 = the signature matches. */
+int khi_ldb_eval(const khi_ldb *l, const uint32_t *counts);
 
 /* ---- YARA rules that need libyara (match_yara.c) ---- */
 typedef struct khi_yaramatch khi_yaramatch;

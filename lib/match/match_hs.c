@@ -116,7 +116,9 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
         mt->off_kind = s->off_kind;
         mt->verify = -1;
         p->expr[i] = s->regex;
-        p->flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH;
+        p->flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | (s->caseless ? HS_FLAG_CASELESS : 0);
+        if (s->multi)
+            p->flags[i] &= ~(unsigned)HS_FLAG_SINGLEMATCH; /* .ldb counts every match */
         if (s->off_kind == KHI_OFF_ANY) {
             mt->mode = MODE_PLAIN;
         } else if (s->off_kind == KHI_OFF_ABS && fixed) {
@@ -126,18 +128,21 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
             p->ext[i].max_offset = s->off + s->shift + s->minlen;
         } else if (s->off_kind == KHI_OFF_EOF && fixed) {
             mt->mode = MODE_EOF_FIXED;
-            p->flags[i] = HS_FLAG_DOTALL;
+            p->flags[i] &= ~(unsigned)HS_FLAG_SINGLEMATCH;
         } else {
             mt->mode = MODE_VERIFY;
+            p->flags[i] |= HS_FLAG_SINGLEMATCH; /* the verification decides once */
             if (s->off_kind == KHI_OFF_ABS) {
                 p->ext[i].flags = HS_EXT_FLAG_MIN_OFFSET;
                 p->ext[i].min_offset = s->off + s->minlen;
             }
             khi_buf v;
             khi_buf_init(&v);
-            kh_err err = s->shift ? khi_buf_printf(&v, "^.{0,%llu}(?:%s)",
+            kh_err err = s->shift ? khi_buf_printf(&v, "^%s.{0,%llu}(?:%s)",
+                                                   s->caseless ? "(?i)" : "",
                                                    (unsigned long long)s->shift, s->regex)
-                                  : khi_buf_printf(&v, "^(?:%s)", s->regex);
+                                  : khi_buf_printf(&v, "^%s(?:%s)", s->caseless ? "(?i)" : "",
+                                                   s->regex);
             if (err != KH_OK) {
                 khi_buf_cleanup(&v);
                 return err;
@@ -741,4 +746,9 @@ kh_err khi_hsstream_close(khi_hsstream *h)
     khi_free(h->c.seen);
     khi_free(h);
     return err;
+}
+
+int khi_hsmatch_rejected(const khi_hsmatch *m, uint32_t id)
+{
+    return id < m->n && m->meta[id].rejected;
 }

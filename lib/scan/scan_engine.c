@@ -58,7 +58,7 @@ kh_err kh_engine_load_mem(kh_engine *e, const char *name, const void *data, size
     kh_err err = khi_sigdb_load_mem(&e->db, name, data ? data : "", len);
     if (err == KH_EFORMAT)
         khi_sigdb_diag(&e->db, KH_DIAG_ERROR, name, 0,
-                       "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
+                       "unknown database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
     return err;
 }
 
@@ -89,14 +89,33 @@ static uint32_t apply_ignores(khi_sigdb *db)
             db->hashes[k++] = db->hashes[i];
     }
     db->nhashes = k;
+    /* logical signatures: their subsignatures carry the same name and go with them */
+    uint32_t *remap = khi_calloc(db->nldbs ? db->nldbs : 1, sizeof(*remap));
+    if (!remap)
+        return UINT32_MAX;
+    k = 0;
+    for (size_t i = 0; i < db->nldbs; i++) {
+        if (ignored(db, db->ldbs[i].name)) {
+            dropped++;
+        } else {
+            remap[i] = (uint32_t)k + 1;
+            db->ldbs[k++] = db->ldbs[i];
+        }
+    }
+    db->nldbs = k;
     k = 0;
     for (size_t i = 0; i < db->nbodies; i++) {
-        if (ignored(db, db->bodies[i].name))
-            dropped++;
-        else
-            db->bodies[k++] = db->bodies[i];
+        khi_bodysig *b = &db->bodies[i];
+        if (b->ldb1 ? !remap[b->ldb1 - 1] : ignored(db, b->name)) {
+            dropped += !b->ldb1;
+            continue;
+        }
+        if (b->ldb1)
+            b->ldb1 = remap[b->ldb1 - 1];
+        db->bodies[k++] = *b;
     }
     db->nbodies = k;
+    khi_free(remap);
     return dropped;
 }
 
@@ -110,10 +129,15 @@ kh_err kh_engine_compile(kh_engine *e)
     kh_err err = KH_OK;
     khi_sigdb *db = &e->db;
     e->stats.ignored = apply_ignores(db);
+    if (e->stats.ignored == UINT32_MAX)
+        return KH_ENOMEM;
+    for (size_t i = 0; i < db->nbodies; i++) /* subsignatures moved when others were dropped */
+        if (db->bodies[i].ldb1 && db->bodies[i].sub == 0)
+            db->ldbs[db->bodies[i].ldb1 - 1].first_sub = (uint32_t)i;
     uint32_t fp = 0;
     for (size_t i = 0; i < db->nhashes; i++)
         fp += db->hashes[i].is_fp;
-    if (db->nhashes == fp && db->nbodies == 0 && db->nyara == 0)
+    if (db->nhashes == fp && db->nbodies == 0 && db->nyara == 0 && db->nldbs == 0)
         return KH_ENOSIGS;
     if (db->nhashes) {
         err = khi_hashmatch_create(db->hashes, db->nhashes, &e->hashes);
@@ -134,6 +158,17 @@ kh_err kh_engine_compile(kh_engine *e)
         if (err != KH_OK)
             return err;
     }
+    /* a logical signature with a subsignature Vectorscan refused can never be right */
+    uint32_t ldb_rejected = 0, nsubs = 0;
+    for (size_t i = 0; i < db->nldbs; i++) {
+        khi_ldb *l = &db->ldbs[i];
+        nsubs += l->nsub;
+        for (uint32_t k = 0; k < l->nsub && l->nexpr; k++)
+            if (e->bodies && khi_hsmatch_rejected(e->bodies, l->first_sub + k)) {
+                l->nexpr = 0;
+                ldb_rejected++;
+            }
+    }
     /* the expressions are compiled now; their text is not needed any more */
     for (size_t i = 0; i < db->nbodies; i++)
         db->bodies[i].regex = NULL;
@@ -142,11 +177,14 @@ kh_err kh_engine_compile(kh_engine *e)
     db->hashes = NULL;
     e->stats.hash_sigs = (uint32_t)(db->nhashes - fp);
     e->stats.fp_sigs = fp;
-    e->stats.body_sigs = (uint32_t)db->nbodies - rejected;
-    e->stats.rejected = db->rejected + rejected + yara_rejected;
+    e->stats.rejected = db->rejected + rejected + yara_rejected + ldb_rejected;
     e->stats.yara_fast = db->yara_fast;
     e->stats.yara_rules = db->yara_fast + khi_yaramatch_count(e->yara);
-    e->stats.body_sigs -= db->yara_fast;
+    e->stats.body_sigs = (uint32_t)db->nbodies - nsubs - db->yara_fast;
+    e->stats.logical_sigs = (uint32_t)db->nldbs - ldb_rejected;
+    for (size_t i = 0; e->bodies && i < db->nbodies; i++)
+        if (!db->bodies[i].ldb1 && !db->bodies[i].yara && khi_hsmatch_rejected(e->bodies, (uint32_t)i))
+            e->stats.body_sigs--;
     e->stats.skipped = db->skipped;
     e->stats.files = db->files;
     e->stats.containers = db->containers;

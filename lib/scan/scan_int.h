@@ -33,6 +33,10 @@ struct kh_scanner {
     uint8_t *buf; /* top-level read buffer */
     size_t bufcap;
     uint8_t *chunk; /* streaming: one chunk, reused (a stream ends before its children start) */
+    uint32_t *ldb_counts;  /* matches per body signature id (logical subsignatures only) */
+    uint8_t *ldb_touched;  /* per logical signature: has a subsignature matched this object */
+    uint32_t *ldb_list;    /* the touched ones */
+    size_t nldb_list;
 };
 
 /* Scan one top-level object, in memory (data) or in a file (data NULL, fd) of len bytes

@@ -70,6 +70,15 @@ kh_err kh_scanner_create(kh_engine *engine, const kh_scan_opts *opts, kh_scanner
         if (err != KH_OK)
             goto out;
     }
+    if (engine->db.nldbs) {
+        sc->ldb_counts = khi_calloc(engine->db.nbodies, sizeof(*sc->ldb_counts));
+        sc->ldb_touched = khi_calloc(engine->db.nldbs, 1);
+        sc->ldb_list = khi_calloc(engine->db.nldbs, sizeof(*sc->ldb_list));
+        if (!sc->ldb_counts || !sc->ldb_touched || !sc->ldb_list) {
+            err = KH_ENOMEM;
+            goto out;
+        }
+    }
     *out_scanner = sc;
     sc = NULL;
 out:
@@ -84,6 +93,9 @@ void kh_scanner_destroy(kh_scanner *sc)
     khi_hsscratch_destroy(sc->scratch);
     khi_yarascan_destroy(sc->yscan);
     khi_free(sc->chunk);
+    khi_free(sc->ldb_counts);
+    khi_free(sc->ldb_touched);
+    khi_free(sc->ldb_list);
     khi_free(sc->buf);
     khi_free(sc->tmp_dir);
     kh_engine_release(sc->engine);
@@ -137,10 +149,44 @@ static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, c
     emit_meta(r, kind, sk, name, detail, NULL, 0);
 }
 
+/* A logical subsignature matched: count it; the expression is evaluated after the object. */
+static void count_subsig(run *r, const khi_bodysig *b, uint32_t id)
+{
+    kh_scanner *sc = r->sc;
+    uint32_t l = b->ldb1 - 1;
+    sc->ldb_counts[id]++;
+    if (!sc->ldb_touched[l]) {
+        sc->ldb_touched[l] = 1;
+        sc->ldb_list[sc->nldb_list++] = l;
+    }
+}
+
+/* Evaluate (unless discard) and reset the logical signatures this object touched. */
+static void finish_logical(run *r, uint64_t size, int discard)
+{
+    kh_scanner *sc = r->sc;
+    const khi_sigdb *db = &sc->engine->db;
+    for (size_t i = 0; i < sc->nldb_list; i++) {
+        const khi_ldb *l = &db->ldbs[sc->ldb_list[i]];
+        const uint32_t *counts = sc->ldb_counts + l->first_sub;
+        if (!discard && !r->stop && l->nexpr && size >= l->fsize_min && size <= l->fsize_max &&
+            (!l->container || (r->depth > 0 && !strcmp(l->container, khi_ftype_label(r->parent_type)))) &&
+            khi_ldb_eval(l, counts))
+            emit(r, KH_EVENT_DETECTION, KH_SIG_BODY, l->name, NULL);
+        memset(sc->ldb_counts + l->first_sub, 0, l->nsub * sizeof(uint32_t));
+        sc->ldb_touched[sc->ldb_list[i]] = 0;
+    }
+    sc->nldb_list = 0;
+}
+
 static int on_body_hit(void *ud, uint32_t id)
 {
     run *r = ud;
     const khi_bodysig *b = &r->sc->engine->db.bodies[id];
+    if (b->ldb1) {
+        count_subsig(r, b, id);
+        return 0;
+    }
     emit_meta(r, KH_EVENT_DETECTION, b->yara ? KH_SIG_YARA : KH_SIG_BODY, b->name, NULL, b->meta,
               b->nmeta);
     return r->stop;
@@ -306,6 +352,11 @@ static size_t read_at(void *ud, uint64_t off, uint8_t *buf, size_t len)
 static int on_body_hit_stream(void *ud, uint32_t id)
 {
     run *r = ud;
+    const khi_bodysig *b = &r->sc->engine->db.bodies[id];
+    if (b->ldb1) {
+        count_subsig(r, b, id); /* counts do not depend on the allow-list: only the verdict */
+        return 0;
+    }
     if (r->npending == r->cappending) {
         size_t nc = r->cappending ? r->cappending * 2 : 8;
         uint32_t *np = khi_reallocarray(r->pending, nc, sizeof(*np));
@@ -376,6 +427,7 @@ static int stream_matchers(run *r, const objsrc *o, khi_ftype type)
     for (size_t i = 0; !allowed && !r->fatal && i < r->npending && !r->stop; i++)
         on_body_hit(r, r->pending[i]);
     r->npending = 0;
+    finish_logical(r, o->len, allowed || r->fatal);
     khi_digests_cleanup(&dg);
     return allowed;
 }
@@ -407,6 +459,7 @@ static void scan_object(run *r, const objsrc *o)
         if (e->bodies) {
             kh_err err = khi_hsmatch_scan(e->bodies, r->sc->scratch, o->data, (size_t)o->len,
                                           khi_ftype_target(type), on_body_hit, r);
+            finish_logical(r, o->len, err != KH_OK);
             if (err != KH_OK) {
                 r->fatal = err;
                 return;

@@ -26,6 +26,7 @@ typedef enum db_format {
     FMT_FP,   /* allow-list in .hdb form */
     FMT_SFP,  /* allow-list in .hsb form */
     FMT_NDB,
+    FMT_LDB,
     FMT_IGN2,
     FMT_YARA,  /* YARA source */
     FMT_YARC,  /* compiled YARA rules */
@@ -40,7 +41,7 @@ static const struct {
     {".hdb", FMT_HDB}, {".hdu", FMT_HDB}, {".hsb", FMT_HSB}, {".hsu", FMT_HSB},
     {".fp", FMT_FP},   {".sfp", FMT_SFP}, {".ndb", FMT_NDB}, {".ndu", FMT_NDB},
     {".ign2", FMT_IGN2}, {".ign", FMT_IGN2},
-    {".ldb", FMT_LATER}, {".ldu", FMT_LATER}, {".mdb", FMT_LATER}, {".mdu", FMT_LATER},
+    {".ldb", FMT_LDB}, {".ldu", FMT_LDB}, {".mdb", FMT_LATER}, {".mdu", FMT_LATER},
     {".msb", FMT_LATER}, {".msu", FMT_LATER}, {".cdb", FMT_LATER}, {".cvd", FMT_CVD},
     {".cld", FMT_CVD}, {".cud", FMT_CVD}, {".yar", FMT_YARA}, {".yara", FMT_YARA},
     {".yarc", FMT_YARC}, {".pdb", FMT_LATER}, {".wdb", FMT_LATER}, {".idb", FMT_LATER},
@@ -79,6 +80,7 @@ void khi_sigdb_cleanup(khi_sigdb *db)
         khi_free(db->yara[i].data);
     }
     khi_free(db->yara);
+    khi_free(db->ldbs);
     khi_free(db->trust_dir);
     memset(db, 0, sizeof(*db));
 }
@@ -170,6 +172,9 @@ kh_err khi_sigdb_load_mem(khi_sigdb *db, const char *name, const char *data, siz
         case FMT_NDB:
             err = khi_ndb_parse_line(db, name, lineno, p, n);
             break;
+        case FMT_LDB:
+            err = khi_ldb_parse_line(db, name, lineno, p, n);
+            break;
         case FMT_IGN2:
             err = khi_ign_parse_line(db, name, lineno, p, n);
             break;
@@ -188,7 +193,7 @@ static kh_err load_file(khi_sigdb *db, const char *path, int named_directly)
     if (format_of(path) == FMT_NONE) {
         if (named_directly) {
             khi_sigdb_diag(db, KH_DIAG_ERROR, path, 0,
-                           "unknown database format (expected .hdb .hsb .ndb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
+                           "unknown database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
             return KH_EFORMAT;
         }
         return KH_OK;

@@ -49,7 +49,29 @@ typedef struct khi_bodysig {
     uint16_t nmeta;
     uint8_t off_kind;  /* khi_off_kind */
     uint8_t yara;      /* a YARA rule translated for the Vectorscan pass */
+    uint8_t caseless;  /* .ldb "::i": compile with HS_FLAG_CASELESS */
+    uint8_t multi;     /* every match counts (.ldb counts), not only the first */
+    uint16_t sub;      /* .ldb: subsignature number */
+    uint32_t ldb1;     /* .ldb: 1 + index of its logical signature; 0 = a plain body signature */
 } khi_bodysig;
+
+/* A logical expression in reverse Polish notation. */
+enum { KHI_LOP_SUB, KHI_LOP_AND, KHI_LOP_OR, KHI_LOP_EQ, KHI_LOP_GT, KHI_LOP_LT };
+typedef struct khi_lop {
+    uint8_t op;
+    uint16_t sub;  /* KHI_LOP_SUB */
+    uint32_t n, m; /* comparisons: count op n, and at least m distinct subsignatures (m > 0) */
+} khi_lop;
+
+typedef struct khi_ldb {
+    const char *name;        /* names pool */
+    const khi_lop *expr;     /* names pool */
+    uint16_t nexpr, nsub;
+    uint16_t target;
+    uint32_t first_sub;      /* index of subsignature 0 among the body signatures */
+    uint64_t fsize_min, fsize_max;
+    const char *container;   /* file type label the parent container must have, or NULL */
+} khi_ldb;
 
 /* YARA rules that need libyara: source text, or compiled rules (.yarc). */
 typedef struct khi_yarasrc {
@@ -68,6 +90,8 @@ typedef struct khi_sigdb {
     size_t nbodies, capbodies;
     khi_yarasrc *yara;
     size_t nyara, capyara;
+    khi_ldb *ldbs;
+    size_t nldbs, capldbs;
     uint32_t yara_fast; /* YARA rules translated into body signatures */
     const char **ignores; /* names from .ign2 (names pool) */
     size_t nignores, capignores;
@@ -94,6 +118,14 @@ kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
                           size_t n, int allow_any_size, int is_fp);
 kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n);
+/* The same for the "wide" form (each byte followed by a NUL, as UTF-16LE text). */
+kh_err khi_ndb_pattern_to_regex_wide(const char *hex, size_t n, int wide, khi_buf *out,
+                                     uint64_t *out_minlen, uint64_t *out_maxlen, char *err,
+                                     size_t err_len);
+/* Offsets as in .ndb: "*", "n", "n,m", "EOF-n", "EOF-n,m". Returns 1 ok, 0 malformed, -1 relative
+ * to PE structure (not supported yet). */
+int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b);
+
 /* A ClamAV .cvd/.cld/.cud: header checked (MD5 and, with a key in trust_dir, the RSA
  * signature for .cvd), then every database in its tar loaded as "file.cvd/member". */
 kh_err khi_cvd_load(khi_sigdb *db, const char *file, const char *data, size_t len);
@@ -115,6 +147,12 @@ kh_err khi_yara_hex_to_regex(const char *hex, size_t n, khi_buf *out, uint64_t *
                              uint64_t *out_maxlen);
 /* Append a body signature (copies name; regex must be in the patterns pool). */
 kh_err khi_sigdb_add_body(khi_sigdb *db, const khi_bodysig *b);
+kh_err khi_ldb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
+                          size_t n);
+/* Parse a logical expression into RPN (ops has room for max_ops). Returns the op count, or -1
+ * with a reason in err. */
+int khi_ldb_parse_expr(const char *s, size_t n, unsigned nsub, khi_lop *ops, size_t max_ops,
+                       int *out_has_counts, char *err, size_t err_len);
 kh_err khi_ign_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n);
 

@@ -24,6 +24,7 @@
 
 typedef struct conv {
     khi_buf *out;
+    unsigned f; /* bytes per pattern byte: 1, or 2 for the "wide" (UTF-16LE) form */
     uint64_t minlen, maxlen;
     size_t run, best_run;
     char *err;
@@ -45,9 +46,10 @@ static kh_err emit_byte(khi_buf *out, unsigned b)
     return khi_buf_append(out, s, 4);
 }
 
-/* One byte-sized atom at s[*i]: "xy", "??", "x?", "?x". Sets *literal when fixed. Returns
- * KH_OK, KH_EFORMAT (not an atom at this position; nothing consumed), KH_ENOMEM. */
-static kh_err atom(const char *s, size_t n, size_t *i, khi_buf *out, int *literal)
+/* One byte-sized atom at s[*i]: "xy", "??", "x?", "?x" (followed by a NUL byte when wide).
+ * Sets *literal when fixed. Returns KH_OK, KH_EFORMAT (not an atom at this position; nothing
+ * consumed), KH_ENOMEM. */
+static kh_err atom(const char *s, size_t n, size_t *i, khi_buf *out, int *literal, int wide)
 {
     if (*i + 1 >= n)
         return KH_EFORMAT;
@@ -73,6 +75,8 @@ static kh_err atom(const char *s, size_t n, size_t *i, khi_buf *out, int *litera
     } else {
         return KH_EFORMAT;
     }
+    if (err == KH_OK && wide)
+        err = emit_byte(out, 0);
     if (err == KH_OK)
         *i += 2;
     return err;
@@ -129,6 +133,8 @@ static kh_err gap(conv *c, const char *s, size_t n, size_t *i, char close)
         return KH_EFORMAT;
     }
     kh_err err = KH_OK;
+    lo *= c->f;
+    hi *= c->f;
     if ((!dash || has_hi) && hi == 0) {
         /* "{0}", "{0-0}", "{-0}", "[0-0]": no gap at all (Vectorscan rejects ".{0}") */
     } else if (!dash || (has_hi && hi == lo)) {
@@ -180,7 +186,7 @@ static kh_err alternatives(conv *c, const char *s, size_t n, size_t *i, int nega
         }
         int lit = 0;
         size_t at = *i;
-        kh_err e2 = atom(s, n, i, c->out, &lit);
+        kh_err e2 = atom(s, n, i, c->out, &lit, c->f == 2 && !negate);
         if (e2 == KH_ENOMEM)
             return e2;
         if (e2 != KH_OK)
@@ -195,12 +201,14 @@ static kh_err alternatives(conv *c, const char *s, size_t n, size_t *i, int nega
     }
     if (err == KH_OK)
         err = khi_buf_puts(c->out, negate ? "]" : ")");
+    if (err == KH_OK && negate && c->f == 2)
+        err = emit_byte(c->out, 0);
     if (nalts < 2 && !negate) {
         khi_snprintf(c->err, c->err_len, "alternative group at position %zu has one choice",
                      open + 1);
         return KH_EFORMAT;
     }
-    add_len(c, amin, amax);
+    add_len(c, amin * c->f, amax * c->f);
     c->run = 0;
     return err;
 }
@@ -208,7 +216,14 @@ static kh_err alternatives(conv *c, const char *s, size_t n, size_t *i, int nega
 kh_err khi_ndb_pattern_to_regex(const char *s, size_t n, khi_buf *out, uint64_t *out_minlen,
                                 uint64_t *out_maxlen, char *err_text, size_t err_len)
 {
-    conv c = {out, 0, 0, 0, 0, err_text, err_len};
+    return khi_ndb_pattern_to_regex_wide(s, n, 0, out, out_minlen, out_maxlen, err_text, err_len);
+}
+
+kh_err khi_ndb_pattern_to_regex_wide(const char *s, size_t n, int wide, khi_buf *out,
+                                     uint64_t *out_minlen, uint64_t *out_maxlen, char *err_text,
+                                     size_t err_len)
+{
+    conv c = {out, wide ? 2u : 1u, 0, 0, 0, 0, err_text, err_len};
     kh_err err = KH_OK;
     if (n == 0) {
         khi_snprintf(err_text, err_len, "empty pattern");
@@ -245,7 +260,7 @@ kh_err khi_ndb_pattern_to_regex(const char *s, size_t n, khi_buf *out, uint64_t 
         } else {
             int lit = 0;
             size_t at = i;
-            err = atom(s, n, &i, out, &lit);
+            err = atom(s, n, &i, out, &lit, c.f == 2);
             if (err == KH_EFORMAT) {
                 if (at + 1 >= n)
                     return fail(&c, "unexpected %s at position %zu (odd number of hex digits?)",
@@ -253,7 +268,7 @@ kh_err khi_ndb_pattern_to_regex(const char *s, size_t n, khi_buf *out, uint64_t 
                 size_t bad = (khi_hexval((unsigned char)s[at]) >= 0 || s[at] == '?') ? at + 1 : at;
                 return fail(&c, "unexpected %s at position %zu", bad, (unsigned char)s[bad]);
             }
-            add_len(&c, 1, 1);
+            add_len(&c, c.f, c.f);
             if (lit) {
                 c.run++;
                 if (c.run > c.best_run)
@@ -274,8 +289,7 @@ kh_err khi_ndb_pattern_to_regex(const char *s, size_t n, khi_buf *out, uint64_t 
     return KH_OK;
 }
 
-/* Offsets: "*", "n", "n,m", "EOF-n", "EOF-n,m". Returns 1 ok, 0 malformed, -1 PE-relative. */
-static int parse_offset(const char *s, size_t n, khi_bodysig *b)
+int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b)
 {
     size_t i = 0;
     if (n == 1 && s[0] == '*') {
@@ -344,7 +358,7 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
         return KH_EFORMAT;
     }
     b.target = (uint16_t)target;
-    int off = parse_offset(f[2], fl[2], &b);
+    int off = khi_ndb_parse_offset(f[2], fl[2], &b);
     if (off == 0) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,
                        "%.*s: offset '%.*s' is malformed (expected *, n, n,m, EOF-n or EOF-n,m; m <= 65535)",

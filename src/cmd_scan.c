@@ -646,7 +646,8 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     const totals *t = &sh->t;
     if (sh->o->json) {
         json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}}",
-                              "summary", "signatures", (json_int_t)(st->hash_sigs + st->body_sigs + st->yara_rules),
+                              "summary", "signatures",
+                              (json_int_t)(st->hash_sigs + st->body_sigs + st->logical_sigs + st->yara_rules),
                               "directories", (json_int_t)t->dirs, "files", (json_int_t)t->files,
                               "infected", (json_int_t)t->infected, "detections", (json_int_t)t->detections,
                               "warnings", (json_int_t)t->warnings, "errors", (json_int_t)t->errors,
@@ -662,7 +663,7 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     strftime(sbuf, sizeof(sbuf), "%Y:%m:%d %H:%M:%S", localtime(&start));
     strftime(ebuf, sizeof(ebuf), "%Y:%m:%d %H:%M:%S", localtime(&end));
     printf("\n----------- SCAN SUMMARY -----------\n"
-           "Known signatures: %u (hash %u, body %u, YARA %u, allow-list %u)\n"
+           "Known signatures: %u (hash %u, body %u, logical %u, YARA %u, allow-list %u)\n"
            "Engine version: %s\n"
            "Scanned directories: %llu\n"
            "Scanned files: %llu\n"
@@ -674,8 +675,8 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
            "Time: %.3f sec (%d m %d s)\n"
            "Start Date: %s\n"
            "End Date:   %s\n",
-           st->hash_sigs + st->body_sigs + st->yara_rules, st->hash_sigs, st->body_sigs,
-           st->yara_rules, st->fp_sigs,
+           st->hash_sigs + st->body_sigs + st->logical_sigs + st->yara_rules, st->hash_sigs,
+           st->body_sigs, st->logical_sigs, st->yara_rules, st->fp_sigs,
            KH_VERSION_STRING, (unsigned long long)t->dirs, (unsigned long long)t->files,
            (unsigned long long)t->infected, (unsigned long long)t->warnings,
            (unsigned long long)t->errors, (double)t->bytes_scanned / 1e6,

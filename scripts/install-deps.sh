@@ -13,6 +13,10 @@ build_pkgs=(
   libyara-dev           # YARA rules (issue 7)
   libsodium-dev         # Ed25519 package signatures (issue 3)
   libsqlite3-dev        # embedded storage
+  libcurl4-openssl-dev  # update client: mirrors over HTTP(S), proxies, resume
+  libmicrohttpd-dev     # khien server: mirror and (later) console
+  libidn2-dev           # dns: IDNA (punycode) names
+  libpsl-dev            # dns: registrable domain from the Public Suffix List
 )
 test_pkgs=(
   clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan runtimes
@@ -21,6 +25,8 @@ test_pkgs=(
   clamav-testfiles           # ClamAV's test corpus (clam.exe in 44 containers)
   clamav yara                # peers for bench/ (clamscan, yara)
   python3 zip gzip bzip2 xz-utils zstd lzma
+  openssl                    # tests sign .cvd files with their own RSA keys
+  bind9-utils unbound        # dns: named-checkzone and a real Unbound loading the RPZ zone
 )
 
 pkgs=("${build_pkgs[@]}")

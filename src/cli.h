@@ -8,6 +8,9 @@ int cmd_scan(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_db(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_update(int argc, char **argv);
+int cmd_mirror(int argc, char **argv);
+int cmd_server(int argc, char **argv);
 
 /* Parse "123", "10K", "100M", "2G" into bytes. Returns 0 or -1. */
 int cli_parse_size(const char *s, uint64_t *out);
@@ -16,6 +19,11 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* The default signature database directory and compiled cache directory. */
 const char *cli_default_db_dir(void);
 const char *cli_default_cache_dir(char *buf, unsigned len);
+/* The managed database directory updates install into: $KHIEN_DB_DIR or /var/lib/khien/db. */
+const char *cli_default_update_dir(void);
+/* A directory holding an installed database ("current" symlink) means DIR/current. The
+ * returned string is path itself or buf. */
+const char *cli_db_path(const char *path, char *buf, unsigned len);
 /* Publisher keys: $KHIEN_TRUST_DIR, /etc/khien/trust, or the installed share/khien/trust. */
 const char *cli_default_trust_dir(void);
 

@@ -106,3 +106,18 @@ const char *cli_default_trust_dir(void)
     }
     return NULL;
 }
+
+const char *cli_default_update_dir(void)
+{
+    const char *env = getenv("KHIEN_DB_DIR");
+    return env && *env ? env : "/var/lib/khien/db";
+}
+
+const char *cli_db_path(const char *path, char *buf, unsigned len)
+{
+    struct stat st;
+    snprintf(buf, len, "%s/current", path);
+    if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode))
+        return buf;
+    return path;
+}

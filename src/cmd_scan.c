@@ -490,7 +490,8 @@ static int load_engine(const options *o, diag_state *ds, kh_engine **out)
         }
     }
     for (size_t i = 0; i < (o->ndbs ? o->ndbs : 1); i++) {
-        const char *p = o->ndbs ? o->dbs[i] : def;
+        char managed[4200];
+        const char *p = cli_db_path(o->ndbs ? o->dbs[i] : def, managed, sizeof(managed));
         err = kh_engine_load(e, p);
         if (err == KH_ENOMEM || err == KH_ENOENT || err == KH_EACCES) {
             fprintf(stderr, "khien: cannot load database %s: %s\n", p, kh_strerror(err));

@@ -16,7 +16,10 @@ static const struct {
 } commands[] = {
     {"scan", cmd_scan, "scan files and directories for malware"},
     {"quarantine", cmd_quarantine, "list, restore or delete quarantined files"},
-    {"db", cmd_db, "inspect signature databases (db info DIR...)"},
+    {"db", cmd_db, "signature databases: info, keygen, pack, diff, verify, status"},
+    {"update", cmd_update, "install the newest signed signatures from mirrors or a file"},
+    {"mirror", cmd_mirror, "publish packages to a mirror directory, or sync one from upstream"},
+    {"server", cmd_server, "serve a signature mirror over HTTP"},
     {"version", cmd_version, "print the version"},
 };
 

@@ -94,6 +94,24 @@ KH_API void kh_engine_retain(kh_engine *engine);
 /* Drop one reference; NULL is accepted. */
 KH_API void kh_engine_release(kh_engine *engine);
 
+/* ---- reloading while scans run ----
+ * A slot holds the engine in use. Scanning threads acquire it (a reference of their own) for
+ * each scan or batch; replacing it makes new acquisitions see the new engine at once, while
+ * scans that hold the old one finish with it; the old engine is freed when the last of them
+ * releases it. So a database update never leaves a gap in protection. */
+typedef struct kh_engine_slot kh_engine_slot;
+
+/* initial is retained (the caller keeps its own reference). KH_OK, KH_ENOMEM, KH_EINVAL. */
+KH_API kh_err kh_engine_slot_create(kh_engine *initial, kh_engine_slot **out_slot);
+/* The current engine with a new reference: release it with kh_engine_release. */
+KH_API kh_engine *kh_engine_slot_acquire(kh_engine_slot *slot);
+/* Put next (retained) in the slot and drop the slot's reference to the previous one. */
+KH_API void kh_engine_slot_replace(kh_engine_slot *slot, kh_engine *next);
+/* How many times the engine was replaced: a scanner made on generation g is stale after. */
+KH_API uint64_t kh_engine_slot_generation(kh_engine_slot *slot);
+/* Free the slot (its reference to the engine is dropped); NULL accepted. */
+KH_API void kh_engine_slot_destroy(kh_engine_slot *slot);
+
 #ifdef __cplusplus
 }
 #endif

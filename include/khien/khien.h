@@ -6,4 +6,6 @@
 #include "engine.h"
 #include "scan.h"
 #include "quarantine.h"
+#include "update.h"
+#include "net.h"
 #endif

@@ -22,7 +22,7 @@ kh_err khi_ign_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     }
     if (colon) {
         const char *h = colon + 1;
-        size_t hl = n - nl - 1;
+        size_t hl = (size_t)(line + n - h); /* nl may have dropped blanks before ':' */
         uint8_t tmp[16];
         if (hl != 32 || khi_hex_decode(h, 16, tmp) != 0) {
             khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,

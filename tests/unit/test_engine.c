@@ -285,12 +285,74 @@ static void test_engine_alloc_failures(void **state)
     free(t.d);
 }
 
+typedef struct reloader {
+    kh_engine_slot *slot;
+    const sink *t;
+    int scans, hits;
+    volatile int *stop;
+} reloader;
+
+static void *slot_reader(void *arg)
+{
+    reloader *r = arg;
+    while (!*r->stop) {
+        kh_engine *e = kh_engine_slot_acquire(r->slot);
+        kh_scanner *sc = NULL;
+        if (kh_scanner_create(e, NULL, &sc) == KH_OK) {
+            kh_scan_result res;
+            if (kh_scan_mem(sc, r->t->d, r->t->n, "a.tgz", NULL, NULL, &res) == KH_OK &&
+                res.verdict == KH_VERDICT_INFECTED)
+                r->hits++;
+            r->scans++;
+            kh_scanner_destroy(sc);
+        }
+        kh_engine_release(e);
+    }
+    return NULL;
+}
+
+/* Engines replaced 30 times while 3 threads scan: every scan sees a whole engine (and finds
+ * the payload); ASan checks that no replaced engine is used after it is freed. */
+static void test_engine_slot_reload(void **state)
+{
+    (void)state;
+    sink t = make_tgz();
+    kh_engine *e = NULL;
+    kh_engine_slot *slot = NULL;
+    volatile int stop = 0;
+    assert_int_equal(make_engine(NULL, &e), KH_OK);
+    assert_int_equal(kh_engine_slot_create(e, &slot), KH_OK);
+    kh_engine_release(e);
+    pthread_t th[3];
+    reloader rs[3];
+    for (int i = 0; i < 3; i++) {
+        rs[i] = (reloader){slot, &t, 0, 0, &stop};
+        assert_int_equal(pthread_create(&th[i], NULL, slot_reader, &rs[i]), 0);
+    }
+    for (int i = 0; i < 30; i++) {
+        kh_engine *next = NULL;
+        assert_int_equal(make_engine(NULL, &next), KH_OK);
+        kh_engine_slot_replace(slot, next);
+        kh_engine_release(next);
+    }
+    stop = 1;
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(rs[i].scans > 0);
+        assert_int_equal(rs[i].hits, rs[i].scans);
+    }
+    assert_int_equal(kh_engine_slot_generation(slot), 30);
+    kh_engine_slot_destroy(slot);
+    free(t.d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_scan_archive), cmocka_unit_test(test_engine_states),
         cmocka_unit_test(test_engine_strerror),     cmocka_unit_test(test_engine_threads),
         cmocka_unit_test(test_engine_cache),        cmocka_unit_test(test_engine_alloc_failures),
+        cmocka_unit_test(test_engine_slot_reload),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,7 +26,7 @@
 #include <unistd.h>
 #include <khien/khien.h>
 
-#define QUEUE_CAP 4096
+#define QUEUE_CAP 16384
 
 typedef struct options {
     const char **dbs;
@@ -43,9 +43,17 @@ typedef struct options {
     kh_scan_opts sopts;
 } options;
 
+/* Paths waiting for a worker, largest file first: the walk is much faster than the scan, so
+ * the queue fills ahead of the workers, and handing out big files first keeps one thread from
+ * finishing alone on a large file at the end (longest-processing-time-first scheduling). */
+typedef struct qitem {
+    char *path;
+    uint64_t size;
+} qitem;
+
 typedef struct queue {
-    char *items[QUEUE_CAP];
-    size_t head, count;
+    qitem items[QUEUE_CAP];
+    size_t count;
     int closed;
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full;
@@ -133,13 +141,24 @@ static void fevents_clear(fevents *fe)
 }
 
 /* ---- queue ---- */
-static void queue_push(queue *q, char *path)
+static void heap_swap(qitem *a, qitem *b)
+{
+    qitem t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static void queue_push(queue *q, char *path, uint64_t size)
 {
     pthread_mutex_lock(&q->mu);
     while (q->count == QUEUE_CAP)
         pthread_cond_wait(&q->not_full, &q->mu);
-    q->items[(q->head + q->count) % QUEUE_CAP] = path;
-    q->count++;
+    size_t i = q->count++;
+    q->items[i] = (qitem){path, size};
+    while (i > 0 && q->items[(i - 1) / 2].size < q->items[i].size) { /* sift up */
+        heap_swap(&q->items[(i - 1) / 2], &q->items[i]);
+        i = (i - 1) / 2;
+    }
     pthread_cond_signal(&q->not_empty);
     pthread_mutex_unlock(&q->mu);
 }
@@ -151,9 +170,19 @@ static char *queue_pop(queue *q)
         pthread_cond_wait(&q->not_empty, &q->mu);
     char *p = NULL;
     if (q->count) {
-        p = q->items[q->head];
-        q->head = (q->head + 1) % QUEUE_CAP;
-        q->count--;
+        p = q->items[0].path;
+        q->items[0] = q->items[--q->count];
+        for (size_t i = 0;;) { /* sift down */
+            size_t l = 2 * i + 1, r = l + 1, big = i;
+            if (l < q->count && q->items[l].size > q->items[big].size)
+                big = l;
+            if (r < q->count && q->items[r].size > q->items[big].size)
+                big = r;
+            if (big == i)
+                break;
+            heap_swap(&q->items[i], &q->items[big]);
+            i = big;
+        }
         pthread_cond_signal(&q->not_full);
     }
     pthread_mutex_unlock(&q->mu);
@@ -402,7 +431,7 @@ static void walk(shared *sh, char **paths)
                     walk_error(sh, e->fts_path, "out of memory");
                     break;
                 }
-                queue_push(&sh->q, p);
+                queue_push(&sh->q, p, e->fts_statp ? (uint64_t)e->fts_statp->st_size : 0);
             }
             break;
         case FTS_DNR:

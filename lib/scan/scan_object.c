@@ -17,6 +17,7 @@
 #include "scan/scan_int.h"
 #include "container/container.h"
 #include "scan/scan_ftype.h"
+#include "formats/formats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,6 +112,8 @@ typedef struct run {
     khi_budget budget;
     uint32_t depth;
     khi_ftype parent_type;
+    khi_pe pe;         /* headers of the current object when it is a PE */
+    int pe_valid;
     uint32_t *pending; /* stream mode: body hits held until the allow-list is checked */
     size_t npending, cappending;
     int stop;     /* first detection found (no ALLMATCH) */
@@ -169,7 +172,10 @@ static void finish_logical(run *r, uint64_t size, int discard)
     for (size_t i = 0; i < sc->nldb_list; i++) {
         const khi_ldb *l = &db->ldbs[sc->ldb_list[i]];
         const uint32_t *counts = sc->ldb_counts + l->first_sub;
-        if (!discard && !r->stop && l->nexpr && size >= l->fsize_min && size <= l->fsize_max &&
+        int pe_ok = !l->pe_keys ||
+                    (r->pe_valid && r->pe.nsections >= l->ns_min && r->pe.nsections <= l->ns_max &&
+                     r->pe.ep_offset >= l->ep_min && r->pe.ep_offset <= l->ep_max);
+        if (!discard && !r->stop && l->nexpr && pe_ok && size >= l->fsize_min && size <= l->fsize_max &&
             (!l->container || (r->depth > 0 && !strcmp(l->container, khi_ftype_label(r->parent_type)))) &&
             khi_ldb_eval(l, counts))
             emit(r, KH_EVENT_DETECTION, KH_SIG_BODY, l->name, NULL);
@@ -448,8 +454,13 @@ static void scan_object(run *r, const objsrc *o)
             r->fatal = KH_ENOMEM;
             return;
         }
-        type = khi_ftype_detect(r->sc->chunk, khi_pread_full(o->fd, r->sc->chunk, HEAD_BYTES, 0));
+        size_t hl = khi_pread_full(o->fd, r->sc->chunk, HEAD_BYTES, 0);
+        type = khi_ftype_detect(r->sc->chunk, hl);
+        r->pe_valid = type == KHI_FT_PE && khi_pe_parse(r->sc->chunk, hl, &r->pe);
     }
+    if (o->data)
+        r->pe_valid = type == KHI_FT_PE &&
+                      khi_pe_parse(o->data, o->len > HEAD_BYTES ? HEAD_BYTES : (size_t)o->len, &r->pe);
     if (streamed) {
         if (stream_matchers(r, o, type) || r->stop || r->fatal)
             return;

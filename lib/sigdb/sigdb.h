@@ -71,6 +71,9 @@ typedef struct khi_ldb {
     uint32_t first_sub;      /* index of subsignature 0 among the body signatures */
     uint64_t fsize_min, fsize_max;
     const char *container;   /* file type label the parent container must have, or NULL */
+    uint8_t pe_keys;         /* EntryPoint or NumberOfSections given: the object must be a PE */
+    uint64_t ep_min, ep_max; /* EntryPoint: file offset of the entry point */
+    uint64_t ns_min, ns_max; /* NumberOfSections */
 } khi_ldb;
 
 /* YARA rules that need libyara: source text, or compiled rules (.yarc). */

@@ -2,10 +2,10 @@
  * sigdb_ldb.c - ClamAV logical signatures (.ldb).
  *
  * Form: NAME;TARGET-DESCRIPTION;LOGICAL-EXPRESSION;SUBSIG0;SUBSIG1;...
- *   target description  Engine:a-b, Target:N, FileSize:a-b, Container:CL_TYPE_X
- *                       (EntryPoint, NumberOfSections, IconGroup*, Intermediates and
- *                       HandlerType need PE or container-chain data: such signatures are
- *                       counted as skipped until that exists)
+ *   target description  Engine:a-b, Target:N, FileSize:a-b, Container:CL_TYPE_X,
+ *                       EntryPoint:a-b (file offset), NumberOfSections:a-b (PE objects only)
+ *                       (IconGroup*, Intermediates and HandlerType need resources or the
+ *                       container chain: such signatures are counted as skipped)
  *   expression          subsignature numbers with & and | (& binds tighter), parentheses, and
  *                       counts: X=n, X>n, X<n, each optionally ",m" (at least m distinct
  *                       subsignatures of X matched)
@@ -177,8 +177,8 @@ static int range(const char *v, size_t n, uint64_t *lo, uint64_t *hi)
 /* Returns 1 ok, 0 malformed (reason in why), -1 valid but not supported yet (reason in why). */
 static int parse_tdb(const char *t, size_t n, khi_ldb *l, char *why, size_t why_len)
 {
-    l->fsize_min = 0;
-    l->fsize_max = UINT64_MAX;
+    l->fsize_min = l->ep_min = l->ns_min = 0;
+    l->fsize_max = l->ep_max = l->ns_max = UINT64_MAX;
     for (size_t i = 0; i < n;) {
         size_t j = i;
         while (j < n && t[j] != ',')
@@ -228,8 +228,14 @@ static int parse_tdb(const char *t, size_t n, khi_ldb *l, char *why, size_t why_
             }
             l->container = containers[c].label;
         } else if ((kl == 10 && !memcmp(k, "EntryPoint", 10)) ||
-                   (kl == 16 && !memcmp(k, "NumberOfSections", 16)) ||
-                   (kl >= 9 && !memcmp(k, "IconGroup", 9)) ||
+                   (kl == 16 && !memcmp(k, "NumberOfSections", 16))) {
+            int ep = kl == 10;
+            if (range(v, vl, ep ? &l->ep_min : &l->ns_min, ep ? &l->ep_max : &l->ns_max) != 0) {
+                khi_snprintf(why, why_len, "%.*s range '%.*s' is malformed", (int)kl, k, (int)vl, v);
+                return 0;
+            }
+            l->pe_keys = 1;
+        } else if ((kl >= 9 && !memcmp(k, "IconGroup", 9)) ||
                    (kl == 13 && !memcmp(k, "Intermediates", 13)) ||
                    (kl == 11 && !memcmp(k, "HandlerType", 11))) {
             khi_snprintf(why, why_len, "target description '%.*s' not supported yet", (int)kl, k);

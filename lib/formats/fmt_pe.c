@@ -1,0 +1,65 @@
+/*
+ * fmt_pe.c - Windows PE headers: sections and entry point.
+ *
+ * Only what describing an executable needs: the COFF header, whether the optional header is
+ * PE32 or PE32+, the entry point's RVA and the section table, from which the entry point's file
+ * offset is found (the section whose virtual range holds it, or the headers themselves). Every
+ * field is read with bounds checks against the bytes given; the first 36 KiB of a file hold the
+ * headers of any real executable, and a table reaching further is treated as not a PE.
+ */
+#include "formats/formats.h"
+
+#include <string.h>
+
+static uint16_t le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (len < 64 || d[0] != 'M' || d[1] != 'Z')
+        return 0;
+    uint32_t pe = le32(d + 0x3c);
+    if (pe < 4 || (uint64_t)pe + 24 > len || memcmp(d + pe, "PE\0\0", 4) != 0)
+        return 0;
+    const uint8_t *coff = d + pe + 4;
+    uint16_t nsect = le16(coff + 2), optsize = le16(coff + 16);
+    uint64_t opt = (uint64_t)pe + 24;
+    if (nsect == 0 || nsect > KHI_PE_MAX_SECTIONS || optsize < 24 || opt + optsize > len)
+        return 0;
+    uint16_t magic = le16(d + opt);
+    if (magic != 0x10b && magic != 0x20b)
+        return 0;
+    out->pe32plus = magic == 0x20b;
+    out->ep_rva = le32(d + opt + 16);
+    uint64_t table = opt + optsize;
+    if (table + (uint64_t)nsect * 40 > len)
+        return 0;
+    out->nsections = nsect;
+    out->ep_offset = UINT64_MAX;
+    uint32_t first_raw = UINT32_MAX;
+    for (uint16_t i = 0; i < nsect; i++) {
+        const uint8_t *s = d + table + (uint64_t)i * 40;
+        khi_pe_section *k = &out->sect[i];
+        k->vsize = le32(s + 8);
+        k->va = le32(s + 12);
+        k->raw_size = le32(s + 16);
+        k->raw_off = le32(s + 20);
+        if (k->raw_size && k->raw_off < first_raw)
+            first_raw = k->raw_off;
+        uint32_t span = k->vsize > k->raw_size ? k->vsize : k->raw_size;
+        if (out->ep_offset == UINT64_MAX && out->ep_rva >= k->va &&
+            (uint64_t)out->ep_rva < (uint64_t)k->va + span && out->ep_rva - k->va < k->raw_size)
+            out->ep_offset = (uint64_t)k->raw_off + (out->ep_rva - k->va);
+    }
+    if (out->ep_offset == UINT64_MAX && out->ep_rva < first_raw)
+        out->ep_offset = out->ep_rva; /* inside the headers, which map one to one */
+    return 1;
+}

@@ -25,4 +25,13 @@ typedef struct khi_pe {
  * a file. Returns 1 when they are all there and consistent, else 0. Never reads past len. */
 int khi_pe_parse(const uint8_t *data, size_t len, khi_pe *out);
 
+/* ---- mail (fmt_mail.c) ---- */
+/* Called with each decoded part (borrowed for the call) and its name; non-zero stops. */
+typedef int (*khi_part_fn)(void *ud, const uint8_t *data, size_t len, const char *name);
+/* Does this look like a mail message or an mbox? */
+int khi_mail_detect(const uint8_t *data, size_t len);
+/* Every part of a message or mbox. Returns KH_OK or KH_ENOMEM. */
+#include <khien/error.h>
+kh_err khi_mail_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
+
 #endif

@@ -8,6 +8,7 @@
  * a header checksum or plausible header fields.
  */
 #include "scan/scan_ftype.h"
+#include "formats/formats.h"
 
 #include <string.h>
 
@@ -165,5 +166,7 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_TAR;
     if (is_lzma_alone(d, len))
         return KHI_FT_LZMA;
+    if (khi_mail_detect(d, len))
+        return KHI_FT_MAIL;
     return KHI_FT_UNKNOWN;
 }

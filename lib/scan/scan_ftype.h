@@ -2,7 +2,8 @@
  * scan_ftype.h - file types recognised by their first bytes (internal).
  *
  * One X-macro list: a new type is one line here plus its test in scan_ftype.c.
- * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream),
+ * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream, 3 a
+ * format whose parts lib/formats takes out: mail),
  * ClamAV target type that .ndb signatures use for it (0 = none).
  */
 #ifndef KHI_SCAN_FTYPE_H
@@ -39,7 +40,8 @@
     X(MACHO, "macho", 0, 9)            \
     X(PDF, "pdf", 0, 10)               \
     X(SWF, "swf", 0, 11)               \
-    X(JAVA, "java", 0, 12)
+    X(JAVA, "java", 0, 12)             \
+    X(MAIL, "mail", 3, 4)
 
 typedef enum khi_ftype {
 #define KHI_FT_ENUM(e, label, kind, target) KHI_FT_##e,

@@ -245,6 +245,7 @@ typedef struct objsrc {
 #define CHUNK_BYTES (1u << 20)
 
 static void scan_object(run *r, const objsrc *o);
+static int on_member(void *ud, const khi_member *m);
 
 static const char *heuristic_name(khi_cwarn w, khi_ftype container)
 {
@@ -300,6 +301,30 @@ static int on_is_archive(void *ud, const uint8_t *head, size_t len)
 {
     (void)ud;
     return khi_ftype_container(khi_ftype_detect(head, len)) == 1;
+}
+
+/* A part of a mail message: accounted like an archive member, then scanned. */
+static int on_part(void *ud, const uint8_t *data, size_t len, const char *name)
+{
+    run *r = ud;
+    const kh_limits *L = &r->sc->opts.limits;
+    if (L->max_files && r->budget.files >= L->max_files) {
+        char detail[128];
+        khi_snprintf(detail, sizeof(detail), "more than %u parts in this file (max-files); rest not scanned",
+                     L->max_files);
+        return on_container_warn(r, KHI_CWARN_MAXFILES, name, detail) || 1;
+    }
+    if (L->max_scansize && r->budget.extracted + len > L->max_scansize) {
+        char detail[160];
+        khi_snprintf(detail, sizeof(detail),
+                     "more than %llu bytes decoded from this file (max-scansize); rest not scanned",
+                     (unsigned long long)L->max_scansize);
+        return on_container_warn(r, KHI_CWARN_MAXSCANSIZE, name, detail) || 1;
+    }
+    r->budget.files++;
+    r->budget.extracted += len;
+    khi_member m = {data, -1, len, name};
+    return on_member(ud, &m);
 }
 
 static int on_member(void *ud, const khi_member *m)
@@ -504,6 +529,26 @@ static void scan_object(run *r, const objsrc *o)
         int alert = (r->sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) != 0;
         emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
              "Heuristics.Limits.Exceeded.MaxRecursion", detail);
+        return;
+    }
+    if (kind == 3) { /* mail: parsed in memory; a large mailbox is read in first */
+        const uint8_t *d = o->data;
+        uint8_t *copy = NULL;
+        if (!d) {
+            copy = o->len <= (64u << 20) ? khi_malloc((size_t)o->len) : NULL;
+            if (!copy || khi_pread_full(o->fd, copy, (size_t)o->len, 0) != o->len) {
+                khi_free(copy);
+                emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
+                     "mailbox larger than 64 MiB: its parts were not scanned by this version");
+                return;
+            }
+            d = copy;
+        }
+        r->parent_type = type;
+        kh_err err = khi_mail_walk(d, (size_t)o->len, on_part, r);
+        khi_free(copy);
+        if (err == KH_ENOMEM)
+            r->fatal = err;
         return;
     }
     char sname[512];

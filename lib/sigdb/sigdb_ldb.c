@@ -207,7 +207,7 @@ static int parse_tdb(const char *t, size_t n, khi_ldb *l, char *why, size_t why_
                 return 0;
             }
             l->target = (uint16_t)lo;
-            if (lo == 3 || lo == 4 || lo == 7 || lo == 8 || lo == 13 || lo == 14) {
+            if (lo == 3 || lo == 7 || lo == 8 || lo == 13 || lo == 14) {
                 khi_snprintf(why, why_len, "target type %llu needs a normaliser not supported yet",
                              (unsigned long long)lo);
                 return -1;

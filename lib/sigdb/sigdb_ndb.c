@@ -2,8 +2,8 @@
  * sigdb_ndb.c - body signatures (.ndb) and ClamAV's hex pattern language.
  *
  * Line form: NAME:TARGET:OFFSET:HEX[:MIN_FLEVEL[:MAX_FLEVEL]]
- *   TARGET  0 any, 1 PE, 2 OLE2, 5 graphics, 6 ELF, 9 Mach-O, 10 PDF, 11 Flash, 12 Java class
- *           (3 HTML, 4 mail and 7 text need normalisers this version lacks: skipped, counted)
+ *   TARGET  0 any, 1 PE, 2 OLE2, 4 mail, 5 graphics, 6 ELF, 9 Mach-O, 10 PDF, 11 Flash,
+ *           12 Java class (3 HTML and 7 text need normalisers this version lacks: skipped)
  *   OFFSET  "*", "n", "n,m" (start in [n, n+m]), "EOF-n", "EOF-n,m"; the PE-relative forms
  *           (EP+n, Sx+n, SL+n, SEx) need the PE parser and are skipped until it exists.
  *
@@ -320,7 +320,7 @@ int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b)
 static int target_supported(unsigned t)
 {
     switch (t) {
-    case 0: case 1: case 2: case 5: case 6: case 9: case 10: case 11: case 12:
+    case 0: case 1: case 2: case 4: case 5: case 6: case 9: case 10: case 11: case 12:
         return 1;
     default:
         return 0;

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define MAX_DEPTH 16
-#define MAX_PARTS 10000
+#define MAX_PARTS 100000 /* past the scanner's max-files (10000), which warns */
 
 typedef struct mctx {
     khi_part_fn cb;

@@ -135,6 +135,12 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_LHA;
     if (has(d, len, 0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8))
         return KHI_FT_OLE2;
+    if (khi_tnef_detect(d, len))
+        return KHI_FT_TNEF;
+    if (khi_szdd_detect(d, len))
+        return KHI_FT_SZDD;
+    if (khi_rtf_detect(d, len))
+        return KHI_FT_RTF;
     if (has(d, len, 0, "MZ", 2))
         return is_pe(d, len) ? KHI_FT_PE : KHI_FT_MSDOS;
     if (has(d, len, 0, "\x7f" "ELF", 4))
@@ -168,5 +174,9 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_LZMA;
     if (khi_mail_detect(d, len))
         return KHI_FT_MAIL;
+    if (khi_binhex_detect(d, len))
+        return KHI_FT_BINHEX; /* its magic line may follow a few lines of text */
+    if (khi_html_detect(d, len))
+        return KHI_FT_HTML; /* weakest: last */
     return KHI_FT_UNKNOWN;
 }

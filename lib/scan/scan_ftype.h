@@ -3,7 +3,7 @@
  *
  * One X-macro list: a new type is one line here plus its test in scan_ftype.c.
  * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream, 3 a
- * format whose parts lib/formats takes out: mail),
+ * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html),
  * ClamAV target type that .ndb signatures use for it (0 = none).
  */
 #ifndef KHI_SCAN_FTYPE_H
@@ -41,7 +41,12 @@
     X(PDF, "pdf", 0, 10)               \
     X(SWF, "swf", 0, 11)               \
     X(JAVA, "java", 0, 12)             \
-    X(MAIL, "mail", 3, 4)
+    X(MAIL, "mail", 3, 4)              \
+    X(BINHEX, "binhex", 3, 0)          \
+    X(TNEF, "tnef", 3, 0)              \
+    X(SZDD, "szdd", 3, 0)              \
+    X(RTF, "rtf", 3, 0)                \
+    X(HTML, "html", 3, 0)
 
 typedef enum khi_ftype {
 #define KHI_FT_ENUM(e, label, kind, target) KHI_FT_##e,
@@ -52,7 +57,7 @@ typedef enum khi_ftype {
 
 khi_ftype khi_ftype_detect(const uint8_t *data, size_t len);
 const char *khi_ftype_label(khi_ftype t);
-/* 0 none, 1 archive, 2 compressed stream */
+/* 0 none, 1 archive, 2 compressed stream, 3 parts from lib/formats */
 int khi_ftype_container(khi_ftype t);
 unsigned khi_ftype_target(khi_ftype t);
 

@@ -531,21 +531,49 @@ static void scan_object(run *r, const objsrc *o)
              "Heuristics.Limits.Exceeded.MaxRecursion", detail);
         return;
     }
-    if (kind == 3) { /* mail: parsed in memory; a large mailbox is read in first */
+    if (kind == 3) { /* mail and lib/formats: parsed in memory; a large file is read in first */
+        /* the normalised text of a page is HTML again: walking it would only repeat itself */
+        if (type == KHI_FT_HTML && r->parent_type == KHI_FT_HTML && r->path.len >= 12 &&
+            strcmp(r->path.data + r->path.len - 12, "//normalised") == 0)
+            return;
         const uint8_t *d = o->data;
         uint8_t *copy = NULL;
         if (!d) {
             copy = o->len <= (64u << 20) ? khi_malloc((size_t)o->len) : NULL;
             if (!copy || khi_pread_full(o->fd, copy, (size_t)o->len, 0) != o->len) {
                 khi_free(copy);
-                emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
-                     "mailbox larger than 64 MiB: its parts were not scanned by this version");
+                char detail[160];
+                khi_snprintf(detail, sizeof(detail),
+                             "%s larger than 64 MiB: its parts were not scanned by this version",
+                             type == KHI_FT_MAIL ? "mailbox" : khi_ftype_label(type));
+                emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC,
+                     "Heuristics.Limits.Exceeded.MaxFileSize", detail);
                 return;
             }
             d = copy;
         }
         r->parent_type = type;
-        kh_err err = khi_mail_walk(d, (size_t)o->len, on_part, r);
+        kh_err err;
+        switch (type) {
+        case KHI_FT_BINHEX:
+            err = khi_binhex_walk(d, (size_t)o->len, on_part, r);
+            break;
+        case KHI_FT_TNEF:
+            err = khi_tnef_walk(d, (size_t)o->len, on_part, r);
+            break;
+        case KHI_FT_SZDD:
+            err = khi_szdd_walk(d, (size_t)o->len, on_part, r);
+            break;
+        case KHI_FT_RTF:
+            err = khi_rtf_walk(d, (size_t)o->len, on_part, r);
+            break;
+        case KHI_FT_HTML:
+            err = khi_html_walk(d, (size_t)o->len, on_part, r);
+            break;
+        default:
+            err = khi_mail_walk(d, (size_t)o->len, on_part, r);
+            break;
+        }
         khi_free(copy);
         if (err == KH_ENOMEM)
             r->fatal = err;

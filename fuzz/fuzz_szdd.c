@@ -1,0 +1,32 @@
+/*
+ * fuzz_szdd.c - MS-SZDD / COMPRESS.EXE files (lib/formats/fmt_szdd.c).
+ *
+ * The file is whatever an attacker wrote: the declared length and every LZSS back reference come
+ * from the input. The input goes to the detector and the part walker; every part is touched so
+ * that a part pointing outside the input or its buffers would be caught by ASan.
+ */
+#include "formats/formats.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static size_t sink;
+
+static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
+{
+    (void)ud;
+    for (size_t i = 0; i < n; i++)
+        sink += d[i];
+    sink += strlen(name);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sink += (size_t)khi_szdd_detect(data, size);
+    khi_szdd_walk(data, size, on_part, NULL);
+    return 0;
+}

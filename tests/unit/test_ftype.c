@@ -75,6 +75,22 @@ static void test_ftype_tar(void **state)
     assert_int_equal(detect(zeros, sizeof(zeros)), KHI_FT_TAR);
 }
 
+static void test_ftype_formats(void **state)
+{
+    (void)state;
+    const char *mail = "From: a@b\nSubject: x\n\nbody";
+    const char *notmail = "Package: khien\nVersion: 1\n";
+    assert_int_equal(detect(mail, strlen(mail)), KHI_FT_MAIL);
+    assert_int_equal(detect(notmail, strlen(notmail)), KHI_FT_UNKNOWN);
+    assert_int_equal(detect("SZDD\x88\xf0\x27\x33\x41\x00\x10\x00\x00\x00", 14), KHI_FT_SZDD);
+    assert_int_equal(detect("{\\rtf1\\ansi hello}", 18), KHI_FT_RTF);
+    assert_int_equal(detect("\x78\x9f\x3e\x22\x00\x00", 6), KHI_FT_TNEF);
+    const char *bh = "(This file must be converted with BinHex 4.0)\n:abc";
+    assert_int_equal(detect(bh, strlen(bh)), KHI_FT_BINHEX);
+    const char *html = "<!DOCTYPE html><html><body>x</body></html>";
+    assert_int_equal(detect(html, strlen(html)), KHI_FT_HTML);
+}
+
 static void test_ftype_tables(void **state)
 {
     (void)state;
@@ -92,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ftype_magic), cmocka_unit_test(test_ftype_pe),
         cmocka_unit_test(test_ftype_tar),   cmocka_unit_test(test_ftype_tables),
+        cmocka_unit_test(test_ftype_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

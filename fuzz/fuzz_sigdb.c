@@ -1,31 +1,40 @@
 /*
- * fuzz_sigdb.c - signature database files (.ndb .hdb .hsb .fp .sfp .ign2) from untrusted text.
+ * fuzz_sigdb.c - signature databases (.ndb .hdb .hsb .fp .sfp .ign2 .yar .cvd .ldb) from
+ * untrusted bytes.
  *
- * Databases come from mirrors, third parties and users' own directories, so every line parser
- * in lib/sigdb, the ignore-list pass and the matcher compile in lib/match must survive any
- * bytes. The first input byte picks the format, the rest is the file content given to
- * kh_engine_load_mem; the engine is then compiled (KH_ENOSIGS is fine, any other failure is a
- * finding) and, when it compiled, a scanner runs it over two small fixed buffers so that the
- * offset and target checks of whatever loaded are executed too. Allow-lists and ignore lists
- * alone never make a usable engine, so for those formats a fixed base database (names
+ * Databases come from mirrors, third parties and users' own directories, so every parser in
+ * lib/sigdb (the line formats, logical signatures, the YARA recogniser and hex translator, the
+ * .cvd container), the ignore-list pass and the matcher compile in lib/match must survive any
+ * bytes. The first input byte picks the format (modulo 16, then modulo the 9 formats, so the
+ * digits '0'..'8' name them in the order above), the rest is the file content given to
+ * kh_engine_load_mem; the engine is then compiled (KH_ENOSIGS is fine,
+ * any other failure is a finding) and, when it compiled, a scanner runs it over two small
+ * buffers in block mode and over a file a little over 1 MiB in stream mode, so that the offset,
+ * target and allow-list logic of whatever loaded runs in both matchers. Allow-lists and ignore
+ * lists alone never make a usable engine, so for those formats a fixed base database (names
  * Base.Body and Base.Hash) is loaded first. A diagnostics callback is set so that every
- * message a rejected line produces is formatted. No cache directory is used.
+ * message a rejected line produces is formatted. No cache directory and no trust directory are
+ * used. Compiled YARA rules (.yarc) are left out: libyara documents them as trusted input.
  */
 #include <khien/khien.h>
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char *const names[] = {"fuzz.ndb", "fuzz.hdb", "fuzz.hsb",
-                                    "fuzz.fp",  "fuzz.sfp", "fuzz.ign2"};
+static const char *const names[] = {"fuzz.ndb", "fuzz.hdb",  "fuzz.hsb", "fuzz.fp", "fuzz.sfp",
+                                    "fuzz.ign2", "fuzz.yar", "fuzz.cvd", "fuzz.ldb"};
+#define NFORMATS (sizeof(names) / sizeof(names[0]))
 
 static const char base_ndb[] = "Base.Body:0:*:4142434445464748\n";
 static const char base_hdb[] = "44d88612fea8a8f36de82e1278abb02f:68:Base.Hash\n";
 
-static size_t sink; /* keeps the diagnostics' reads from being optimised out */
+static size_t sink; /* keeps the reads below from being optimised out */
 
 static void on_diag(void *ud, kh_diag_level level, const char *file, unsigned line,
                     const char *msg)
@@ -36,25 +45,48 @@ static void on_diag(void *ud, kh_diag_level level, const char *file, unsigned li
 static int on_event(void *ud, const kh_event *ev)
 {
     sink += strlen(ev->object) + strlen(ev->name) + (ev->detail ? strlen(ev->detail) : 0);
+    for (size_t i = 0; i < ev->nmeta; i++)
+        sink += strlen(ev->meta[i].key) + strlen(ev->meta[i].value);
     return 0;
 }
 
 static uint8_t bytes[1024]; /* every byte value, then a text tail */
 static const char text[] = "MZ\x90\0ABCDEFGH EVIL-PAYLOAD %PDF-1.4 \x7f" "ELF 0123456789abcdef";
+#define BIG_SIZE ((1u << 20) + 4096) /* past READ_WHOLE_MAX: scanned in chunks, stream mode */
+static int big_fd = -1;
 
-static void scan(kh_scanner *sc, const void *buf, size_t len)
+static void setup(void)
 {
-    kh_scan_result res;
-    kh_err err = kh_scan_mem(sc, buf, len, "buf", on_event, NULL, &res);
-    if (err != KH_OK)
+    for (size_t i = 0; i < sizeof(bytes); i++)
+        bytes[i] = i < 256 ? (uint8_t)i : (uint8_t)text[i % (sizeof(text) - 1)];
+    /* bytes at the start, text across the 1 MiB chunk boundary, bytes again at the end */
+    uint8_t *big = calloc(1, BIG_SIZE);
+    if (!big)
         abort();
+    memcpy(big, bytes, sizeof(bytes));
+    memcpy(big + (1u << 20) - 20, text, sizeof(text) - 1);
+    memcpy(big + BIG_SIZE - sizeof(bytes), bytes, sizeof(bytes));
+    big_fd = memfd_create("fuzz_sigdb", MFD_CLOEXEC);
+    if (big_fd < 0 || write(big_fd, big, BIG_SIZE) != (ssize_t)BIG_SIZE)
+        abort();
+    free(big);
+}
+
+static void check(kh_err err, const kh_scan_result *res)
+{
+    if (err != KH_OK || res->verdict == KH_VERDICT_ERROR) {
+        fprintf(stderr, "fuzz_sigdb: scan failed: %s (%s)\n", kh_strerror(err), res->error);
+        abort();
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
         return 0;
-    unsigned fmt = data[0] % (sizeof(names) / sizeof(names[0]));
+    if (big_fd < 0)
+        setup();
+    unsigned fmt = (data[0] % 16u) % NFORMATS;
     kh_engine_opts eo;
     kh_engine_opts_default(&eo);
     eo.diag = on_diag;
@@ -62,8 +94,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     kh_scanner *sc = NULL;
     if (kh_engine_create(&eo, &e) != KH_OK)
         abort();
-    if (fmt >= 3 && (kh_engine_load_mem(e, "base.ndb", base_ndb, sizeof(base_ndb) - 1) != KH_OK ||
-                     kh_engine_load_mem(e, "base.hdb", base_hdb, sizeof(base_hdb) - 1) != KH_OK))
+    if (fmt >= 3 && fmt <= 5 &&
+        (kh_engine_load_mem(e, "base.ndb", base_ndb, sizeof(base_ndb) - 1) != KH_OK ||
+         kh_engine_load_mem(e, "base.hdb", base_hdb, sizeof(base_hdb) - 1) != KH_OK))
         abort();
     /* a copy of exactly the file's size, so that ASan sees any read past its end */
     size_t len = size - 1;
@@ -71,24 +104,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!copy)
         abort();
     memcpy(copy, data + 1, len);
-    if (kh_engine_load_mem(e, names[fmt], copy, len) != KH_OK)
-        abort();
+    kh_err err = kh_engine_load_mem(e, names[fmt], copy, len);
     free(copy);
-    kh_err err = kh_engine_compile(e);
+    if (err == KH_ENOMEM || err == KH_EINVAL || err == KH_ESTATE) /* else: a .cvd refused */
+        abort();
+    err = kh_engine_compile(e);
     if (err == KH_ENOSIGS)
         goto out;
-    if (err != KH_OK)
+    if (err != KH_OK) {
+        fprintf(stderr, "fuzz_sigdb: compile failed: %s\n", kh_strerror(err));
         abort();
+    }
     kh_scan_opts so;
     kh_scan_opts_default(&so);
     so.flags = KH_SCAN_ALLMATCH | KH_SCAN_NO_ARCHIVE;
     if (kh_scanner_create(e, &so, &sc) != KH_OK)
         abort();
-    if (!bytes[1])
-        for (size_t i = 0; i < sizeof(bytes); i++)
-            bytes[i] = i < 256 ? (uint8_t)i : (uint8_t)text[i % (sizeof(text) - 1)];
-    scan(sc, bytes, sizeof(bytes));
-    scan(sc, text, sizeof(text) - 1);
+    kh_scan_result res;
+    check(kh_scan_mem(sc, bytes, sizeof(bytes), "bytes", on_event, NULL, &res), &res);
+    check(kh_scan_mem(sc, text, sizeof(text) - 1, "text", on_event, NULL, &res), &res);
+    check(kh_scan_fd(sc, big_fd, "big", on_event, NULL, &res), &res);
 out:
     kh_scanner_destroy(sc);
     kh_engine_release(e);

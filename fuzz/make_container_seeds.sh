@@ -68,9 +68,16 @@ tarc --format ustar -z -f "$out/nested-zip-in-tgz" inner.zip
 cp evil.txt n0
 for i in 1 2 3 4 5 6 7 8; do tarc --format zip -f "n$i" "n$((i - 1))"; done
 cp n8 "$out/nested-8-zip"
-head -c $((2 << 20)) /dev/zero > zeros.bin
-gzip -9nc zeros.bin > "$out/bomb-ratio.gz"
-tarc --format 7zip -f "$out/bomb-filesize.7z" zeros.bin
+# 2 MiB of 'A': a few KiB compressed
+head -c $((2 << 20)) /dev/zero | tr '\0' A > big.bin
+gzip -9nc big.bin > "$out/bomb-ratio.gz"
+tarc --format 7zip -f "$out/bomb-filesize.7z" big.bin
+head -c 800000 big.bin > a.bin && cp a.bin b.bin
+tarc --format zip -f "$out/bomb-ratio.zip" a.bin b.bin
+# members over 1 MiB (KHI_INMEM_MAX) go through a temporary file and stream-mode matching
+{ head -c 1500000 big.bin; cat evil.txt; } > large.bin
+tarc --format zip -f "$out/large-member.zip" large.bin
+gzip -9nc large.bin > "$out/large-stream.gz"
 mkdir many && for i in $(seq 1 210); do : > "many/$i"; done
 tarc --format newc -f "$out/many-files.cpio" many
 

@@ -299,7 +299,7 @@ static void entity(mctx *c, const char *p, const char *end, int depth, unsigned 
         k = qp_decode(body, n, buf);
     else if (strstr(cte, "uuencode") || strstr(cte, "uue")) {
         const char *b = body;
-        while (b < end && strncmp(b, "begin ", 6) != 0)
+        while (b < end && !((size_t)(end - b) >= 6 && memcmp(b, "begin ", 6) == 0))
             b = line_end(b, end);
         k = b < end ? uu_decode(b, end, buf, uuname, sizeof(uuname), &dummy) : 0;
         if (!name[0])

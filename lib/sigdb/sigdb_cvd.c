@@ -259,20 +259,21 @@ kh_err khi_cvd_load(khi_sigdb *db, const char *file, const char *data, size_t le
     char why[200];
     khi_cvd_info info;
     kh_err err = khi_cvd_header(db->trust_dir, data, len, signed_kind, &info, why, sizeof(why));
+    /* a refused container is reported and counted like a rejected line; loading goes on */
     if (err != KH_OK) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, 0, "%s; not loaded", why);
-        return err;
+        return err == KH_EFORMAT ? KH_OK : err;
     }
     if (signed_kind && !info.md5_ok) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, 0,
                        "body MD5 does not match the header: truncated or tampered; not loaded");
-        return KH_EFORMAT;
+        return KH_OK;
     }
     if (signed_kind && info.signed_ok < 0) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, 0,
                        "digital signature does not verify with any key in %s; not loaded",
                        db->trust_dir);
-        return KH_EFORMAT;
+        return KH_OK;
     }
     const char *check = !signed_kind ? "header only (this kind carries no valid body MD5)"
                         : info.signed_ok ? "MD5 and signature verified"
@@ -283,5 +284,5 @@ kh_err khi_cvd_load(khi_sigdb *db, const char *file, const char *data, size_t le
     err = load_members(db, file, data + CVD_HEADER, len - CVD_HEADER);
     if (err == KH_OK)
         db->containers++;
-    return err;
+    return err == KH_EFORMAT ? KH_OK : err;
 }

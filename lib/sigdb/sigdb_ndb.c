@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define MAX_PATTERN_CHARS 65536
-#define MAX_GAP 65535u
+#define MAX_GAP 32767u /* Vectorscan's largest bounded repeat */
 
 typedef struct conv {
     khi_buf *out;
@@ -361,7 +361,7 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     int off = khi_ndb_parse_offset(f[2], fl[2], &b);
     if (off == 0) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,
-                       "%.*s: offset '%.*s' is malformed (expected *, n, n,m, EOF-n or EOF-n,m; m <= 65535)",
+                       "%.*s: offset '%.*s' is malformed (expected *, n, n,m, EOF-n or EOF-n,m; m <= 32767)",
                        (int)fl[0], f[0], (int)fl[2], f[2]);
         return KH_EFORMAT;
     }

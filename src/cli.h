@@ -7,6 +7,7 @@
 int cmd_scan(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_db(int argc, char **argv);
+int cmd_dns(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);

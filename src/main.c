@@ -20,6 +20,7 @@ static const struct {
     {"update", cmd_update, "install the newest signed signatures from mirrors or a file"},
     {"mirror", cmd_mirror, "publish packages to a mirror directory, or sync one from upstream"},
     {"server", cmd_server, "serve a signature mirror over HTTP"},
+    {"dns", cmd_dns, "find infected clients in DNS resolver logs; RPZ zones, DGA scores"},
     {"version", cmd_version, "print the version"},
 };
 

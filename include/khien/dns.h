@@ -110,7 +110,8 @@ KH_API kh_err kh_dns_indset_load_mem(kh_dns_indset *set, const char *name, const
  * domain indicators: the name itself, then each parent at a label boundary. An allow-list
  * entry for the name or any parent overrides. Returns 1 on a hit with *out_family (borrowed
  * from the set, "unknown" when none was given) and *out_domain, *out_domain_len (the listed
- * domain, borrowed from the set); 0 when not listed or allowed; out_ pointers may be NULL.
+ * domain, borrowed from the set, not NUL-terminated); 0 when not listed or allowed; out_
+ * pointers may be NULL.
  * Thread-safe for concurrent readers once loading is over.
  */
 KH_API int kh_dns_indset_match(const kh_dns_indset *set, const char *qname, size_t qname_len,
@@ -127,8 +128,8 @@ KH_API int kh_dns_indset_match_other(const kh_dns_indset *set, const char *text,
 KH_API void kh_dns_indset_get_stats(const kh_dns_indset *set, kh_dns_indset_stats *out_stats);
 
 /*
- * Visit every entry of one kind (allow != 0: the allow-list). name and family are borrowed
- * for the call. A non-zero return from fn stops the walk. Order is unspecified.
+ * Visit every entry (allow != 0: the allow-list). name (name_len bytes, not NUL-terminated)
+ * and family are borrowed for the call. A non-zero return from fn stops the walk. Order is unspecified.
  */
 typedef int (*kh_dns_ind_fn)(void *ud, kh_dns_ind_kind kind, const char *name, size_t name_len,
                              const char *family);
@@ -190,8 +191,13 @@ KH_API kh_err kh_dns_reader_open(const char *path, kh_dns_format fmt, kh_dns_rea
 /* A reader over bytes in memory (borrowed: keep data alive until destroy); name for diags. */
 KH_API kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t len,
                                      kh_dns_format fmt, kh_dns_reader **out_r);
-/* Follow mode for a growing file (khien dns watch): at end of file, wait and poll. */
-KH_API void kh_dns_reader_set_follow(kh_dns_reader *r, int follow, volatile int *stop_flag);
+/*
+ * Follow mode for a growing file (khien dns watch): follow = 1 waits at end of file and polls
+ * (every 0.2 s) for more; follow = 2 also skips what the file holds now (plain files only).
+ * stop_flag (borrowed, may be NULL): when it becomes non-zero, next returns end of input.
+ * Returns KH_OK, or KH_EINVAL when follow = 2 on standard input or a compressed file.
+ */
+KH_API kh_err kh_dns_reader_set_follow(kh_dns_reader *r, int follow, volatile int *stop_flag);
 /* Where malformed lines are reported (input name, line number, message); fn may be NULL. */
 KH_API void kh_dns_reader_set_diag(kh_dns_reader *r, kh_dns_diag_fn fn, void *ud);
 
@@ -280,14 +286,14 @@ typedef struct kh_dns_client {
     int64_t first_ms, last_ms;   /* first/last record of the client, -1 if no times */
     uint64_t queries, nxdomain;  /* queries, NXDOMAIN answers */
     uint64_t hit_queries;        /* queries that hit an indicator */
-    uint64_t dga_names;          /* distinct names scored as DGA */
+    uint64_t dga_names;          /* distinct names scored as DGA (beyond max_names: records) */
     uint32_t nx_burst_max;       /* most NXDOMAIN within one window */
     int infected;                /* indicator hit, or DGA names and a burst/dga_min */
     const char *const *families; /* distinct families, nfamilies of them */
     size_t nfamilies;
     const kh_dns_hit *hits;      /* up to max_names hit names */
     size_t nhits;
-    uint64_t hits_dropped;       /* distinct hit names beyond max_names */
+    uint64_t hits_dropped;       /* hit records whose name was not kept (beyond max_names) */
 } kh_dns_client;
 
 typedef struct kh_dns_summary {

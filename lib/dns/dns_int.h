@@ -1,0 +1,154 @@
+/*
+ * dns_int.h - what the files of lib/dns share: the suffix hash, the parser entry points of
+ * each log format and the small text helpers they use.
+ *
+ * A parser takes one line (no newline, bounded length) and fills a kh_dns_rec whose pointers
+ * borrow the line or the parser's state; it never allocates in the common case.
+ */
+#ifndef KHI_DNS_INT_H
+#define KHI_DNS_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <khien/dns.h>
+#include "core/core.h"
+
+/* Longest log line accepted; longer ones are counted as malformed and skipped. */
+#define KHI_DNS_LINE_MAX 65536
+/* Most fields a tabular (Zeek, CSV) line may have. */
+#define KHI_DNS_FIELDS_MAX 64
+
+/* ---- names and hashing (dns_name.c) ---- */
+
+/* Lower-case ASCII table. */
+extern const unsigned char khi_dns_lower[256];
+
+/*
+ * The hash of a name is computed right to left so that one pass over a query name yields the
+ * hash of every parent at once. Feed bytes from the last to the first with khi_dns_hstep and
+ * finish each suffix with khi_dns_hfin.
+ */
+#define KHI_DNS_HSEED 0xcbf29ce484222325ULL
+static inline uint64_t khi_dns_hstep(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * 0x100000001b3ULL;
+}
+static inline uint64_t khi_dns_hfin(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+/* Hash of a whole (already lower-case) name. */
+uint64_t khi_dns_hash(const char *s, size_t n);
+
+/* Quick lower-casing + trailing-dot removal into out (cap KH_DNS_NAME_MAX+1) without IDNA;
+ * returns the length or 0 when the name is empty or too long. */
+size_t khi_dns_fold(const char *in, size_t n, char *out);
+
+/* The parent-domain walk of kh_dns_indset_match: 1 listed, 0 not listed, -1 allowed (dns_ind.c). */
+int khi_dns_ind_walk(const kh_dns_indset *s, const char *qname, size_t qlen, const char **out_family,
+                     const char **out_domain, size_t *out_domain_len);
+
+/* ---- byte sources: files (plain or gzip/zstd/xz/bzip2 via libarchive) and memory (dns_io.c) ---- */
+
+typedef struct khi_dns_in khi_dns_in;
+
+/* Open path ("-" = standard input); compressed files are decompressed. *out owned. */
+kh_err khi_dns_in_open(const char *path, khi_dns_in **out);
+/* Read from borrowed memory. */
+kh_err khi_dns_in_open_mem(const void *data, size_t len, khi_dns_in **out);
+/* Up to cap bytes into buf; *out_n = 0 at end of input. */
+kh_err khi_dns_in_read(khi_dns_in *in, void *buf, size_t cap, size_t *out_n);
+void khi_dns_in_close(khi_dns_in *in);
+/* Skip to the current end of a plain file (follow from now on); KH_EINVAL for other sources. */
+kh_err khi_dns_in_seek_end(khi_dns_in *in);
+/* Whole input into a new NUL-terminated buffer (khi_free); KH_ELIMIT past limit bytes. */
+kh_err khi_dns_read_all(const char *path, size_t limit, char **out_data, size_t *out_len);
+
+/* ---- log parsing (dns_log*.c) ---- */
+
+/* Per-reader parser state (formats with headers keep column positions here). */
+typedef struct khi_dns_pstate {
+    int cols[8];  /* column index of ts, client, qname, qtype, rcode, rcode_name, ... or -1 */
+    int have_cols;
+    int eve_tried;
+    char scratch[1024]; /* decoded copies (Windows names, JSON strings) */
+    char scratch2[128];
+    char scratch3[64];
+} khi_dns_pstate;
+
+enum { KHI_COL_TS, KHI_COL_CLIENT, KHI_COL_QNAME, KHI_COL_QTYPE, KHI_COL_RCODE, KHI_COL_RCODE_NAME,
+       KHI_COL_PORT, KHI_COL_NCOLS };
+
+/* Result of parsing one line. */
+enum { KHI_PARSE_REC = 0, KHI_PARSE_IGNORE = 1, KHI_PARSE_BAD = -1 };
+
+/*
+ * One parser per format: line/len is the line (no newline); on KHI_PARSE_BAD *why names the
+ * problem (static string).
+ */
+typedef int (*khi_dns_parse_fn)(khi_dns_pstate *st, const char *line, size_t len,
+                                kh_dns_rec *rec, const char **why);
+
+int khi_dns_parse_bind(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_unbound(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_dnsmasq(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_zeek(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_windows(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_pdns(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+int khi_dns_parse_csv(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+
+/* The parser of a format (never AUTO). */
+khi_dns_parse_fn khi_dns_parser(kh_dns_format fmt);
+
+/* ---- helpers (dns_log.c) ---- */
+
+/* Find needle in [s, s+n); NULL when absent. */
+static inline const char *khi_dns_find(const char *s, size_t n, const char *needle, size_t nl)
+{
+    return memmem(s, n, needle, nl);
+}
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+int64_t khi_dns_days(int64_t y, unsigned m, unsigned d);
+/* Month number 1-12 of a three-letter English abbreviation, 0 if none. */
+unsigned khi_dns_month(const char *s);
+/* Parse "1700000000.123" (seconds, optional fraction) into ms; -1 on junk. */
+int64_t khi_dns_epoch_ms(const char *s, size_t n);
+/* Parse ISO 8601 "2026-11-25T08:35:01.123456+0000" / "Z" / "+07:00" into ms; -1 on junk. */
+int64_t khi_dns_iso_ms(const char *s, size_t n);
+/* "NOERROR" -> 0, "NXDOMAIN" -> 3, ... or a decimal number; -1 if unknown. */
+int khi_dns_rcode(const char *s, size_t n);
+/* Strip a port from an address: "1.2.3.4#53" "1.2.3.4:53" "[::1]:53" "1.2.3.4/53".
+ * Adjusts *s and *n. */
+void khi_dns_strip_port(const char **s, size_t *n);
+/* A name as it appears in a log is plausible (non-empty, bounded, no spaces/controls). */
+int khi_dns_plausible_name(const char *s, size_t n);
+/* Time of a syslog prefix "Nov 25 08:35:01" at s (no year: the current year is assumed);
+ * -1 if s does not start with one. */
+int64_t khi_dns_syslog_ms(const char *s, size_t n);
+/* Skip blanks; next blank-separated token of [*p, e) into *tok, *tl; 0 when none. */
+static inline int khi_dns_token(const char **p, const char *e, const char **tok, size_t *tl)
+{
+    const char *q = *p;
+    while (q < e && (*q == ' ' || *q == '\t'))
+        q++;
+    if (q >= e)
+        return 0;
+    const char *t = q;
+    while (q < e && *q != ' ' && *q != '\t')
+        q++;
+    *tok = t;
+    *tl = (size_t)(q - t);
+    *p = q;
+    return 1;
+}
+/* A plausible address (hex digits, '.', ':', and IPv6 scope). */
+int khi_dns_plausible_addr(const char *s, size_t n);
+
+#endif

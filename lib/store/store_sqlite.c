@@ -6,16 +6,19 @@
  * transaction, and the version is recorded in meta. Secrets are never stored: enrolment tokens
  * and session ids are kept as SHA-256 digests, passwords as argon2id strings (libsodium).
  */
-#include "store/store.h"
+#include "store/store_int.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
-struct khi_store {
+typedef struct sq_store {
+    khi_store base; /* first: a khi_store * is a sq_store * */
     sqlite3 *db;
-};
+} sq_store;
+
+#define SQ(s) ((sq_store *)(s))
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -41,13 +44,13 @@ static const char *const migrations[] = {
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
 {
-    khi_snprintf(err, err_len, "%s: %s", what, s && s->db ? sqlite3_errmsg(s->db) : "cannot open");
+    khi_snprintf(err, err_len, "%s: %s", what, s && SQ(s)->db ? sqlite3_errmsg(SQ(s)->db) : "cannot open");
     return KH_EIO;
 }
 
 static kh_err exec(khi_store *s, const char *sql)
 {
-    return sqlite3_exec(s->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KH_OK : KH_EIO;
+    return sqlite3_exec(SQ(s)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KH_OK : KH_EIO;
 }
 
 static kh_err migrate(khi_store *s, char *err, size_t err_len)
@@ -56,7 +59,7 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
     int version = 0;
     if (exec(s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)") != KH_OK)
         return fail(s, err, err_len, "schema");
-    if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) == SQLITE_OK &&
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) == SQLITE_OK &&
         sqlite3_step(st) == SQLITE_ROW)
         version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
@@ -74,45 +77,45 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
     return KH_OK;
 }
 
-kh_err khi_store_open(const char *url, khi_store **out, char *err, size_t err_len)
+static void sq_close(khi_store *s);
+static const khi_store_ops sq_ops;
+
+kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_t err_len)
 {
-    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
-    if (strncmp(url, "postgres", 8) == 0) {
-        khi_snprintf(err, err_len, "the PostgreSQL backend is not built into this version yet");
-        return KH_EINVAL;
-    }
     if (sodium_init() < 0)
         return KH_ECRYPTO;
-    khi_store *s = khi_calloc(1, sizeof(*s));
-    if (!s)
+    sq_store *q = khi_calloc(1, sizeof(*q));
+    if (!q)
         return KH_ENOMEM;
-    if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+    q->base.ops = &sq_ops;
+    khi_store *s = &q->base;
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
         kh_err e = fail(s, err, err_len, path);
-        khi_store_close(s);
+        sq_close(s);
         return e;
     }
-    sqlite3_busy_timeout(s->db, 5000);
+    sqlite3_busy_timeout(q->db, 5000);
     if (exec(s, "PRAGMA journal_mode=WAL") != KH_OK || exec(s, "PRAGMA synchronous=NORMAL") != KH_OK ||
         exec(s, "PRAGMA foreign_keys=ON") != KH_OK) {
         kh_err e = fail(s, err, err_len, path);
-        khi_store_close(s);
+        sq_close(s);
         return e;
     }
     kh_err e = migrate(s, err, err_len);
     if (e != KH_OK) {
-        khi_store_close(s);
+        sq_close(s);
         return e;
     }
     *out = s;
     return KH_OK;
 }
 
-void khi_store_close(khi_store *s)
+static void sq_close(khi_store *s)
 {
     if (!s)
         return;
-    sqlite3_close(s->db);
+    sqlite3_close(SQ(s)->db);
     khi_free(s);
 }
 
@@ -121,7 +124,7 @@ void khi_store_close(khi_store *s)
 static sqlite3_stmt *prep(khi_store *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
-    return sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+    return sqlite3_prepare_v2(SQ(s)->db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -146,7 +149,7 @@ static void digest(const void *p, size_t n, uint8_t out[32])
 
 /* ---- units ---- */
 
-kh_err khi_store_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
                           const char *code, int64_t *out_id)
 {
     sqlite3_stmt *st = prep(s, "INSERT INTO units(parent_id, name, kind, code) VALUES(?, ?, ?, ?)");
@@ -161,11 +164,11 @@ kh_err khi_store_unit_add(khi_store *s, int64_t parent, const char *name, const 
     bind_text(st, 4, code);
     kh_err e = run_done(st);
     if (e == KH_OK && out_id)
-        *out_id = sqlite3_last_insert_rowid(s->db);
+        *out_id = sqlite3_last_insert_rowid(SQ(s)->db);
     return e;
 }
 
-kh_err khi_store_unit_find(khi_store *s, const char *name, int64_t *out_id)
+static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
 {
     sqlite3_stmt *st = prep(s, "SELECT id FROM units WHERE name = ? ORDER BY id LIMIT 1");
     if (!st)
@@ -178,7 +181,7 @@ kh_err khi_store_unit_find(khi_store *s, const char *name, int64_t *out_id)
     return e;
 }
 
-int khi_store_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
+static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
 {
     if (ancestor == 0)
         return 1;
@@ -194,7 +197,7 @@ int khi_store_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
     return yes;
 }
 
-kh_err khi_store_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
+static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
 {
     sqlite3_stmt *st = prep(s, "SELECT name FROM units WHERE id = ?");
     if (!st)
@@ -207,7 +210,7 @@ kh_err khi_store_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
     return e;
 }
 
-kh_err khi_store_units(khi_store *s, khi_unit_fn cb, void *ud)
+static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
 {
     sqlite3_stmt *st = prep(s, "SELECT id, coalesce(parent_id, 0), name, kind, code FROM units ORDER BY id");
     if (!st)
@@ -225,7 +228,7 @@ kh_err khi_store_units(khi_store *s, khi_unit_fn cb, void *ud)
 
 /* ---- enrolment ---- */
 
-kh_err khi_store_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
                               char out_hex[65])
 {
     uint8_t tok[32], h[32];
@@ -245,7 +248,7 @@ kh_err khi_store_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int us
     return e;
 }
 
-kh_err khi_store_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
                        const char *hostname, int64_t now, int64_t *out_endpoint)
 {
     uint8_t tok[32], h[32];
@@ -296,13 +299,13 @@ kh_err khi_store_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey
         }
         e = run_done(st);
         if (e == KH_OK)
-            *out_endpoint = sqlite3_last_insert_rowid(s->db);
+            *out_endpoint = sqlite3_last_insert_rowid(SQ(s)->db);
     }
     exec(s, e == KH_OK ? "COMMIT" : "ROLLBACK");
     return e;
 }
 
-kh_err khi_store_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
 {
     sqlite3_stmt *st = prep(s, "SELECT pubkey, revoked FROM endpoints WHERE id = ?");
     if (!st)
@@ -318,17 +321,17 @@ kh_err khi_store_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], 
     return e;
 }
 
-kh_err khi_store_endpoint_revoke(khi_store *s, int64_t id)
+static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
 {
     sqlite3_stmt *st = prep(s, "UPDATE endpoints SET revoked = 1 WHERE id = ?");
     if (!st)
         return KH_EIO;
     sqlite3_bind_int64(st, 1, id);
     kh_err e = run_done(st);
-    return e == KH_OK && sqlite3_changes(s->db) == 0 ? KH_ENOENT : e;
+    return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
 }
 
-kh_err khi_store_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
 {
     sqlite3_stmt *st = prep(s, "UPDATE endpoints SET hostname = coalesce(?, hostname), os = ?,"
                                " agent_version = ?, engine_version = ?, sig_version = ?, sig_time = ?,"
@@ -346,10 +349,10 @@ kh_err khi_store_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, i
     sqlite3_bind_int64(st, 9, now);
     sqlite3_bind_int64(st, 10, id);
     kh_err e = run_done(st);
-    return e == KH_OK && sqlite3_changes(s->db) == 0 ? KH_ENOENT : e;
+    return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
 }
 
-kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
 {
     sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
                                " VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -364,7 +367,7 @@ kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     bind_text(st, 7, ev->action);
     kh_err e = run_done(st);
     if (e == KH_OK)
-        *out_new = sqlite3_changes(s->db) > 0;
+        *out_new = sqlite3_changes(SQ(s)->db) > 0;
     return e;
 }
 
@@ -374,7 +377,7 @@ kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (?1 = 0 AND parent_id IS NULL) OR id = ?1" \
     " UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
 
-kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
                         int64_t window, int64_t silent_after, khi_rollup *out)
 {
     memset(out, 0, sizeof(*out));
@@ -414,7 +417,7 @@ kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, in
     return KH_OK;
 }
 
-kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
     sqlite3_stmt *st = prep(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e"
@@ -436,7 +439,7 @@ kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
 
 /* ---- users and sessions ---- */
 
-kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
+static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
     char hash[crypto_pwhash_STRBYTES];
@@ -456,7 +459,7 @@ kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, 
     return run_done(st);
 }
 
-kh_err khi_store_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+static kh_err sq_login(khi_store *s, const char *name, const char *password, int64_t ttl,
                        int64_t now, char out_session[65])
 {
     sqlite3_stmt *st = prep(s, "SELECT pwhash FROM users WHERE name = ?");
@@ -483,7 +486,7 @@ kh_err khi_store_login(khi_store *s, const char *name, const char *password, int
     return e;
 }
 
-kh_err khi_store_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
                          size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
 {
     uint8_t tok[32], h[32];
@@ -506,3 +509,10 @@ kh_err khi_store_session(khi_store *s, const char *session_hex, int64_t now, cha
     sqlite3_finalize(st);
     return e;
 }
+
+static const khi_store_ops sq_ops = {
+    sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
+    sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
+    sq_heartbeat, sq_event,     sq_rollup,       sq_top_signatures, sq_user_set,
+    sq_login,     sq_session,
+};

@@ -11,7 +11,7 @@ K() { "$KHIEN" "$@"; }
 SPID=""
 cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
-DB="sqlite:$T/console.db"
+DB="${KH_TEST_DB_URL:-sqlite:$T/console.db}"
 start_server() {
     rm -f "$T/port"
     "$KHIEN" server --db "$DB" --listen 127.0.0.1:${1:-0} --port-file "$T/port" > "$T/server.log" 2>&1 &

@@ -12,22 +12,24 @@ DB="sqlite:$D/console.db"
 "$K" console init --db "$DB" --demo data/org/laichau
 PASS=${KHIEN_PASSWORD:-khien-demo-2026}
 KHIEN_PASSWORD="$PASS" "$K" console user --db "$DB" --role province admin > /dev/null
-"$K" server --db "$DB" --listen "127.0.0.1:$PORT" &
+"$K" server --db "$DB" --tls-dir "$D/tls" --listen "127.0.0.1:$PORT" &
 SERVER=$!
 trap 'kill $SERVER 2>/dev/null' EXIT INT TERM
 sleep 0.5
 if [ ! -f "$D/agent/identity" ]; then
     TOKEN=$("$K" console token --db "$DB" --unit "Sở Khoa học và Công nghệ")
-    "$K" agent enrol --server "http://127.0.0.1:$PORT" --token "$TOKEN" --state "$D/agent"
+    PIN=$("$K" console pin --tls-dir "$D/tls")
+    "$K" agent enrol --server "https://127.0.0.1:$PORT" --token "$TOKEN" --pin "$PIN" --state "$D/agent"
 fi
-"$K" agent run --server "http://127.0.0.1:$PORT" --state "$D/agent" --db data/db \
+"$K" agent run --server "https://127.0.0.1:$PORT" --state "$D/agent" --db data/db \
     --scan /usr/share/clamav-testfiles --once || true
 cat <<MSG
 
-Khiên console: http://127.0.0.1:$PORT/  (user admin, password $PASS)
-  S=\$(curl -s -X POST -d '{"user":"admin","password":"$PASS"}' http://127.0.0.1:$PORT/api/v1/login \\
+Khiên console: https://127.0.0.1:$PORT/  (user admin, password $PASS; certificate pin
+$("$K" console pin --tls-dir "$D/tls"))
+  S=\$(curl -sk -X POST -d '{"user":"admin","password":"$PASS"}' https://127.0.0.1:$PORT/api/v1/login \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"])')
-  curl -s -H "Authorization: Bearer \$S" http://127.0.0.1:$PORT/api/v1/rollup | python3 -m json.tool
+  curl -sk -H "Authorization: Bearer \$S" https://127.0.0.1:$PORT/api/v1/rollup | python3 -m json.tool
 Ctrl-C stops the server.
 MSG
 wait $SERVER

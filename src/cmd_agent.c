@@ -2,7 +2,8 @@
  * cmd_agent.c - "khien agent": the endpoint side of the console.
  *
  *   enrol   trade an enrolment token for an endpoint id; the Ed25519 key pair is made here and
- *           only its public half leaves the machine (STATE/identity, mode 0600)
+ *           only its public half leaves the machine (STATE/identity, mode 0600); an https://
+ *           console is trusted by the pin of its public key given with the token
  *   run     heartbeat with inventory, scan the given paths (at start and every --scan-every),
  *           queue every detection on disk (STATE/queue.db) and send the queue, removing events
  *           only when the server has stored them; --once does one round (for tests and cron)
@@ -65,7 +66,7 @@ static int save_identity(const char *state, const kh_agent_identity *id)
         return -1;
     for (int i = 0; i < 64; i++)
         snprintf(hex + 2 * i, 3, "%02x", id->secret[i]);
-    dprintf(fd, "endpoint=%lld\nsecret=%s\n", (long long)id->endpoint, hex);
+    dprintf(fd, "endpoint=%lld\nsecret=%s\npin=%s\n", (long long)id->endpoint, hex, id->pin);
     int ok = fsync(fd) == 0;
     close(fd);
     return ok ? 0 : -1;
@@ -80,6 +81,9 @@ static int load_identity(const char *state, kh_agent_identity *id)
     if (!f)
         return -1;
     int ok = fscanf(f, "endpoint=%lld\nsecret=%200s", &ep, hex) == 2 && strlen(hex) == 128 && ep > 0;
+    memset(id->pin, 0, sizeof(id->pin));
+    if (ok && fscanf(f, "\npin=%63s", id->pin) != 1)
+        id->pin[0] = '\0';
     fclose(f);
     if (!ok)
         return -1;
@@ -359,7 +363,8 @@ int cmd_agent(int argc, char **argv)
         const char *hn = opt(argc, argv, "--hostname", host);
         kh_agent_identity id;
         if (!server || !token) {
-            fprintf(stderr, "usage: khien agent enrol --server URL --token TOKEN [--state DIR] [--hostname NAME]\n");
+            fprintf(stderr, "usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
+                            "                         [--hostname NAME]\n");
             return 2;
         }
         kh_agent_identity old;
@@ -367,7 +372,7 @@ int cmd_agent(int argc, char **argv)
             fprintf(stderr, "khien agent: %s holds an identity already (endpoint %lld)\n", state, (long long)old.endpoint);
             return 1;
         }
-        kh_err e = kh_agent_enrol(server, token, hn, &id, err, sizeof(err));
+        kh_err e = kh_agent_enrol(server, token, opt(argc, argv, "--pin", NULL), hn, &id, err, sizeof(err));
         if (e != KH_OK) {
             fprintf(stderr, "khien agent enrol: %s\n", err);
             return 1;
@@ -398,7 +403,7 @@ int cmd_agent(int argc, char **argv)
         kh_free(reply);
         return status == 200 ? 0 : 1;
     }
-    fputs("usage: khien agent enrol --server URL --token TOKEN [--state DIR]\n"
+    fputs("usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
           "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
           "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
           "       khien agent post --server URL [--state DIR] PATH JSON\n"

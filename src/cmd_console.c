@@ -19,6 +19,8 @@ static void usage(FILE *f)
           "       khien console unit --db URL [--parent NAME] [--kind KIND] NAME\n"
           "       khien console token --db URL --unit NAME [--ttl DAYS] [--uses N]\n"
           "         an enrolment token for agents of that unit (default 7 days, 1000 uses)\n"
+          "       khien console pin [--tls-dir DIR]\n"
+          "         the console certificate's pin that agents enrol with (made if missing)\n"
           "       khien console user --db URL --role province|unit [--unit NAME] NAME\n"
           "         add or change a login; password from $KHIEN_PASSWORD or standard input\n"
           "URL: sqlite:PATH (default sqlite:/var/lib/khien/console.db)\n", f);
@@ -63,6 +65,17 @@ int cmd_console(int argc, char **argv)
             return 1;
         }
         printf("%s: ready%s\n", db, e == KH_EEXIST ? " (demo tree there already)" : "");
+        return 0;
+    }
+    if (!strcmp(verb, "pin")) {
+        char crt[4200], key[4200], pin[64];
+        e = kh_console_tls_ensure(opt(argc, argv, "--tls-dir", "/var/lib/khien/tls"), crt, sizeof(crt), key,
+                                  sizeof(key), pin, err, sizeof(err));
+        if (e != KH_OK) {
+            fprintf(stderr, "khien console pin: %s\n", err[0] ? err : kh_strerror(e));
+            return 1;
+        }
+        printf("%s\n", pin);
         return 0;
     }
     if (!strcmp(verb, "unit") && positional(argc, argv)) {

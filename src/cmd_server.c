@@ -44,7 +44,8 @@ static void write_port(const char *file, unsigned port)
 int cmd_server(int argc, char **argv)
 {
     const char *mirror = NULL, *db = NULL, *listen = "127.0.0.1:8080", *mlisten = NULL,
-               *port_file = NULL, *mport_file = NULL;
+               *port_file = NULL, *mport_file = NULL, *tls_dir = NULL;
+    int plain = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--mirror") && i + 1 < argc)
             mirror = argv[++i];
@@ -58,10 +59,17 @@ int cmd_server(int argc, char **argv)
             port_file = argv[++i];
         else if (!strcmp(argv[i], "--mirror-port-file") && i + 1 < argc)
             mport_file = argv[++i];
+        else if (!strcmp(argv[i], "--tls-dir") && i + 1 < argc)
+            tls_dir = argv[++i];
+        else if (!strcmp(argv[i], "--plain-http"))
+            plain = 1;
         else {
             fputs("usage: khien server [--db URL] [--listen ADDR:PORT] [--port-file FILE]\n"
+                  "                    [--tls-dir DIR | --plain-http]\n"
                   "                    [--mirror DIR] [--mirror-listen ADDR:PORT] [--mirror-port-file F]\n"
-                  "--db runs the console (default 127.0.0.1:8080; see 'khien console' to set it up);\n"
+                  "--db runs the console (default 127.0.0.1:8080; see 'khien console' to set it up),\n"
+                  "over HTTPS with the certificate in --tls-dir (made at first start; default\n"
+                  "/var/lib/khien/tls); agents enrol with its pin ('khien console pin').\n"
                   "--mirror serves signature packages (on --listen when alone, else --mirror-listen,\n"
                   "default 127.0.0.1:8081). PORT 0 picks a free one, written to the port file.\n",
                   strcmp(argv[i], "--help") ? stderr : stdout);
@@ -86,12 +94,26 @@ int cmd_server(int argc, char **argv)
         o.db_url = db;
         o.addr = addr;
         o.port = port;
+        char crt[4200], key[4200], pin[64];
+        if (!plain) {
+            kh_err te = kh_console_tls_ensure(tls_dir ? tls_dir : "/var/lib/khien/tls", crt, sizeof(crt),
+                                              key, sizeof(key), pin, err, sizeof(err));
+            if (te != KH_OK) {
+                fprintf(stderr, "khien server: %s\n", err[0] ? err : kh_strerror(te));
+                return 1;
+            }
+            o.tls_cert = crt;
+            o.tls_key = key;
+        }
         kh_err e = kh_console_start(&o, &console, err, sizeof(err));
         if (e != KH_OK) {
             fprintf(stderr, "khien server: %s\n", err[0] ? err : kh_strerror(e));
             return 1;
         }
-        printf("console on http://%s:%u/ (database %s)\n", addr, kh_console_port(console), db);
+        printf("console on %s://%s:%u/ (database %s)\n", plain ? "http" : "https", addr,
+               kh_console_port(console), db);
+        if (!plain)
+            printf("certificate pin for agents: %s\n", pin);
         write_port(port_file, kh_console_port(console));
     }
     if (mirror) {

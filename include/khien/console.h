@@ -40,7 +40,15 @@ typedef struct kh_console_opts {
     int64_t report_window;   /* an endpoint is "reporting" when seen this recently (s); 0 = 24 h */
     int64_t silent_after;    /* ... and "silent" when not seen for this long (s); 0 = 7 days */
     size_t max_body;         /* largest request body; 0 = 1 MiB */
+    const char *tls_cert;    /* PEM certificate and key files: HTTPS; both NULL = plain HTTP */
+    const char *tls_key;
 } kh_console_opts;
+
+/* The console's certificate and key in dir (made at first call: P-256, self-signed, 10 years)
+ * and its pin for agents ("sha256//BASE64", 64 bytes with the NUL). */
+KH_API kh_err kh_console_tls_ensure(const char *dir, char *out_cert, size_t cert_len,
+                                    char *out_key, size_t key_len, char out_pin[64],
+                                    char *errbuf, size_t errbuf_len);
 
 KH_API kh_err kh_console_start(const kh_console_opts *opts, kh_console **out_console,
                                char *errbuf, size_t errbuf_len);
@@ -63,11 +71,14 @@ KH_API kh_err kh_console_user(const char *db_url, const char *name, const char *
 typedef struct kh_agent_identity {
     int64_t endpoint;
     uint8_t secret[64]; /* Ed25519 secret key */
+    char pin[64];       /* the server's public key pin for https:// ("" for http://) */
 } kh_agent_identity;
 
-/* Enrol at server_url with token; fills identity. */
-KH_API kh_err kh_agent_enrol(const char *server_url, const char *token, const char *hostname,
-                             kh_agent_identity *out, char *errbuf, size_t errbuf_len);
+/* Enrol at server_url with token; fills identity. An https:// server must match pin (from
+ * 'khien console token'), which is kept in the identity. */
+KH_API kh_err kh_agent_enrol(const char *server_url, const char *token, const char *pin,
+                             const char *hostname, kh_agent_identity *out, char *errbuf,
+                             size_t errbuf_len);
 /* POST a signed JSON body to path; the reply body (owned, free with kh_free) and status. */
 KH_API kh_err kh_agent_post(const char *server_url, const kh_agent_identity *id, const char *path,
                             const char *json, long *out_status, char **out_reply, char *errbuf,

@@ -536,11 +536,42 @@ kh_err kh_console_start(const kh_console_opts *opts, kh_console **out, char *err
         khi_free(c);
         return e;
     }
-    c->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
-                                MHD_USE_ERROR_LOG,
-                            opts->port, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &sa,
-                            MHD_OPTION_NOTIFY_COMPLETED, on_done, c, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (opts->tls_cert || opts->tls_key) {
+        if (!opts->tls_cert || !opts->tls_key ||
+            khi_file_read_all(opts->tls_cert, 1u << 20, &cert, &cl, err, err_len) != KH_OK ||
+            khi_file_read_all(opts->tls_key, 1u << 20, &key, &kl, err, err_len) != KH_OK) {
+            if (!err[0])
+                khi_snprintf(err, err_len, "HTTPS needs both a certificate and a key file");
+            khi_free(cert);
+            khi_free(key);
+            kh_console_stop(c);
+            return KH_EINVAL;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            khi_snprintf(err, err_len, "this libmicrohttpd was built without TLS");
+            khi_free(cert);
+            khi_free(key);
+            kh_console_stop(c);
+            return KH_EINVAL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    if (cert)
+        c->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_done, c, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+                                MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
+        c->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_done, c, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+    if (key)
+        sodium_memzero(key, kl);
+    khi_free(cert);
+    khi_free(key);
     if (!c->d) {
         khi_snprintf(err, err_len, "cannot listen on %s:%u", opts->addr ? opts->addr : "127.0.0.1",
                      opts->port);

@@ -14,12 +14,14 @@ trap cleanup EXIT
 DB="${KH_TEST_DB_URL:-sqlite:$T/console.db}"
 start_server() {
     rm -f "$T/port"
-    "$KHIEN" server --db "$DB" --listen 127.0.0.1:${1:-0} --port-file "$T/port" > "$T/server.log" 2>&1 &
+    "$KHIEN" server --db "$DB" --tls-dir "$T/tls" --listen 127.0.0.1:${1:-0} --port-file "$T/port" > "$T/server.log" 2>&1 &
     SPID=$!
     for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
-    PORT=$(cat "$T/port"); URL="http://127.0.0.1:$PORT"
+    PORT=$(cat "$T/port"); URL="https://127.0.0.1:$PORT"
 }
 stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null; SPID=""; }
+PIN=$("$KHIEN" console pin --tls-dir "$T/tls")
+curl() { command curl -k --pinnedpubkey "$PIN" "$@"; }
 api() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
 jq_() { python3 -c "import json,sys; d=json.load(open('$T/body')); print($1)"; }
 
@@ -35,13 +37,18 @@ start_server
 check "server listening" test -n "$PORT"
 
 # --- enrolment ---
-K agent enrol --server "$URL" --token "$TOK" --state "$T/a1" --hostname "Máy kế toán 01" > "$T/out" 2>&1; expect_status "enrol" 0 $?
+check "key of the certificate kept private" test "$(stat -c %a "$T/tls/console.key")" = 600
+K agent enrol --server "$URL" --token "$TOK" --state "$T/a0" > "$T/out" 2>&1; expect_status "https without a pin refused" 1 $?
+check "pin demanded" has "$T/out" "needs its pin"
+K agent enrol --server "$URL" --token "$TOK" --pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" --state "$T/a0" > "$T/out" 2>&1
+expect_status "a wrong pin (impostor) refused" 1 $?
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a1" --hostname "Máy kế toán 01" > "$T/out" 2>&1; expect_status "enrol" 0 $?
 check "identity kept private" test "$(stat -c %a "$T/a1/identity")" = 600
-K agent enrol --server "$URL" --token "$TOK" --state "$T/a2" > /dev/null 2>&1; expect_status "second use of a 2-use token" 0 $?
-K agent enrol --server "$URL" --token "$TOK" --state "$T/a3" > "$T/out" 2>&1; expect_status "used-up token refused" 1 $?
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a2" > /dev/null 2>&1; expect_status "second use of a 2-use token" 0 $?
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a3" > "$T/out" 2>&1; expect_status "used-up token refused" 1 $?
 check "refusal says why" has "$T/out" "unknown, used up or expired"
-K agent enrol --server "$URL" --token "$(printf '0%.0s' $(seq 64))" --state "$T/a4" > /dev/null 2>&1; expect_status "forged token refused" 1 $?
-K agent enrol --server "$URL" --token "$TOK_STC" --state "$T/stc1" > /dev/null 2>&1; expect_status "enrol in another unit" 0 $?
+K agent enrol --server "$URL" --token "$(printf '0%.0s' $(seq 64))" --pin "$PIN" --state "$T/a4" > /dev/null 2>&1; expect_status "forged token refused" 1 $?
+K agent enrol --server "$URL" --token "$TOK_STC" --pin "$PIN" --state "$T/stc1" > /dev/null 2>&1; expect_status "enrol in another unit" 0 $?
 
 # --- a planted EICAR reaches the server once ---
 mkdir -p "$T/scan"; eicar "$T/scan/eicar.com"; echo clean > "$T/scan/ok.txt"

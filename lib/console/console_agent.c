@@ -36,9 +36,12 @@ static kh_err post(const char *base, const char *pin, const char *path, const ch
     khi_buf b;
     khi_buf_init(&b);
     khi_snprintf(url, sizeof(url), "%s%s", base, path);
-    CURL *c = curl_easy_init();
+    /* one handle per thread, kept: connections to the console are reused between requests */
+    static __thread CURL *kept;
+    CURL *c = kept ? kept : (kept = curl_easy_init());
     if (!c)
         return KH_ENOMEM;
+    curl_easy_reset(c);
     hdr = curl_slist_append(hdr, "Content-Type: application/json");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
@@ -54,7 +57,6 @@ static kh_err post(const char *base, const char *pin, const char *path, const ch
         if (!pin || strncmp(pin, "sha256//", 8) != 0) {
             khi_snprintf(err, err_len, "%s: an https:// console needs its pin (sha256//...)", base);
             curl_slist_free_all(hdr);
-            curl_easy_cleanup(c);
             return KH_EINVAL;
         }
         curl_easy_setopt(c, CURLOPT_PINNEDPUBLICKEY, pin);
@@ -71,8 +73,8 @@ static kh_err post(const char *base, const char *pin, const char *path, const ch
         *out_reply = b.data ? b.data : khi_strdup("");
         b.data = NULL;
     }
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
     khi_buf_cleanup(&b);
     return e;
 }

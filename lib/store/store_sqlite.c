@@ -9,6 +9,7 @@
 #include "store/store_int.h"
 
 #include <sodium.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 typedef struct sq_store {
     khi_store base; /* first: a khi_store * is a sq_store * */
     sqlite3 *db;
+    pthread_mutex_t mu; /* one connection: its transactions must not interleave across threads */
 } sq_store;
 
 #define SQ(s) ((sq_store *)(s))
@@ -88,6 +90,12 @@ kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_
     if (!q)
         return KH_ENOMEM;
     q->base.ops = &sq_ops;
+    /* recursive: a callback of units() may ask the store again on the same thread */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&q->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     khi_store *s = &q->base;
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
@@ -116,6 +124,7 @@ static void sq_close(khi_store *s)
     if (!s)
         return;
     sqlite3_close(SQ(s)->db);
+    pthread_mutex_destroy(&SQ(s)->mu);
     khi_free(s);
 }
 
@@ -149,7 +158,7 @@ static void digest(const void *p, size_t n, uint8_t out[32])
 
 /* ---- units ---- */
 
-static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+static kh_err sq_unit_add_locked(khi_store *s, int64_t parent, const char *name, const char *kind,
                           const char *code, int64_t *out_id)
 {
     sqlite3_stmt *st = prep(s, "INSERT INTO units(parent_id, name, kind, code) VALUES(?, ?, ?, ?)");
@@ -168,7 +177,7 @@ static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const 
     return e;
 }
 
-static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
+static kh_err sq_unit_find_locked(khi_store *s, const char *name, int64_t *out_id)
 {
     sqlite3_stmt *st = prep(s, "SELECT id FROM units WHERE name = ? ORDER BY id LIMIT 1");
     if (!st)
@@ -181,7 +190,7 @@ static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
     return e;
 }
 
-static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
+static int sq_unit_within_locked(khi_store *s, int64_t unit, int64_t ancestor)
 {
     if (ancestor == 0)
         return 1;
@@ -197,7 +206,7 @@ static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
     return yes;
 }
 
-static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
+static kh_err sq_unit_name_locked(khi_store *s, int64_t id, char *out, size_t out_len)
 {
     sqlite3_stmt *st = prep(s, "SELECT name FROM units WHERE id = ?");
     if (!st)
@@ -210,7 +219,7 @@ static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
     return e;
 }
 
-static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
+static kh_err sq_units_locked(khi_store *s, khi_unit_fn cb, void *ud)
 {
     sqlite3_stmt *st = prep(s, "SELECT id, coalesce(parent_id, 0), name, kind, code FROM units ORDER BY id");
     if (!st)
@@ -228,7 +237,7 @@ static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
 
 /* ---- enrolment ---- */
 
-static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+static kh_err sq_token_create_locked(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
                               char out_hex[65])
 {
     uint8_t tok[32], h[32];
@@ -248,7 +257,7 @@ static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int us
     return e;
 }
 
-static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+static kh_err sq_enrol_locked(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
                        const char *hostname, int64_t now, int64_t *out_endpoint)
 {
     uint8_t tok[32], h[32];
@@ -305,7 +314,7 @@ static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey
     return e;
 }
 
-static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+static kh_err sq_endpoint_key_locked(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
 {
     sqlite3_stmt *st = prep(s, "SELECT pubkey, revoked FROM endpoints WHERE id = ?");
     if (!st)
@@ -321,7 +330,7 @@ static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], 
     return e;
 }
 
-static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
+static kh_err sq_endpoint_revoke_locked(khi_store *s, int64_t id)
 {
     sqlite3_stmt *st = prep(s, "UPDATE endpoints SET revoked = 1 WHERE id = ?");
     if (!st)
@@ -331,7 +340,7 @@ static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
     return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
 }
 
-static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+static kh_err sq_heartbeat_locked(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
 {
     sqlite3_stmt *st = prep(s, "UPDATE endpoints SET hostname = coalesce(?, hostname), os = ?,"
                                " agent_version = ?, engine_version = ?, sig_version = ?, sig_time = ?,"
@@ -352,7 +361,7 @@ static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, i
     return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
 }
 
-static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
 {
     sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
                                " VALUES(?, ?, ?, ?, ?, ?, ?)");
@@ -377,7 +386,7 @@ static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (?1 = 0 AND parent_id IS NULL) OR id = ?1" \
     " UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
 
-static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+static kh_err sq_rollup_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
                         int64_t window, int64_t silent_after, khi_rollup *out)
 {
     memset(out, 0, sizeof(*out));
@@ -417,7 +426,7 @@ static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, in
     return KH_OK;
 }
 
-static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
     sqlite3_stmt *st = prep(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e"
@@ -439,7 +448,7 @@ static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
 
 /* ---- users and sessions ---- */
 
-static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
+static kh_err sq_user_set_locked(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
     char hash[crypto_pwhash_STRBYTES];
@@ -459,7 +468,7 @@ static kh_err sq_user_set(khi_store *s, const char *name, const char *password, 
     return run_done(st);
 }
 
-static kh_err sq_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+static kh_err sq_login_locked(khi_store *s, const char *name, const char *password, int64_t ttl,
                        int64_t now, char out_session[65])
 {
     sqlite3_stmt *st = prep(s, "SELECT pwhash FROM users WHERE name = ?");
@@ -486,7 +495,7 @@ static kh_err sq_login(khi_store *s, const char *name, const char *password, int
     return e;
 }
 
-static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+static kh_err sq_session_locked(khi_store *s, const char *session_hex, int64_t now, char *out_user,
                          size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
 {
     uint8_t tok[32], h[32];
@@ -508,6 +517,144 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
     }
     sqlite3_finalize(st);
     return e;
+}
+
+/* ---- every call holds the connection's lock ---- */
+
+static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+                          const char *code, int64_t *out_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_add_locked(s, parent, name, kind, code, out_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_find_locked(s, name, out_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    int r = sq_unit_within_locked(s, unit, ancestor);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_name_locked(s, id, out, out_len);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_units_locked(s, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                              char out_hex[65])
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_token_create_locked(s, unit_id, ttl, uses, now, out_hex);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                       const char *hostname, int64_t now, int64_t *out_endpoint)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_enrol_locked(s, token_hex, pubkey, hostname, now, out_endpoint);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_endpoint_key_locked(s, id, out_pubkey, out_revoked);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_endpoint_revoke_locked(s, id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_heartbeat_locked(s, id, inv, now);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_event_locked(s, endpoint, ev, out_new);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                        int64_t window, int64_t silent_after, khi_rollup *out)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_rollup_locked(s, unit, from, to, now, window, silent_after, out);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                khi_top_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_top_signatures_locked(s, unit, from, to, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
+                          int64_t unit_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_user_set_locked(s, name, password, role, unit_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+                       int64_t now, char out_session[65])
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_login_locked(s, name, password, ttl, now, out_session);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                         size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_session_locked(s, session_hex, now, out_user, user_len, out_role, role_len, out_unit);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
 }
 
 static const khi_store_ops sq_ops = {

@@ -22,11 +22,10 @@ build: $(BUILD)/CMakeCache.txt
 install: build
 	cmake --install $(BUILD)
 
-# The main job on its embedded default: scan ClamAV's test corpus with the starter database.
+# The main job on its embedded default: the console on SQLite with the Lai Châu tree and a
+# local agent that scans ClamAV's test files and reports (scripts/demo.sh; Ctrl-C stops it).
 run: deps build
-	@echo "== khien scan: ClamAV's test files with the starter database (data/db)"
-	$(BUILD)/khien scan -i --cache-dir $(BUILD)/cache -d data/db /usr/share/clamav-testfiles; \
-	  rc=$$?; [ $$rc -le 1 ] || exit $$rc
+	bash scripts/demo.sh
 
 # Every test: a normal build, then the same tests under AddressSanitizer + UBSan (clang),
 # which also builds the libFuzzer targets and runs each on its corpus.

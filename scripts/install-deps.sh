@@ -15,6 +15,7 @@ build_pkgs=(
   libsqlite3-dev        # embedded storage
   libcurl4-openssl-dev  # update client: mirrors over HTTP(S), proxies, resume
   libmicrohttpd-dev     # khien server: mirror and (later) console
+  libpq-dev             # console storage on PostgreSQL, for scale
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
 )
@@ -26,6 +27,7 @@ test_pkgs=(
   clamav yara                # peers for bench/ (clamscan, yara)
   python3 zip gzip bzip2 xz-utils zstd lzma
   openssl                    # tests sign .cvd files with their own RSA keys
+  postgresql                 # the console tests start a real PostgreSQL server
   bind9-utils unbound        # dns: named-checkzone and a real Unbound loading the RPZ zone
 )
 

@@ -12,6 +12,8 @@ int cmd_version(int argc, char **argv);
 int cmd_update(int argc, char **argv);
 int cmd_mirror(int argc, char **argv);
 int cmd_server(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_agent(int argc, char **argv);
 
 /* Parse "123", "10K", "100M", "2G" into bytes. Returns 0 or -1. */
 int cli_parse_size(const char *s, uint64_t *out);

@@ -19,7 +19,9 @@ static const struct {
     {"db", cmd_db, "signature databases: info, keygen, pack, diff, verify, status"},
     {"update", cmd_update, "install the newest signed signatures from mirrors or a file"},
     {"mirror", cmd_mirror, "publish packages to a mirror directory, or sync one from upstream"},
-    {"server", cmd_server, "serve a signature mirror over HTTP"},
+    {"server", cmd_server, "run the central console and/or a signature mirror"},
+    {"console", cmd_console, "set up the console: database, organisation tree, tokens, users"},
+    {"agent", cmd_agent, "the endpoint agent: enrol, report, scan, queue events"},
     {"dns", cmd_dns, "find infected clients in DNS resolver logs; RPZ zones, DGA scores"},
     {"version", cmd_version, "print the version"},
 };

@@ -1,0 +1,600 @@
+/*
+ * console_server.c - the console's HTTP API on libmicrohttpd.
+ *
+ *   request -> body (bounded) -> route -> auth (agent signature | session) -> validate JSON
+ *           -> lib/store -> JSON reply
+ *
+ * Every failure is a 4xx with {"error": "..."} saying what was wrong, and changes nothing:
+ * handlers validate the whole body before the first write. Agent requests are signed with the
+ * endpoint's own Ed25519 key over method, path, time and the body's SHA-256, within five
+ * minutes of the server's clock; events carry the agent's own ids, so a resend is stored once.
+ */
+#include <khien/console.h>
+#include "core/core.h"
+#include "store/store.h"
+
+#include <arpa/inet.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CLOCK_SKEW 300
+#define SESSION_TTL (8 * 3600)
+#define MAX_EVENTS 1000
+
+struct kh_console {
+    struct MHD_Daemon *d;
+    khi_store *store;
+    kh_console_opts o;
+    uint16_t port;
+};
+
+typedef struct req {
+    khi_buf body;
+    int too_big;
+} req;
+
+typedef struct reply {
+    unsigned code;
+    json_t *j;
+    char cookie[160];
+} reply;
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static void err_reply(reply *r, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void err_reply(reply *r, unsigned code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    json_decref(r->j);
+    r->code = code;
+    r->j = json_pack("{s:s}", "error", msg);
+}
+
+/* ---- agents ---- */
+
+static int agent_auth(kh_console *c, struct MHD_Connection *conn, const char *method,
+                      const char *url, const khi_buf *body, int64_t *out_id, reply *r)
+{
+    const char *eid = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Khien-Endpoint");
+    const char *ts = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Khien-Time");
+    const char *sig = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Khien-Signature");
+    uint64_t id = 0, t = 0;
+    uint8_t pk[32], sg[64], h[32];
+    int revoked = 0;
+    if (!eid || !ts || !sig || khi_parse_u64(eid, strlen(eid), &id) || khi_parse_u64(ts, strlen(ts), &t) ||
+        strlen(sig) != 128 || khi_hex_decode(sig, 64, sg)) {
+        err_reply(r, MHD_HTTP_UNAUTHORIZED, "agent request without a valid signature header");
+        return 0;
+    }
+    if ((int64_t)t < now_s() - CLOCK_SKEW || (int64_t)t > now_s() + CLOCK_SKEW) {
+        err_reply(r, MHD_HTTP_UNAUTHORIZED, "request time is more than %d s from the server's clock", CLOCK_SKEW);
+        return 0;
+    }
+    if (khi_store_endpoint_key(c->store, (int64_t)id, pk, &revoked) != KH_OK) {
+        err_reply(r, MHD_HTTP_UNAUTHORIZED, "unknown endpoint %llu", (unsigned long long)id);
+        return 0;
+    }
+    crypto_hash_sha256(h, (const uint8_t *)(body->data ? body->data : ""), body->len);
+    char hex[65], msg[600];
+    khi_hex_encode(h, 32, hex);
+    int n = snprintf(msg, sizeof(msg), "%s\n%s\n%s\n%s", method, url, ts, hex);
+    if (n <= 0 || (size_t)n >= sizeof(msg) ||
+        crypto_sign_verify_detached(sg, (const uint8_t *)msg, (unsigned long long)n, pk) != 0) {
+        err_reply(r, MHD_HTTP_UNAUTHORIZED, "signature does not verify for endpoint %llu", (unsigned long long)id);
+        return 0;
+    }
+    if (revoked) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "endpoint %llu is revoked", (unsigned long long)id);
+        return 0;
+    }
+    *out_id = (int64_t)id;
+    return 1;
+}
+
+static json_t *parse_body(const khi_buf *b, reply *r)
+{
+    json_error_t je;
+    json_t *j = json_loadb(b->data ? b->data : "", b->len, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "body is not a JSON object%s%s", j ? "" : ": ", j ? "" : je.text);
+        json_decref(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* An optional string field: NULL when absent, error when present with another type or too long. */
+static int opt_str(json_t *o, const char *key, size_t max, const char **out, reply *r)
+{
+    json_t *v = json_object_get(o, key);
+    *out = NULL;
+    if (!v || json_is_null(v))
+        return 1;
+    if (!json_is_string(v) || json_string_length(v) > max || strlen(json_string_value(v)) != json_string_length(v)) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "field '%s' must be a string of at most %zu bytes", key, max);
+        return 0;
+    }
+    *out = json_string_value(v);
+    return 1;
+}
+
+static int opt_int(json_t *o, const char *key, int64_t *out, reply *r)
+{
+    json_t *v = json_object_get(o, key);
+    *out = 0;
+    if (!v || json_is_null(v))
+        return 1;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "field '%s' must be a non-negative integer", key);
+        return 0;
+    }
+    *out = json_integer_value(v);
+    return 1;
+}
+
+static void h_enrol(kh_console *c, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r);
+    const char *token, *pk, *host;
+    uint8_t key[32];
+    if (!j)
+        return;
+    if (!opt_str(j, "token", 64, &token, r) || !opt_str(j, "pubkey", 64, &pk, r) ||
+        !opt_str(j, "hostname", 255, &host, r))
+        goto out;
+    if (!token || !pk || strlen(pk) != 64 || khi_hex_decode(pk, 32, key)) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "enrolment needs 'token' and a 64-hex-digit 'pubkey'");
+        goto out;
+    }
+    int64_t id = 0;
+    kh_err e = khi_store_enrol(c->store, token, key, host, now_s(), &id);
+    if (e == KH_EACCES)
+        err_reply(r, MHD_HTTP_FORBIDDEN, "enrolment token is unknown, used up or expired");
+    else if (e == KH_EEXIST)
+        err_reply(r, MHD_HTTP_CONFLICT, "this key is enrolled already as endpoint %lld", (long long)id);
+    else if (e != KH_OK)
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+    else {
+        r->code = MHD_HTTP_OK;
+        r->j = json_pack("{s:I}", "endpoint", (json_int_t)id);
+    }
+out:
+    json_decref(j);
+}
+
+static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r);
+    khi_inventory inv;
+    int64_t rt = 0;
+    memset(&inv, 0, sizeof(inv));
+    if (!j)
+        return;
+    if (opt_str(j, "hostname", 255, &inv.hostname, r) && opt_str(j, "os", 255, &inv.os, r) &&
+        opt_str(j, "agent_version", 64, &inv.agent_version, r) &&
+        opt_str(j, "engine_version", 64, &inv.engine_version, r) &&
+        opt_int(j, "sig_version", &inv.sig_version, r) && opt_int(j, "sig_time", &inv.sig_time, r) &&
+        opt_int(j, "last_full_scan", &inv.last_full_scan, r) && opt_int(j, "realtime", &rt, r)) {
+        inv.realtime = rt != 0;
+        if (khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK)
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        else {
+            r->code = MHD_HTTP_OK;
+            r->j = json_pack("{s:b, s:I}", "ok", 1, "server_time", (json_int_t)now_s());
+        }
+    }
+    json_decref(j);
+}
+
+static void h_events(kh_console *c, int64_t id, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r), *arr;
+    if (!j)
+        return;
+    arr = json_object_get(j, "events");
+    if (!json_is_array(arr) || json_array_size(arr) > MAX_EVENTS) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "'events' must be an array of at most %d events", MAX_EVENTS);
+        json_decref(j);
+        return;
+    }
+    size_t n = json_array_size(arr);
+    khi_event_rec *ev = khi_calloc(n ? n : 1, sizeof(*ev));
+    if (!ev) {
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        json_decref(j);
+        return;
+    }
+    /* validate everything first: a bad event refuses the whole batch and stores nothing */
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e) || !opt_str(e, "uid", 128, &ev[i].uid, r) ||
+            !opt_str(e, "path", 4096, &ev[i].path, r) || !opt_str(e, "sha256", 64, &ev[i].sha256, r) ||
+            !opt_str(e, "signature", 512, &ev[i].signature, r) || !opt_str(e, "action", 32, &ev[i].action, r) ||
+            !opt_int(e, "time", &ev[i].time, r)) {
+            if (r->code < 400)
+                err_reply(r, MHD_HTTP_BAD_REQUEST, "event %zu is not an object", i);
+            goto out;
+        }
+        if (!ev[i].uid || !ev[i].signature || !ev[i].time) {
+            err_reply(r, MHD_HTTP_BAD_REQUEST, "event %zu needs 'uid', 'signature' and 'time'", i);
+            goto out;
+        }
+    }
+    size_t stored = 0, dups = 0;
+    for (size_t i = 0; i < n; i++) {
+        int fresh = 0;
+        if (khi_store_event(c->store, id, &ev[i], &fresh) != KH_OK) {
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error at event %zu", i);
+            goto out;
+        }
+        fresh ? stored++ : dups++;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:I}", "stored", (json_int_t)stored, "duplicates", (json_int_t)dups);
+out:
+    khi_free(ev);
+    json_decref(j);
+}
+
+/* ---- people ---- */
+
+typedef struct who {
+    char user[128], role[32];
+    int64_t unit;
+} who;
+
+static int session_auth(kh_console *c, struct MHD_Connection *conn, who *w, reply *r)
+{
+    const char *tok = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "khien_session");
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (!tok && auth && strncmp(auth, "Bearer ", 7) == 0)
+        tok = auth + 7;
+    if (!tok || khi_store_session(c->store, tok, now_s(), w->user, sizeof(w->user), w->role,
+                                  sizeof(w->role), &w->unit) != KH_OK) {
+        err_reply(r, MHD_HTTP_UNAUTHORIZED, "log in first (POST /api/v1/login)");
+        return 0;
+    }
+    return 1;
+}
+
+static void h_login(kh_console *c, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r);
+    const char *user, *pw;
+    char session[65];
+    if (!j)
+        return;
+    if (opt_str(j, "user", 128, &user, r) && opt_str(j, "password", 1024, &pw, r)) {
+        if (!user || !pw || khi_store_login(c->store, user, pw, SESSION_TTL, now_s(), session) != KH_OK) {
+            err_reply(r, MHD_HTTP_UNAUTHORIZED, "wrong user name or password");
+        } else {
+            r->code = MHD_HTTP_OK;
+            r->j = json_pack("{s:s, s:I}", "session", session, "expires_in", (json_int_t)SESSION_TTL);
+            khi_snprintf(r->cookie, sizeof(r->cookie),
+                         "khien_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%d", session, SESSION_TTL);
+        }
+    }
+    json_decref(j);
+}
+
+static int add_unit(void *ud, const khi_unit *u)
+{
+    json_array_append_new(ud, json_pack("{s:I, s:I, s:s, s:s}", "id", (json_int_t)u->id, "parent",
+                                        (json_int_t)u->parent_id, "name", u->name, "kind", u->kind));
+    return 0;
+}
+
+static void h_units(kh_console *c, const who *w, reply *r)
+{
+    json_t *all = json_array(), *mine = json_array();
+    khi_store_units(c->store, add_unit, all);
+    size_t i;
+    json_t *u;
+    json_array_foreach(all, i, u)
+    {
+        if (khi_store_unit_within(c->store, json_integer_value(json_object_get(u, "id")), w->unit))
+            json_array_append(mine, u);
+    }
+    json_decref(all);
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:o}", "units", mine);
+}
+
+static json_t *rollup_json(kh_console *c, int64_t unit, int64_t from, int64_t to)
+{
+    khi_rollup x;
+    char name[512] = "";
+    int64_t now = now_s();
+    khi_store_rollup(c->store, unit, from, to, now, c->o.report_window, c->o.silent_after, &x);
+    if (unit)
+        khi_store_unit_name(c->store, unit, name, sizeof(name));
+    double rep = (double)x.reporting;
+    return json_pack("{s:I, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:I}", "unit",
+                     (json_int_t)unit, "name", unit ? name : "", "endpoints", (json_int_t)x.endpoints,
+                     "reporting", (json_int_t)x.reporting, "coverage",
+                     x.endpoints ? (double)x.reporting / (double)x.endpoints : 0.0, "fresh_24h",
+                     (json_int_t)x.fresh_24h, "fresh_7d", (json_int_t)x.fresh_7d, "freshness_24h",
+                     x.endpoints ? (double)x.fresh_24h / (double)x.endpoints : 0.0, "freshness_7d",
+                     x.endpoints ? (double)x.fresh_7d / (double)x.endpoints : 0.0, "infected_endpoints",
+                     (json_int_t)x.infected, "detections", (json_int_t)x.detections, "infection_index",
+                     rep > 0 ? (double)x.infected / rep : 0.0, "detections_per_100",
+                     rep > 0 ? 100.0 * (double)x.detections / rep : 0.0, "silent", (json_int_t)x.silent);
+}
+
+typedef struct kids {
+    kh_console *c;
+    int64_t parent, from, to;
+    json_t *arr;
+} kids;
+
+static int add_child(void *ud, const khi_unit *u)
+{
+    kids *k = ud;
+    if (u->parent_id == k->parent && u->id != k->parent)
+        json_array_append_new(k->arr, rollup_json(k->c, u->id, k->from, k->to));
+    return 0;
+}
+
+static int add_top(void *ud, const char *name, int64_t n)
+{
+    json_array_append_new(ud, json_pack("{s:s, s:I}", "signature", name ? name : "", "count", (json_int_t)n));
+    return 0;
+}
+
+static int64_t query_int(struct MHD_Connection *conn, const char *key, int64_t def, int *bad)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, key);
+    uint64_t x;
+    if (!v)
+        return def;
+    if (khi_parse_u64(v, strlen(v), &x) != 0 || x > INT64_MAX) {
+        *bad = 1;
+        return def;
+    }
+    return (int64_t)x;
+}
+
+static void h_rollup(kh_console *c, struct MHD_Connection *conn, const who *w, reply *r)
+{
+    int bad = 0;
+    int64_t now = now_s();
+    int64_t unit = query_int(conn, "unit", w->unit, &bad);
+    int64_t to = query_int(conn, "to", now + 1, &bad), from = query_int(conn, "from", now - 30 * 86400, &bad);
+    if (bad || from >= to) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "unit, from and to must be numbers, from before to");
+        return;
+    }
+    if (!khi_store_unit_within(c->store, unit, w->unit)) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "unit %lld is outside what %s may see", (long long)unit, w->user);
+        return;
+    }
+    json_t *j = rollup_json(c, unit, from, to), *top = json_array();
+    kids k = {c, unit, from, to, json_array()};
+    if (unit == 0) { /* the province: its direct units are the roots */
+        khi_store_units(c->store, add_child, &k);
+    } else {
+        khi_store_units(c->store, add_child, &k);
+    }
+    khi_store_top_signatures(c->store, unit, from, to, 10, add_top, top);
+    json_object_set_new(j, "from", json_integer(from));
+    json_object_set_new(j, "to", json_integer(to));
+    json_object_set_new(j, "top_signatures", top);
+    json_object_set_new(j, "children", k.arr);
+    r->code = MHD_HTTP_OK;
+    r->j = j;
+}
+
+static void h_revoke(kh_console *c, const who *w, const char *url, reply *r)
+{
+    uint64_t id = 0;
+    const char *p = url + strlen("/api/v1/endpoints/");
+    const char *slash = strchr(p, '/');
+    if (strcmp(w->role, "province") != 0) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "only province administrators may revoke endpoints");
+        return;
+    }
+    if (!slash || strcmp(slash, "/revoke") != 0 || khi_parse_u64(p, (size_t)(slash - p), &id) != 0) {
+        err_reply(r, MHD_HTTP_NOT_FOUND, "no such resource");
+        return;
+    }
+    if (khi_store_endpoint_revoke(c->store, (int64_t)id) != KH_OK) {
+        err_reply(r, MHD_HTTP_NOT_FOUND, "no endpoint %llu", (unsigned long long)id);
+        return;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:b}", "endpoint", (json_int_t)id, "revoked", 1);
+}
+
+static void route(kh_console *c, struct MHD_Connection *conn, const char *method, const char *url,
+                  const khi_buf *body, reply *r)
+{
+    int post = strcmp(method, "POST") == 0, get = strcmp(method, "GET") == 0;
+    int64_t id;
+    who w;
+    if (post && !strcmp(url, "/api/v1/enrol"))
+        h_enrol(c, body, r);
+    else if (post && !strcmp(url, "/api/v1/heartbeat")) {
+        if (agent_auth(c, conn, method, url, body, &id, r))
+            h_heartbeat(c, id, body, r);
+    } else if (post && !strcmp(url, "/api/v1/events")) {
+        if (agent_auth(c, conn, method, url, body, &id, r))
+            h_events(c, id, body, r);
+    } else if (post && !strcmp(url, "/api/v1/login"))
+        h_login(c, body, r);
+    else if (get && !strcmp(url, "/api/v1/units")) {
+        if (session_auth(c, conn, &w, r))
+            h_units(c, &w, r);
+    } else if (get && !strcmp(url, "/api/v1/rollup")) {
+        if (session_auth(c, conn, &w, r))
+            h_rollup(c, conn, &w, r);
+    } else if (post && !strncmp(url, "/api/v1/endpoints/", 18)) {
+        if (session_auth(c, conn, &w, r))
+            h_revoke(c, &w, url, r);
+    } else if (!strncmp(url, "/api/", 5)) {
+        err_reply(r, MHD_HTTP_NOT_FOUND, "no %s %s in this API", method, url);
+    } else {
+        err_reply(r, MHD_HTTP_NOT_FOUND, "not found");
+    }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_len, void **state)
+{
+    kh_console *c = cls;
+    req *q = *state;
+    (void)version;
+    if (!q) {
+        q = khi_calloc(1, sizeof(*q));
+        if (!q)
+            return MHD_NO;
+        khi_buf_init(&q->body);
+        *state = q;
+        return MHD_YES;
+    }
+    if (*upload_len) {
+        if (q->body.len + *upload_len > c->o.max_body)
+            q->too_big = 1;
+        else if (khi_buf_append(&q->body, upload, *upload_len) != KH_OK)
+            q->too_big = 1;
+        *upload_len = 0;
+        return MHD_YES;
+    }
+    reply r = {MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, ""};
+    if (q->too_big)
+        err_reply(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %zu bytes", c->o.max_body);
+    else
+        route(c, conn, method, url, &q->body, &r);
+    char *text = r.j ? json_dumps(r.j, JSON_COMPACT) : NULL;
+    json_decref(r.j);
+    if (!text)
+        return MHD_NO;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, "Content-Type", "application/json; charset=utf-8");
+    MHD_add_response_header(resp, "Cache-Control", "no-store");
+    if (r.cookie[0])
+        MHD_add_response_header(resp, "Set-Cookie", r.cookie);
+    enum MHD_Result ret = MHD_queue_response(conn, r.code, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static void on_done(void *cls, struct MHD_Connection *conn, void **state,
+                    enum MHD_RequestTerminationCode code)
+{
+    (void)cls;
+    (void)conn;
+    (void)code;
+    req *q = *state;
+    if (q) {
+        khi_buf_cleanup(&q->body);
+        khi_free(q);
+        *state = NULL;
+    }
+}
+
+kh_err kh_console_start(const kh_console_opts *opts, kh_console **out, char *err, size_t err_len)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(opts->port);
+    if (inet_pton(AF_INET, opts->addr ? opts->addr : "127.0.0.1", &sa.sin_addr) != 1) {
+        khi_snprintf(err, err_len, "'%s' is not an IPv4 address", opts->addr);
+        return KH_EINVAL;
+    }
+    kh_console *c = khi_calloc(1, sizeof(*c));
+    if (!c)
+        return KH_ENOMEM;
+    c->o = *opts;
+    if (!c->o.report_window)
+        c->o.report_window = 24 * 3600;
+    if (!c->o.silent_after)
+        c->o.silent_after = 7 * 86400;
+    if (!c->o.max_body)
+        c->o.max_body = 1u << 20;
+    kh_err e = khi_store_open(opts->db_url, &c->store, err, err_len);
+    if (e != KH_OK) {
+        khi_free(c);
+        return e;
+    }
+    char *cert = NULL, *key = NULL;
+    size_t cl = 0, kl = 0;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (opts->tls_cert || opts->tls_key) {
+        if (!opts->tls_cert || !opts->tls_key ||
+            khi_file_read_all(opts->tls_cert, 1u << 20, &cert, &cl, err, err_len) != KH_OK ||
+            khi_file_read_all(opts->tls_key, 1u << 20, &key, &kl, err, err_len) != KH_OK) {
+            if (!err[0])
+                khi_snprintf(err, err_len, "HTTPS needs both a certificate and a key file");
+            khi_free(cert);
+            khi_free(key);
+            kh_console_stop(c);
+            return KH_EINVAL;
+        }
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            khi_snprintf(err, err_len, "this libmicrohttpd was built without TLS");
+            khi_free(cert);
+            khi_free(key);
+            kh_console_stop(c);
+            return KH_EINVAL;
+        }
+        flags |= MHD_USE_TLS;
+    }
+    if (cert)
+        c->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_done, c, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024,
+                                MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+    else
+        c->d = MHD_start_daemon(flags, opts->port, NULL, NULL, on_request, c, MHD_OPTION_SOCK_ADDR, &sa,
+                                MHD_OPTION_NOTIFY_COMPLETED, on_done, c, MHD_OPTION_CONNECTION_TIMEOUT,
+                                (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1024, MHD_OPTION_END);
+    if (key)
+        sodium_memzero(key, kl);
+    khi_free(cert);
+    khi_free(key);
+    if (!c->d) {
+        khi_snprintf(err, err_len, "cannot listen on %s:%u", opts->addr ? opts->addr : "127.0.0.1",
+                     opts->port);
+        kh_console_stop(c);
+        return KH_EIO;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(c->d, MHD_DAEMON_INFO_BIND_PORT);
+    c->port = info ? info->port : opts->port;
+    *out = c;
+    return KH_OK;
+}
+
+uint16_t kh_console_port(const kh_console *c)
+{
+    return c ? c->port : 0;
+}
+
+void kh_console_stop(kh_console *c)
+{
+    if (!c)
+        return;
+    if (c->d)
+        MHD_stop_daemon(c->d);
+    khi_store_close(c->store);
+    khi_free(c);
+}

@@ -1,0 +1,84 @@
+/*
+ * store.h - what the console server keeps, behind one interface (internal).
+ *
+ * lib/store knows nothing of HTTP: it stores units, endpoints, enrolment tokens, events, scan
+ * results, users and sessions, and answers the roll-up questions of the console. Backends are
+ * a table of functions; SQLite (store_sqlite.c) is the embedded default, PostgreSQL comes next
+ * behind the same table. All strings are UTF-8 and stored as given (Vietnamese names intact);
+ * every value reaches the database as a bound parameter, never inside SQL text.
+ */
+#ifndef KHI_STORE_H
+#define KHI_STORE_H
+
+#include <stdint.h>
+#include <khien/error.h>
+#include "core/core.h"
+
+typedef struct khi_store khi_store;
+
+typedef struct khi_unit {
+    int64_t id, parent_id; /* parent 0 = the province itself */
+    const char *name, *kind, *code;
+} khi_unit;
+
+typedef struct khi_inventory {
+    const char *hostname, *os, *agent_version, *engine_version;
+    int64_t sig_version, sig_time, last_full_scan;
+    int realtime;
+} khi_inventory;
+
+typedef struct khi_event_rec {
+    const char *uid, *path, *sha256, *signature, *action;
+    int64_t time;
+} khi_event_rec;
+
+typedef struct khi_rollup {
+    int64_t unit_id;
+    int64_t endpoints, reporting, fresh_24h, fresh_7d, infected, detections, silent;
+} khi_rollup;
+
+/* Open url: "sqlite:PATH" (or a plain path). Creates and migrates the schema. */
+kh_err khi_store_open(const char *url, khi_store **out, char *err, size_t err_len);
+void khi_store_close(khi_store *s);
+
+kh_err khi_store_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+                          const char *code, int64_t *out_id);
+kh_err khi_store_unit_find(khi_store *s, const char *name, int64_t *out_id);
+/* 1 when unit is ancestor or below it (ancestor 0 = the whole province). */
+int khi_store_unit_within(khi_store *s, int64_t unit, int64_t ancestor);
+kh_err khi_store_unit_name(khi_store *s, int64_t id, char *out, size_t out_len);
+typedef int (*khi_unit_fn)(void *ud, const khi_unit *u);
+kh_err khi_store_units(khi_store *s, khi_unit_fn cb, void *ud);
+
+/* A one-use-or-more enrolment token for a unit, valid ttl seconds; hex written to out (65). */
+kh_err khi_store_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                              char out_hex[65]);
+/* Consume a token and register an endpoint with this public key. KH_EACCES: bad/used/expired
+ * token; KH_EEXIST: the key is enrolled already (its id is returned). */
+kh_err khi_store_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                       const char *hostname, int64_t now, int64_t *out_endpoint);
+/* The key and state of an endpoint. KH_ENOENT when unknown. */
+kh_err khi_store_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked);
+kh_err khi_store_endpoint_revoke(khi_store *s, int64_t id);
+kh_err khi_store_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now);
+/* Store an event; *out_new is 0 when the agent sent this uid before (nothing changes). */
+kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new);
+
+/* Figures for unit (0 = province) and everything under it over [from, to); "reporting" means
+ * seen within report_window seconds of now, "silent" not seen for silent_after seconds. */
+kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                        int64_t report_window, int64_t silent_after, khi_rollup *out);
+typedef int (*khi_top_fn)(void *ud, const char *name, int64_t count);
+kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                khi_top_fn cb, void *ud);
+
+/* Users: role "province" (all units) or "unit" (read-only, own unit and below). */
+kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
+                          int64_t unit_id);
+/* KH_EACCES on a wrong name or password. */
+kh_err khi_store_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+                       int64_t now, char out_session[65]);
+kh_err khi_store_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                         size_t user_len, char *out_role, size_t role_len, int64_t *out_unit);
+
+#endif

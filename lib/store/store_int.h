@@ -1,0 +1,44 @@
+/*
+ * store_int.h - the table of functions a storage backend provides (internal to lib/store).
+ */
+#ifndef KHI_STORE_INT_H
+#define KHI_STORE_INT_H
+
+#include "store/store.h"
+
+typedef struct khi_store_ops {
+    void (*close)(khi_store *s);
+    kh_err (*unit_add)(khi_store *s, int64_t parent, const char *name, const char *kind,
+                       const char *code, int64_t *out_id);
+    kh_err (*unit_find)(khi_store *s, const char *name, int64_t *out_id);
+    int (*unit_within)(khi_store *s, int64_t unit, int64_t ancestor);
+    kh_err (*unit_name)(khi_store *s, int64_t id, char *out, size_t out_len);
+    kh_err (*units)(khi_store *s, khi_unit_fn cb, void *ud);
+    kh_err (*token_create)(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                           char out_hex[65]);
+    kh_err (*enrol)(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                    const char *hostname, int64_t now, int64_t *out_endpoint);
+    kh_err (*endpoint_key)(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked);
+    kh_err (*endpoint_revoke)(khi_store *s, int64_t id);
+    kh_err (*heartbeat)(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now);
+    kh_err (*event)(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new);
+    kh_err (*rollup)(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                     int64_t window, int64_t silent_after, khi_rollup *out);
+    kh_err (*top_signatures)(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                             khi_top_fn cb, void *ud);
+    kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,
+                       int64_t unit_id);
+    kh_err (*login)(khi_store *s, const char *name, const char *password, int64_t ttl, int64_t now,
+                    char out_session[65]);
+    kh_err (*session)(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                      size_t user_len, char *out_role, size_t role_len, int64_t *out_unit);
+} khi_store_ops;
+
+struct khi_store {
+    const khi_store_ops *ops;
+};
+
+kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_t err_len);
+kh_err khi_store_pg_open(const char *url, khi_store **out, char *err, size_t err_len);
+
+#endif

@@ -1,0 +1,549 @@
+/*
+ * store_pg.c - the PostgreSQL backend (libpq), for provinces with many endpoints or several
+ * server processes sharing one database.
+ *
+ * The same schema and answers as the SQLite backend. Every value is a parameter of
+ * PQexecParams (text format; bytea as \x hex), never part of the SQL. One connection per store
+ * with a mutex around each call (server threads share it); schema migrations take an advisory
+ * lock so that several servers starting at once migrate once. Secrets are stored as in the
+ * SQLite backend: token and session digests, argon2id password strings.
+ */
+#include "store/store_int.h"
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pg_store {
+    khi_store base;
+    PGconn *c;
+    pthread_mutex_t mu;
+} pg_store;
+
+#define PG(s) ((pg_store *)(s))
+#define MIGRATION_LOCK 7253104
+
+static const char *const migrations[] = {
+    "CREATE TABLE units(id BIGSERIAL PRIMARY KEY, parent_id BIGINT REFERENCES units(id),"
+    " name TEXT NOT NULL, kind TEXT NOT NULL, code TEXT);"
+    "CREATE INDEX units_parent ON units(parent_id);"
+    "CREATE TABLE endpoints(id BIGSERIAL PRIMARY KEY, unit_id BIGINT NOT NULL REFERENCES units(id),"
+    " pubkey BYTEA NOT NULL UNIQUE, hostname TEXT, os TEXT, agent_version TEXT, engine_version TEXT,"
+    " sig_version BIGINT, sig_time BIGINT, realtime INT, last_full_scan BIGINT, last_seen BIGINT,"
+    " enrolled BIGINT NOT NULL, revoked INT NOT NULL DEFAULT 0);"
+    "CREATE INDEX endpoints_unit ON endpoints(unit_id);"
+    "CREATE TABLE tokens(hash BYTEA PRIMARY KEY, unit_id BIGINT NOT NULL REFERENCES units(id),"
+    " created BIGINT NOT NULL, expires BIGINT NOT NULL, uses_left INT NOT NULL);"
+    "CREATE TABLE events(id BIGSERIAL PRIMARY KEY, endpoint_id BIGINT NOT NULL REFERENCES endpoints(id),"
+    " uid TEXT NOT NULL, time BIGINT NOT NULL, path TEXT, sha256 TEXT, signature TEXT, action TEXT,"
+    " UNIQUE(endpoint_id, uid));"
+    "CREATE INDEX events_time ON events(time);"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, role TEXT NOT NULL,"
+    " unit_id BIGINT REFERENCES units(id));"
+    "CREATE TABLE sessions(hash BYTEA PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users(name),"
+    " expires BIGINT NOT NULL);",
+};
+
+static void lock(khi_store *s)
+{
+    pthread_mutex_lock(&PG(s)->mu);
+}
+
+static void unlock(khi_store *s)
+{
+    pthread_mutex_unlock(&PG(s)->mu);
+}
+
+/* Run sql with n text parameters (NULL = SQL NULL); returns the result (caller clears) or
+ * NULL on error. */
+static PGresult *q(khi_store *s, const char *sql, int n, const char *const *params)
+{
+    /* without parameters, PQexec (which also runs the several statements of a migration) */
+    PGresult *r = n ? PQexecParams(PG(s)->c, sql, n, NULL, params, NULL, NULL, 0) : PQexec(PG(s)->c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static kh_err run(khi_store *s, const char *sql, int n, const char *const *params)
+{
+    PGresult *r = q(s, sql, n, params);
+    PQclear(r);
+    return r ? KH_OK : KH_EIO;
+}
+
+static void i64(char *buf, size_t len, int64_t v)
+{
+    snprintf(buf, len, "%lld", (long long)v);
+}
+
+static void bytea(char out[67], const uint8_t in[32])
+{
+    out[0] = '\\';
+    out[1] = 'x';
+    khi_hex_encode(in, 32, out + 2);
+}
+
+static int64_t get_i64(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static void pg_close(khi_store *s)
+{
+    if (!s)
+        return;
+    if (PG(s)->c)
+        PQfinish(PG(s)->c);
+    pthread_mutex_destroy(&PG(s)->mu);
+    khi_free(s);
+}
+
+static kh_err migrate(khi_store *s, char *err, size_t err_len)
+{
+    char lk[32], ver[32];
+    i64(lk, sizeof(lk), MIGRATION_LOCK);
+    const char *p1[] = {lk};
+    if (run(s, "SELECT pg_advisory_lock($1::bigint)", 1, p1) != KH_OK ||
+        run(s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)", 0, NULL) != KH_OK) {
+        khi_snprintf(err, err_len, "schema: %s", PQerrorMessage(PG(s)->c));
+        return KH_EIO;
+    }
+    int version = 0;
+    PGresult *r = q(s, "SELECT value FROM meta WHERE key = 'schema_version'", 0, NULL);
+    if (r && PQntuples(r) == 1)
+        version = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    kh_err e = KH_OK;
+    for (size_t i = (size_t)version; i < KHI_ARRAY_LEN(migrations) && e == KH_OK; i++) {
+        snprintf(ver, sizeof(ver), "%zu", i + 1);
+        const char *p2[] = {ver};
+        if (run(s, "BEGIN", 0, NULL) != KH_OK || run(s, migrations[i], 0, NULL) != KH_OK ||
+            run(s, "INSERT INTO meta(key, value) VALUES('schema_version', $1)"
+                   " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 1, p2) != KH_OK ||
+            run(s, "COMMIT", 0, NULL) != KH_OK) {
+            khi_snprintf(err, err_len, "schema migration %zu: %s", i + 1, PQerrorMessage(PG(s)->c));
+            run(s, "ROLLBACK", 0, NULL);
+            e = KH_EIO;
+        }
+    }
+    run(s, "SELECT pg_advisory_unlock($1::bigint)", 1, p1);
+    return e;
+}
+
+static const khi_store_ops pg_ops;
+
+static void quiet(void *ud, const char *msg)
+{
+    (void)ud;
+    (void)msg;
+}
+
+kh_err khi_store_pg_open(const char *url, khi_store **out, char *err, size_t err_len)
+{
+    if (sodium_init() < 0)
+        return KH_ECRYPTO;
+    pg_store *p = khi_calloc(1, sizeof(*p));
+    if (!p)
+        return KH_ENOMEM;
+    p->base.ops = &pg_ops;
+    pthread_mutex_init(&p->mu, NULL);
+    p->c = PQconnectdb(url);
+    if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
+        khi_snprintf(err, err_len, "PostgreSQL: %s", p->c ? PQerrorMessage(p->c) : "out of memory");
+        pg_close(&p->base);
+        return KH_EIO;
+    }
+    PQsetClientEncoding(p->c, "UTF8");
+    PQsetNoticeProcessor(p->c, quiet, NULL); /* the library never prints */
+    kh_err e = migrate(&p->base, err, err_len);
+    if (e != KH_OK) {
+        pg_close(&p->base);
+        return e;
+    }
+    *out = &p->base;
+    return KH_OK;
+}
+
+static kh_err pg_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+                          const char *code, int64_t *out_id)
+{
+    char pa[32];
+    i64(pa, sizeof(pa), parent);
+    const char *p[] = {parent ? pa : NULL, name, kind, code};
+    lock(s);
+    PGresult *r = q(s, "INSERT INTO units(parent_id, name, kind, code) VALUES($1::bigint, $2, $3, $4) RETURNING id", 4, p);
+    kh_err e = r && PQntuples(r) == 1 ? KH_OK : KH_EIO;
+    if (e == KH_OK && out_id)
+        *out_id = get_i64(r, 0, 0);
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_unit_find(khi_store *s, const char *name, int64_t *out_id)
+{
+    const char *p[] = {name};
+    lock(s);
+    PGresult *r = q(s, "SELECT id FROM units WHERE name = $1 ORDER BY id LIMIT 1", 1, p);
+    kh_err e = !r ? KH_EIO : PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        *out_id = get_i64(r, 0, 0);
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+static int pg_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
+{
+    if (ancestor == 0)
+        return 1;
+    char u[32], a[32];
+    i64(u, sizeof(u), unit);
+    i64(a, sizeof(a), ancestor);
+    const char *p[] = {u, a};
+    lock(s);
+    PGresult *r = q(s, "WITH RECURSIVE up(id) AS (SELECT $1::bigint UNION ALL SELECT u.parent_id FROM units u"
+                       " JOIN up ON u.id = up.id WHERE u.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = $2::bigint",
+                    2, p);
+    int yes = r && PQntuples(r) > 0;
+    PQclear(r);
+    unlock(s);
+    return yes;
+}
+
+static kh_err pg_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
+{
+    char u[32];
+    i64(u, sizeof(u), id);
+    const char *p[] = {u};
+    lock(s);
+    PGresult *r = q(s, "SELECT name FROM units WHERE id = $1::bigint", 1, p);
+    kh_err e = !r ? KH_EIO : PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        khi_snprintf(out, out_len, "%s", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_units(khi_store *s, khi_unit_fn cb, void *ud)
+{
+    lock(s);
+    PGresult *r = q(s, "SELECT id, coalesce(parent_id, 0), name, kind, code FROM units ORDER BY id", 0, NULL);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        khi_unit u = {get_i64(r, i, 0), get_i64(r, i, 1), PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
+                      PQgetisnull(r, i, 4) ? NULL : PQgetvalue(r, i, 4)};
+        if (cb(ud, &u))
+            break;
+    }
+    PQclear(r);
+    return KH_OK;
+}
+
+static kh_err pg_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                              char out_hex[65])
+{
+    uint8_t tok[32], h[32];
+    char hx[67], u[32], c[32], x[32], n[32];
+    randombytes_buf(tok, sizeof(tok));
+    crypto_hash_sha256(h, tok, sizeof(tok));
+    bytea(hx, h);
+    i64(u, sizeof(u), unit_id);
+    i64(c, sizeof(c), now);
+    i64(x, sizeof(x), now + ttl);
+    i64(n, sizeof(n), uses);
+    const char *p[] = {hx, u, c, x, n};
+    lock(s);
+    kh_err e = run(s, "INSERT INTO tokens(hash, unit_id, created, expires, uses_left)"
+                      " VALUES($1::bytea, $2::bigint, $3::bigint, $4::bigint, $5::int)", 5, p);
+    unlock(s);
+    if (e == KH_OK)
+        khi_hex_encode(tok, sizeof(tok), out_hex);
+    return e;
+}
+
+static kh_err pg_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                       const char *hostname, int64_t now, int64_t *out_endpoint)
+{
+    uint8_t tok[32], h[32];
+    char th[67], pk[67], t[32];
+    if (strlen(token_hex) != 64 || khi_hex_decode(token_hex, 32, tok) != 0)
+        return KH_EACCES;
+    crypto_hash_sha256(h, tok, sizeof(tok));
+    bytea(th, h);
+    bytea(pk, pubkey);
+    i64(t, sizeof(t), now);
+    kh_err e = KH_OK;
+    lock(s);
+    if (run(s, "BEGIN", 0, NULL) != KH_OK) {
+        unlock(s);
+        return KH_EIO;
+    }
+    const char *p1[] = {pk};
+    PGresult *r = q(s, "SELECT id FROM endpoints WHERE pubkey = $1::bytea", 1, p1);
+    if (!r)
+        e = KH_EIO;
+    else if (PQntuples(r) == 1) {
+        *out_endpoint = get_i64(r, 0, 0);
+        e = KH_EEXIST;
+    }
+    PQclear(r);
+    char unit[32] = "";
+    if (e == KH_OK) {
+        const char *p2[] = {th, t};
+        r = q(s, "SELECT unit_id FROM tokens WHERE hash = $1::bytea AND expires > $2::bigint AND uses_left > 0"
+                 " FOR UPDATE", 2, p2);
+        if (!r)
+            e = KH_EIO;
+        else if (PQntuples(r) != 1)
+            e = KH_EACCES;
+        else
+            khi_snprintf(unit, sizeof(unit), "%s", PQgetvalue(r, 0, 0));
+        PQclear(r);
+    }
+    if (e == KH_OK) {
+        const char *p3[] = {th};
+        e = run(s, "UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = $1::bytea", 1, p3);
+    }
+    if (e == KH_OK) {
+        const char *p4[] = {unit, pk, hostname, t};
+        r = q(s, "INSERT INTO endpoints(unit_id, pubkey, hostname, enrolled, last_seen)"
+                 " VALUES($1::bigint, $2::bytea, $3, $4::bigint, $4::bigint) RETURNING id", 4, p4);
+        if (!r || PQntuples(r) != 1)
+            e = KH_EIO;
+        else
+            *out_endpoint = get_i64(r, 0, 0);
+        PQclear(r);
+    }
+    run(s, e == KH_OK ? "COMMIT" : "ROLLBACK", 0, NULL);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+{
+    char u[32];
+    i64(u, sizeof(u), id);
+    const char *p[] = {u};
+    lock(s);
+    PGresult *r = q(s, "SELECT pubkey, revoked FROM endpoints WHERE id = $1::bigint", 1, p);
+    unlock(s);
+    kh_err e = !r ? KH_EIO : KH_ENOENT;
+    if (r && PQntuples(r) == 1) {
+        const char *v = PQgetvalue(r, 0, 0);
+        if (strlen(v) == 66 && v[0] == '\\' && v[1] == 'x' && khi_hex_decode(v + 2, 32, out_pubkey) == 0) {
+            *out_revoked = atoi(PQgetvalue(r, 0, 1));
+            e = KH_OK;
+        }
+    }
+    PQclear(r);
+    return e;
+}
+
+static kh_err pg_endpoint_revoke(khi_store *s, int64_t id)
+{
+    char u[32];
+    i64(u, sizeof(u), id);
+    const char *p[] = {u};
+    lock(s);
+    PGresult *r = q(s, "UPDATE endpoints SET revoked = 1 WHERE id = $1::bigint", 1, p);
+    kh_err e = !r ? KH_EIO : strcmp(PQcmdTuples(r), "0") == 0 ? KH_ENOENT : KH_OK;
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+{
+    char sv[32], st[32], rt[32], lf[32], t[32], u[32];
+    i64(sv, sizeof(sv), inv->sig_version);
+    i64(st, sizeof(st), inv->sig_time);
+    i64(rt, sizeof(rt), inv->realtime);
+    i64(lf, sizeof(lf), inv->last_full_scan);
+    i64(t, sizeof(t), now);
+    i64(u, sizeof(u), id);
+    const char *p[] = {inv->hostname, inv->os, inv->agent_version, inv->engine_version, sv, st, rt, lf, t, u};
+    lock(s);
+    PGresult *r = q(s, "UPDATE endpoints SET hostname = coalesce($1, hostname), os = $2, agent_version = $3,"
+                       " engine_version = $4, sig_version = $5::bigint, sig_time = $6::bigint, realtime = $7::int,"
+                       " last_full_scan = $8::bigint, last_seen = $9::bigint WHERE id = $10::bigint AND revoked = 0",
+                    10, p);
+    kh_err e = !r ? KH_EIO : strcmp(PQcmdTuples(r), "0") == 0 ? KH_ENOENT : KH_OK;
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+{
+    char ep[32], t[32];
+    i64(ep, sizeof(ep), endpoint);
+    i64(t, sizeof(t), ev->time);
+    const char *p[] = {ep, ev->uid, t, ev->path, ev->sha256, ev->signature, ev->action};
+    lock(s);
+    PGresult *r = q(s, "INSERT INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
+                       " VALUES($1::bigint, $2, $3::bigint, $4, $5, $6, $7)"
+                       " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 7, p);
+    kh_err e = r ? KH_OK : KH_EIO;
+    if (r)
+        *out_new = PQntuples(r) == 1;
+    PQclear(r);
+    unlock(s);
+    return e;
+}
+
+#define SUBTREE                                                                                     \
+    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($1::bigint = 0 AND parent_id IS NULL)"   \
+    " OR id = $1::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+
+static kh_err pg_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                        int64_t window, int64_t silent_after, khi_rollup *out)
+{
+    char u[32], a[32], b[32], c[32], d[32];
+    memset(out, 0, sizeof(*out));
+    out->unit_id = unit;
+    i64(u, sizeof(u), unit);
+    i64(a, sizeof(a), now - window);
+    i64(b, sizeof(b), now - 86400);
+    i64(c, sizeof(c), now - 7 * 86400);
+    i64(d, sizeof(d), now - silent_after);
+    const char *p1[] = {u, a, b, c, d};
+    lock(s);
+    PGresult *r = q(s, SUBTREE "SELECT count(*), coalesce(sum((last_seen >= $2::bigint)::int), 0),"
+                               " coalesce(sum((sig_time >= $3::bigint)::int), 0), coalesce(sum((sig_time >= $4::bigint)::int), 0),"
+                               " coalesce(sum((last_seen < $5::bigint)::int), 0)"
+                               " FROM endpoints WHERE revoked = 0 AND unit_id IN (SELECT id FROM sub)", 5, p1);
+    if (r && PQntuples(r) == 1) {
+        out->endpoints = get_i64(r, 0, 0);
+        out->reporting = get_i64(r, 0, 1);
+        out->fresh_24h = get_i64(r, 0, 2);
+        out->fresh_7d = get_i64(r, 0, 3);
+        out->silent = get_i64(r, 0, 4);
+    }
+    PQclear(r);
+    i64(a, sizeof(a), from);
+    i64(b, sizeof(b), to);
+    const char *p2[] = {u, a, b};
+    PGresult *r2 = q(s, SUBTREE "SELECT count(DISTINCT e.endpoint_id), count(*) FROM events e"
+                                " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.revoked = 0"
+                                " AND p.unit_id IN (SELECT id FROM sub) AND e.time >= $2::bigint AND e.time < $3::bigint",
+                     3, p2);
+    if (r2 && PQntuples(r2) == 1) {
+        out->infected = get_i64(r2, 0, 0);
+        out->detections = get_i64(r2, 0, 1);
+    }
+    unlock(s);
+    kh_err e = r && r2 ? KH_OK : KH_EIO;
+    PQclear(r2);
+    return e;
+}
+
+static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                khi_top_fn cb, void *ud)
+{
+    char u[32], a[32], b[32], l[32];
+    i64(u, sizeof(u), unit);
+    i64(a, sizeof(a), from);
+    i64(b, sizeof(b), to);
+    i64(l, sizeof(l), limit);
+    const char *p[] = {u, a, b, l};
+    lock(s);
+    PGresult *r = q(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e JOIN endpoints p ON p.id = e.endpoint_id"
+                               " WHERE p.unit_id IN (SELECT id FROM sub) AND e.time >= $2::bigint AND e.time < $3::bigint"
+                               " GROUP BY e.signature ORDER BY n DESC, e.signature LIMIT $4::int", 4, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (cb(ud, PQgetvalue(r, i, 0), get_i64(r, i, 1)))
+            break;
+    PQclear(r);
+    return KH_OK;
+}
+
+static kh_err pg_user_set(khi_store *s, const char *name, const char *password, const char *role,
+                          int64_t unit_id)
+{
+    char hash[crypto_pwhash_STRBYTES], u[32];
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return KH_ENOMEM;
+    i64(u, sizeof(u), unit_id);
+    const char *p[] = {name, hash, role, unit_id ? u : NULL};
+    lock(s);
+    kh_err e = run(s, "INSERT INTO users(name, pwhash, role, unit_id) VALUES($1, $2, $3, $4::bigint)"
+                      " ON CONFLICT (name) DO UPDATE SET pwhash = excluded.pwhash, role = excluded.role,"
+                      " unit_id = excluded.unit_id", 4, p);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+                       int64_t now, char out_session[65])
+{
+    const char *p1[] = {name};
+    lock(s);
+    PGresult *r = q(s, "SELECT pwhash FROM users WHERE name = $1", 1, p1);
+    unlock(s);
+    int ok = r && PQntuples(r) == 1 &&
+             crypto_pwhash_str_verify(PQgetvalue(r, 0, 0), password, strlen(password)) == 0;
+    PQclear(r);
+    if (!ok)
+        return KH_EACCES;
+    uint8_t tok[32], h[32];
+    char hx[67], x[32];
+    randombytes_buf(tok, sizeof(tok));
+    crypto_hash_sha256(h, tok, sizeof(tok));
+    bytea(hx, h);
+    i64(x, sizeof(x), now + ttl);
+    const char *p2[] = {hx, name, x};
+    lock(s);
+    kh_err e = run(s, "INSERT INTO sessions(hash, user_name, expires) VALUES($1::bytea, $2, $3::bigint)", 3, p2);
+    unlock(s);
+    if (e == KH_OK)
+        khi_hex_encode(tok, sizeof(tok), out_session);
+    return e;
+}
+
+static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                         size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
+{
+    uint8_t tok[32], h[32];
+    char hx[67], t[32];
+    if (!session_hex || strlen(session_hex) != 64 || khi_hex_decode(session_hex, 32, tok) != 0)
+        return KH_EACCES;
+    crypto_hash_sha256(h, tok, sizeof(tok));
+    bytea(hx, h);
+    i64(t, sizeof(t), now);
+    const char *p[] = {hx, t};
+    lock(s);
+    PGresult *r = q(s, "SELECT u.name, u.role, coalesce(u.unit_id, 0) FROM sessions s JOIN users u"
+                       " ON u.name = s.user_name WHERE s.hash = $1::bytea AND s.expires > $2::bigint", 2, p);
+    unlock(s);
+    kh_err e = !r ? KH_EIO : KH_EACCES;
+    if (r && PQntuples(r) == 1) {
+        khi_snprintf(out_user, user_len, "%s", PQgetvalue(r, 0, 0));
+        khi_snprintf(out_role, role_len, "%s", PQgetvalue(r, 0, 1));
+        *out_unit = get_i64(r, 0, 2);
+        e = KH_OK;
+    }
+    PQclear(r);
+    return e;
+}
+
+static const khi_store_ops pg_ops = {
+    pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
+    pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
+    pg_heartbeat, pg_event,     pg_rollup,       pg_top_signatures, pg_user_set,
+    pg_login,     pg_session,
+};

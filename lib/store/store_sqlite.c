@@ -1,0 +1,665 @@
+/*
+ * store_sqlite.c - the embedded storage backend: SQLite in WAL mode.
+ *
+ * One connection in serialized mode shared by the server's threads; WAL lets readers of the
+ * console go on while agents write. The schema is versioned: each migration runs once, in a
+ * transaction, and the version is recorded in meta. Secrets are never stored: enrolment tokens
+ * and session ids are kept as SHA-256 digests, passwords as argon2id strings (libsodium).
+ */
+#include "store/store_int.h"
+
+#include <sodium.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+typedef struct sq_store {
+    khi_store base; /* first: a khi_store * is a sq_store * */
+    sqlite3 *db;
+    pthread_mutex_t mu; /* one connection: its transactions must not interleave across threads */
+} sq_store;
+
+#define SQ(s) ((sq_store *)(s))
+
+static const char *const migrations[] = {
+    /* 1: the first schema */
+    "CREATE TABLE units(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES units(id),"
+    " name TEXT NOT NULL, kind TEXT NOT NULL, code TEXT);"
+    "CREATE INDEX units_parent ON units(parent_id);"
+    "CREATE TABLE endpoints(id INTEGER PRIMARY KEY, unit_id INTEGER NOT NULL REFERENCES units(id),"
+    " pubkey BLOB NOT NULL UNIQUE, hostname TEXT, os TEXT, agent_version TEXT, engine_version TEXT,"
+    " sig_version INTEGER, sig_time INTEGER, realtime INTEGER, last_full_scan INTEGER,"
+    " last_seen INTEGER, enrolled INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX endpoints_unit ON endpoints(unit_id);"
+    "CREATE TABLE tokens(hash BLOB PRIMARY KEY, unit_id INTEGER NOT NULL REFERENCES units(id),"
+    " created INTEGER NOT NULL, expires INTEGER NOT NULL, uses_left INTEGER NOT NULL);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),"
+    " uid TEXT NOT NULL, time INTEGER NOT NULL, path TEXT, sha256 TEXT, signature TEXT, action TEXT,"
+    " UNIQUE(endpoint_id, uid));"
+    "CREATE INDEX events_time ON events(time);"
+    "CREATE TABLE users(name TEXT PRIMARY KEY, pwhash TEXT NOT NULL, role TEXT NOT NULL,"
+    " unit_id INTEGER REFERENCES units(id));"
+    "CREATE TABLE sessions(hash BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name),"
+    " expires INTEGER NOT NULL);",
+};
+
+static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
+{
+    khi_snprintf(err, err_len, "%s: %s", what, s && SQ(s)->db ? sqlite3_errmsg(SQ(s)->db) : "cannot open");
+    return KH_EIO;
+}
+
+static kh_err exec(khi_store *s, const char *sql)
+{
+    return sqlite3_exec(SQ(s)->db, sql, NULL, NULL, NULL) == SQLITE_OK ? KH_OK : KH_EIO;
+}
+
+static kh_err migrate(khi_store *s, char *err, size_t err_len)
+{
+    sqlite3_stmt *st = NULL;
+    int version = 0;
+    if (exec(s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)") != KH_OK)
+        return fail(s, err, err_len, "schema");
+    if (sqlite3_prepare_v2(SQ(s)->db, "SELECT value FROM meta WHERE key='schema_version'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    for (size_t i = (size_t)version; i < KHI_ARRAY_LEN(migrations); i++) {
+        char setv[96];
+        khi_snprintf(setv, sizeof(setv),
+                     "INSERT OR REPLACE INTO meta(key, value) VALUES('schema_version', '%zu')", i + 1);
+        if (exec(s, "BEGIN IMMEDIATE") != KH_OK || exec(s, migrations[i]) != KH_OK ||
+            exec(s, setv) != KH_OK || exec(s, "COMMIT") != KH_OK) {
+            kh_err e = fail(s, err, err_len, "schema migration");
+            exec(s, "ROLLBACK");
+            return e;
+        }
+    }
+    return KH_OK;
+}
+
+static void sq_close(khi_store *s);
+static const khi_store_ops sq_ops;
+
+kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_t err_len)
+{
+    if (sodium_init() < 0)
+        return KH_ECRYPTO;
+    sq_store *q = khi_calloc(1, sizeof(*q));
+    if (!q)
+        return KH_ENOMEM;
+    q->base.ops = &sq_ops;
+    /* recursive: a callback of units() may ask the store again on the same thread */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&q->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
+    khi_store *s = &q->base;
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                        NULL) != SQLITE_OK) {
+        kh_err e = fail(s, err, err_len, path);
+        sq_close(s);
+        return e;
+    }
+    sqlite3_busy_timeout(q->db, 5000);
+    if (exec(s, "PRAGMA journal_mode=WAL") != KH_OK || exec(s, "PRAGMA synchronous=NORMAL") != KH_OK ||
+        exec(s, "PRAGMA foreign_keys=ON") != KH_OK) {
+        kh_err e = fail(s, err, err_len, path);
+        sq_close(s);
+        return e;
+    }
+    kh_err e = migrate(s, err, err_len);
+    if (e != KH_OK) {
+        sq_close(s);
+        return e;
+    }
+    *out = s;
+    return KH_OK;
+}
+
+static void sq_close(khi_store *s)
+{
+    if (!s)
+        return;
+    sqlite3_close(SQ(s)->db);
+    pthread_mutex_destroy(&SQ(s)->mu);
+    khi_free(s);
+}
+
+/* ---- small statement helpers ---- */
+
+static sqlite3_stmt *prep(khi_store *s, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    return sqlite3_prepare_v2(SQ(s)->db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    if (v)
+        sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(st, i);
+}
+
+static kh_err run_done(sqlite3_stmt *st)
+{
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? KH_OK : rc == SQLITE_CONSTRAINT ? KH_EEXIST : KH_EIO;
+}
+
+static void digest(const void *p, size_t n, uint8_t out[32])
+{
+    crypto_hash_sha256(out, p, n);
+}
+
+/* ---- units ---- */
+
+static kh_err sq_unit_add_locked(khi_store *s, int64_t parent, const char *name, const char *kind,
+                          const char *code, int64_t *out_id)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO units(parent_id, name, kind, code) VALUES(?, ?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    if (parent)
+        sqlite3_bind_int64(st, 1, parent);
+    else
+        sqlite3_bind_null(st, 1);
+    bind_text(st, 2, name);
+    bind_text(st, 3, kind);
+    bind_text(st, 4, code);
+    kh_err e = run_done(st);
+    if (e == KH_OK && out_id)
+        *out_id = sqlite3_last_insert_rowid(SQ(s)->db);
+    return e;
+}
+
+static kh_err sq_unit_find_locked(khi_store *s, const char *name, int64_t *out_id)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id FROM units WHERE name = ? ORDER BY id LIMIT 1");
+    if (!st)
+        return KH_EIO;
+    bind_text(st, 1, name);
+    kh_err e = sqlite3_step(st) == SQLITE_ROW ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        *out_id = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return e;
+}
+
+static int sq_unit_within_locked(khi_store *s, int64_t unit, int64_t ancestor)
+{
+    if (ancestor == 0)
+        return 1;
+    sqlite3_stmt *st = prep(s, "WITH RECURSIVE up(id) AS (SELECT ?1 UNION ALL SELECT u.parent_id FROM units u"
+                               " JOIN up ON u.id = up.id WHERE u.parent_id IS NOT NULL)"
+                               " SELECT 1 FROM up WHERE id = ?2");
+    if (!st)
+        return 0;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_int64(st, 2, ancestor);
+    int yes = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return yes;
+}
+
+static kh_err sq_unit_name_locked(khi_store *s, int64_t id, char *out, size_t out_len)
+{
+    sqlite3_stmt *st = prep(s, "SELECT name FROM units WHERE id = ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    kh_err e = sqlite3_step(st) == SQLITE_ROW ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        khi_snprintf(out, out_len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    return e;
+}
+
+static kh_err sq_units_locked(khi_store *s, khi_unit_fn cb, void *ud)
+{
+    sqlite3_stmt *st = prep(s, "SELECT id, coalesce(parent_id, 0), name, kind, code FROM units ORDER BY id");
+    if (!st)
+        return KH_EIO;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        khi_unit u = {sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
+                      (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+                      (const char *)sqlite3_column_text(st, 4)};
+        if (cb(ud, &u))
+            break;
+    }
+    sqlite3_finalize(st);
+    return KH_OK;
+}
+
+/* ---- enrolment ---- */
+
+static kh_err sq_token_create_locked(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                              char out_hex[65])
+{
+    uint8_t tok[32], h[32];
+    randombytes_buf(tok, sizeof(tok));
+    digest(tok, sizeof(tok), h);
+    sqlite3_stmt *st = prep(s, "INSERT INTO tokens(hash, unit_id, created, expires, uses_left) VALUES(?, ?, ?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, unit_id);
+    sqlite3_bind_int64(st, 3, now);
+    sqlite3_bind_int64(st, 4, now + ttl);
+    sqlite3_bind_int(st, 5, uses);
+    kh_err e = run_done(st);
+    if (e == KH_OK)
+        khi_hex_encode(tok, sizeof(tok), out_hex);
+    return e;
+}
+
+static kh_err sq_enrol_locked(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                       const char *hostname, int64_t now, int64_t *out_endpoint)
+{
+    uint8_t tok[32], h[32];
+    if (strlen(token_hex) != 64 || khi_hex_decode(token_hex, 32, tok) != 0)
+        return KH_EACCES;
+    digest(tok, sizeof(tok), h);
+    kh_err e = KH_OK;
+    if (exec(s, "BEGIN IMMEDIATE") != KH_OK)
+        return KH_EIO;
+    sqlite3_stmt *st = prep(s, "SELECT id FROM endpoints WHERE pubkey = ?");
+    if (st) {
+        sqlite3_bind_blob(st, 1, pubkey, 32, SQLITE_TRANSIENT);
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            *out_endpoint = sqlite3_column_int64(st, 0);
+            e = KH_EEXIST;
+        }
+        sqlite3_finalize(st);
+    }
+    int64_t unit = 0;
+    if (e == KH_OK) {
+        st = prep(s, "SELECT unit_id FROM tokens WHERE hash = ? AND expires > ? AND uses_left > 0");
+        if (!st) {
+            e = KH_EIO;
+        } else {
+            sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(st, 2, now);
+            if (sqlite3_step(st) == SQLITE_ROW)
+                unit = sqlite3_column_int64(st, 0);
+            else
+                e = KH_EACCES;
+            sqlite3_finalize(st);
+        }
+    }
+    if (e == KH_OK) {
+        st = prep(s, "UPDATE tokens SET uses_left = uses_left - 1 WHERE hash = ?");
+        if (st)
+            sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+        e = run_done(st);
+    }
+    if (e == KH_OK) {
+        st = prep(s, "INSERT INTO endpoints(unit_id, pubkey, hostname, enrolled, last_seen) VALUES(?, ?, ?, ?, ?)");
+        if (st) {
+            sqlite3_bind_int64(st, 1, unit);
+            sqlite3_bind_blob(st, 2, pubkey, 32, SQLITE_TRANSIENT);
+            bind_text(st, 3, hostname);
+            sqlite3_bind_int64(st, 4, now);
+            sqlite3_bind_int64(st, 5, now);
+        }
+        e = run_done(st);
+        if (e == KH_OK)
+            *out_endpoint = sqlite3_last_insert_rowid(SQ(s)->db);
+    }
+    exec(s, e == KH_OK ? "COMMIT" : "ROLLBACK");
+    return e;
+}
+
+static kh_err sq_endpoint_key_locked(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+{
+    sqlite3_stmt *st = prep(s, "SELECT pubkey, revoked FROM endpoints WHERE id = ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    kh_err e = KH_ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_bytes(st, 0) == 32) {
+        memcpy(out_pubkey, sqlite3_column_blob(st, 0), 32);
+        *out_revoked = sqlite3_column_int(st, 1);
+        e = KH_OK;
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+static kh_err sq_endpoint_revoke_locked(khi_store *s, int64_t id)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE endpoints SET revoked = 1 WHERE id = ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    kh_err e = run_done(st);
+    return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
+}
+
+static kh_err sq_heartbeat_locked(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE endpoints SET hostname = coalesce(?, hostname), os = ?,"
+                               " agent_version = ?, engine_version = ?, sig_version = ?, sig_time = ?,"
+                               " realtime = ?, last_full_scan = ?, last_seen = ? WHERE id = ? AND revoked = 0");
+    if (!st)
+        return KH_EIO;
+    bind_text(st, 1, inv->hostname);
+    bind_text(st, 2, inv->os);
+    bind_text(st, 3, inv->agent_version);
+    bind_text(st, 4, inv->engine_version);
+    sqlite3_bind_int64(st, 5, inv->sig_version);
+    sqlite3_bind_int64(st, 6, inv->sig_time);
+    sqlite3_bind_int(st, 7, inv->realtime);
+    sqlite3_bind_int64(st, 8, inv->last_full_scan);
+    sqlite3_bind_int64(st, 9, now);
+    sqlite3_bind_int64(st, 10, id);
+    kh_err e = run_done(st);
+    return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
+}
+
+static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+{
+    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
+                               " VALUES(?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    bind_text(st, 2, ev->uid);
+    sqlite3_bind_int64(st, 3, ev->time);
+    bind_text(st, 4, ev->path);
+    bind_text(st, 5, ev->sha256);
+    bind_text(st, 6, ev->signature);
+    bind_text(st, 7, ev->action);
+    kh_err e = run_done(st);
+    if (e == KH_OK)
+        *out_new = sqlite3_changes(SQ(s)->db) > 0;
+    return e;
+}
+
+/* ---- roll-ups ---- */
+
+#define SUBTREE                                                                                 \
+    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (?1 = 0 AND parent_id IS NULL) OR id = ?1" \
+    " UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+
+static kh_err sq_rollup_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                        int64_t window, int64_t silent_after, khi_rollup *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->unit_id = unit;
+    sqlite3_stmt *st = prep(s, SUBTREE
+                            "SELECT count(*), coalesce(sum(last_seen >= ?2), 0), coalesce(sum(sig_time >= ?3), 0),"
+                            " coalesce(sum(sig_time >= ?4), 0), coalesce(sum(last_seen < ?5), 0)"
+                            " FROM endpoints WHERE revoked = 0 AND unit_id IN sub");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_int64(st, 2, now - window);
+    sqlite3_bind_int64(st, 3, now - 86400);
+    sqlite3_bind_int64(st, 4, now - 7 * 86400);
+    sqlite3_bind_int64(st, 5, now - silent_after);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->endpoints = sqlite3_column_int64(st, 0);
+        out->reporting = sqlite3_column_int64(st, 1);
+        out->fresh_24h = sqlite3_column_int64(st, 2);
+        out->fresh_7d = sqlite3_column_int64(st, 3);
+        out->silent = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    st = prep(s, SUBTREE "SELECT count(DISTINCT e.endpoint_id), count(*) FROM events e"
+                         " JOIN endpoints p ON p.id = e.endpoint_id"
+                         " WHERE p.revoked = 0 AND p.unit_id IN sub AND e.time >= ?2 AND e.time < ?3");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        out->infected = sqlite3_column_int64(st, 0);
+        out->detections = sqlite3_column_int64(st, 1);
+    }
+    sqlite3_finalize(st);
+    return KH_OK;
+}
+
+static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                khi_top_fn cb, void *ud)
+{
+    sqlite3_stmt *st = prep(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e"
+                                       " JOIN endpoints p ON p.id = e.endpoint_id"
+                                       " WHERE p.unit_id IN sub AND e.time >= ?2 AND e.time < ?3"
+                                       " GROUP BY e.signature ORDER BY n DESC, e.signature LIMIT ?4");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_int64(st, 2, from);
+    sqlite3_bind_int64(st, 3, to);
+    sqlite3_bind_int(st, 4, limit);
+    while (sqlite3_step(st) == SQLITE_ROW)
+        if (cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1)))
+            break;
+    sqlite3_finalize(st);
+    return KH_OK;
+}
+
+/* ---- users and sessions ---- */
+
+static kh_err sq_user_set_locked(khi_store *s, const char *name, const char *password, const char *role,
+                          int64_t unit_id)
+{
+    char hash[crypto_pwhash_STRBYTES];
+    if (crypto_pwhash_str(hash, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                          crypto_pwhash_MEMLIMIT_INTERACTIVE) != 0)
+        return KH_ENOMEM;
+    sqlite3_stmt *st = prep(s, "INSERT OR REPLACE INTO users(name, pwhash, role, unit_id) VALUES(?, ?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    bind_text(st, 1, name);
+    bind_text(st, 2, hash);
+    bind_text(st, 3, role);
+    if (unit_id)
+        sqlite3_bind_int64(st, 4, unit_id);
+    else
+        sqlite3_bind_null(st, 4);
+    return run_done(st);
+}
+
+static kh_err sq_login_locked(khi_store *s, const char *name, const char *password, int64_t ttl,
+                       int64_t now, char out_session[65])
+{
+    sqlite3_stmt *st = prep(s, "SELECT pwhash FROM users WHERE name = ?");
+    if (!st)
+        return KH_EIO;
+    bind_text(st, 1, name);
+    int ok = sqlite3_step(st) == SQLITE_ROW &&
+             crypto_pwhash_str_verify((const char *)sqlite3_column_text(st, 0), password, strlen(password)) == 0;
+    sqlite3_finalize(st);
+    if (!ok)
+        return KH_EACCES;
+    uint8_t tok[32], h[32];
+    randombytes_buf(tok, sizeof(tok));
+    digest(tok, sizeof(tok), h);
+    st = prep(s, "INSERT INTO sessions(hash, user, expires) VALUES(?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+    bind_text(st, 2, name);
+    sqlite3_bind_int64(st, 3, now + ttl);
+    kh_err e = run_done(st);
+    if (e == KH_OK)
+        khi_hex_encode(tok, sizeof(tok), out_session);
+    return e;
+}
+
+static kh_err sq_session_locked(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                         size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
+{
+    uint8_t tok[32], h[32];
+    if (!session_hex || strlen(session_hex) != 64 || khi_hex_decode(session_hex, 32, tok) != 0)
+        return KH_EACCES;
+    digest(tok, sizeof(tok), h);
+    sqlite3_stmt *st = prep(s, "SELECT u.name, u.role, coalesce(u.unit_id, 0) FROM sessions s"
+                               " JOIN users u ON u.name = s.user WHERE s.hash = ? AND s.expires > ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, now);
+    kh_err e = KH_EACCES;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        khi_snprintf(out_user, user_len, "%s", (const char *)sqlite3_column_text(st, 0));
+        khi_snprintf(out_role, role_len, "%s", (const char *)sqlite3_column_text(st, 1));
+        *out_unit = sqlite3_column_int64(st, 2);
+        e = KH_OK;
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+/* ---- every call holds the connection's lock ---- */
+
+static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
+                          const char *code, int64_t *out_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_add_locked(s, parent, name, kind, code, out_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_find_locked(s, name, out_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    int r = sq_unit_within_locked(s, unit, ancestor);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_unit_name_locked(s, id, out, out_len);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_units_locked(s, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
+                              char out_hex[65])
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_token_create_locked(s, unit_id, ttl, uses, now, out_hex);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
+                       const char *hostname, int64_t now, int64_t *out_endpoint)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_enrol_locked(s, token_hex, pubkey, hostname, now, out_endpoint);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_endpoint_key_locked(s, id, out_pubkey, out_revoked);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_endpoint_revoke_locked(s, id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_heartbeat_locked(s, id, inv, now);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_event_locked(s, endpoint, ev, out_new);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                        int64_t window, int64_t silent_after, khi_rollup *out)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_rollup_locked(s, unit, from, to, now, window, silent_after, out);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                khi_top_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_top_signatures_locked(s, unit, from, to, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
+                          int64_t unit_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_user_set_locked(s, name, password, role, unit_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_login(khi_store *s, const char *name, const char *password, int64_t ttl,
+                       int64_t now, char out_session[65])
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_login_locked(s, name, password, ttl, now, out_session);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
+                         size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_session_locked(s, session_hex, now, out_user, user_len, out_role, role_len, out_unit);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static const khi_store_ops sq_ops = {
+    sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
+    sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
+    sq_heartbeat, sq_event,     sq_rollup,       sq_top_signatures, sq_user_set,
+    sq_login,     sq_session,
+};

@@ -1,0 +1,413 @@
+/*
+ * cmd_agent.c - "khien agent": the endpoint side of the console.
+ *
+ *   enrol   trade an enrolment token for an endpoint id; the Ed25519 key pair is made here and
+ *           only its public half leaves the machine (STATE/identity, mode 0600); an https://
+ *           console is trusted by the pin of its public key given with the token
+ *   run     heartbeat with inventory, scan the given paths (at start and every --scan-every),
+ *           queue every detection on disk (STATE/queue.db) and send the queue, removing events
+ *           only when the server has stored them; --once does one round (for tests and cron)
+ *   post    send one signed JSON body (for administrators and tests)
+ *
+ * Scans run at low priority (nice 10, idle I/O class). A refused request (revoked endpoint,
+ * bad signature) stops the agent with the server's reason; a server that cannot be reached is
+ * retried on the next round with nothing lost.
+ */
+#include "cli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+#include <khien/khien.h>
+#include <khien/console.h>
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static const char *opt(int argc, char **argv, const char *name, const char *def)
+{
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], name))
+            return argv[i + 1];
+    return def;
+}
+
+static int has(int argc, char **argv, const char *name)
+{
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], name))
+            return 1;
+    return 0;
+}
+
+static int save_identity(const char *state, const kh_agent_identity *id)
+{
+    char path[4200], hex[129];
+    snprintf(path, sizeof(path), "%s/identity", state);
+    mkdir(state, 0700);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -1;
+    for (int i = 0; i < 64; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id->secret[i]);
+    dprintf(fd, "endpoint=%lld\nsecret=%s\npin=%s\n", (long long)id->endpoint, hex, id->pin);
+    int ok = fsync(fd) == 0;
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static int load_identity(const char *state, kh_agent_identity *id)
+{
+    char path[4200], hex[256];
+    long long ep = 0;
+    snprintf(path, sizeof(path), "%s/identity", state);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int ok = fscanf(f, "endpoint=%lld\nsecret=%200s", &ep, hex) == 2 && strlen(hex) == 128 && ep > 0;
+    memset(id->pin, 0, sizeof(id->pin));
+    if (ok && fscanf(f, "\npin=%63s", id->pin) != 1)
+        id->pin[0] = '\0';
+    fclose(f);
+    if (!ok)
+        return -1;
+    for (int i = 0; i < 64; i++) {
+        unsigned v;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+            return -1;
+        id->secret[i] = (uint8_t)v;
+    }
+    id->endpoint = ep;
+    return 0;
+}
+
+/* POST and read the reply; 0 ok, 1 server unreachable or failing (retry later), 2 refused. */
+static int send_json(const char *server, const kh_agent_identity *id, const char *path,
+                     const char *json, char *why, size_t why_len)
+{
+    long status = 0;
+    char *reply = NULL, err[512] = "";
+    kh_err e = kh_agent_post(server, id, path, json, &status, &reply, err, sizeof(err));
+    if (e != KH_OK) {
+        snprintf(why, why_len, "%s", err);
+        return 1;
+    }
+    int rc = status == 200 ? 0 : status >= 500 ? 1 : 2;
+    if (rc) {
+        json_t *j = json_loads(reply, 0, NULL);
+        const char *m = j ? json_string_value(json_object_get(j, "error")) : NULL;
+        snprintf(why, why_len, "HTTP %ld: %s", status, m ? m : reply);
+        json_decref(j);
+    }
+    kh_free(reply);
+    return rc;
+}
+
+typedef struct scan_ctx {
+    kh_queue *q;
+    const char *file;
+    unsigned found;
+} scan_ctx;
+
+static void sha256_file(const char *path, char out[65])
+{
+    unsigned char buf[65536], h[32];
+    unsigned hl = 0;
+    out[0] = '\0';
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        EVP_DigestUpdate(c, buf, n);
+    EVP_DigestFinal_ex(c, h, &hl);
+    EVP_MD_CTX_free(c);
+    fclose(f);
+    for (unsigned i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", h[i]);
+}
+
+static int on_event(void *ud, const kh_event *ev)
+{
+    scan_ctx *s = ud;
+    if (ev->kind != KH_EVENT_DETECTION)
+        return 0;
+    unsigned char r[16];
+    char uid[33], sha[65];
+    FILE *u = fopen("/dev/urandom", "rb");
+    if (!u || fread(r, 1, sizeof(r), u) != sizeof(r)) {
+        if (u)
+            fclose(u);
+        return 0;
+    }
+    fclose(u);
+    for (int i = 0; i < 16; i++)
+        snprintf(uid + 2 * i, 3, "%02x", r[i]);
+    sha256_file(s->file, sha);
+    json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "uid", uid, "time", (json_int_t)time(NULL),
+                          "path", ev->object, "sha256", sha, "signature", ev->name, "action", "reported");
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    if (text && kh_queue_push(s->q, text, 1) == KH_OK)
+        s->found++;
+    free(text);
+    json_decref(j);
+    return 0;
+}
+
+static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth)
+{
+    struct stat st;
+    if (depth > 64 || lstat(path, &st) != 0)
+        return;
+    if (S_ISREG(st.st_mode)) {
+        kh_scan_result res;
+        ctx->file = path;
+        kh_scan_file(sc, path, on_event, ctx, &res);
+    } else if (S_ISDIR(st.st_mode)) {
+        DIR *d = opendir(path);
+        if (!d)
+            return;
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+                continue;
+            char child[4200];
+            snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+            walk_scan(sc, ctx, child, depth + 1);
+        }
+        closedir(d);
+    }
+}
+
+static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, unsigned *found)
+{
+    kh_scanner *sc = NULL;
+    scan_ctx ctx = {q, NULL, 0};
+    if (kh_scanner_create(engine, NULL, &sc) != KH_OK)
+        return -1;
+    if (nice(10) == -1 && errno) {
+        /* not fatal: scan at normal priority */
+    }
+#ifdef SYS_ioprio_set
+    syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
+#endif
+    for (int i = 0; i < npaths; i++)
+        walk_scan(sc, &ctx, paths[i], 0);
+    kh_scanner_destroy(sc);
+    *found = ctx.found;
+    return 0;
+}
+
+static char *inventory(const char *dbdir, int64_t last_scan)
+{
+    char host[256] = "", os[300] = "";
+    struct utsname u;
+    gethostname(host, sizeof(host) - 1);
+    if (uname(&u) == 0)
+        snprintf(os, sizeof(os), "%s %s", u.sysname, u.release);
+    kh_db_state st;
+    memset(&st, 0, sizeof(st));
+    int64_t sig_time = 0;
+    if (dbdir && kh_db_state_get(dbdir, &st) == KH_OK && st.version) {
+        struct stat sb;
+        char m[4300];
+        snprintf(m, sizeof(m), "%s/manifest.json", st.path);
+        if (stat(m, &sb) == 0)
+            sig_time = (int64_t)sb.st_mtime;
+    }
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "hostname", host, "os", os,
+                          "agent_version", KH_VERSION_STRING, "engine_version", KH_VERSION_STRING,
+                          "sig_version", (json_int_t)st.version, "sig_time", (json_int_t)sig_time,
+                          "last_full_scan", (json_int_t)last_scan, "realtime", 0);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    return text;
+}
+
+/* Send what the queue holds; 0 all sent, 1 retry later, 2 refused. */
+static int flush(const char *server, const kh_agent_identity *id, kh_queue *q, char *why, size_t why_len)
+{
+    for (;;) {
+        char *arr = NULL;
+        int64_t last = 0;
+        size_t n = 0;
+        if (kh_queue_peek(q, 500, &arr, &last, &n) != KH_OK)
+            return 1;
+        if (!n) {
+            kh_free(arr);
+            return 0;
+        }
+        size_t bl = strlen(arr) + 32;
+        char *body = malloc(bl);
+        if (!body) {
+            kh_free(arr);
+            return 1;
+        }
+        snprintf(body, bl, "{\"events\":%s}", arr);
+        kh_free(arr);
+        int rc = send_json(server, id, "/api/v1/events", body, why, why_len);
+        free(body);
+        if (rc)
+            return rc;
+        kh_queue_ack(q, last);
+    }
+}
+
+static int agent_run(int argc, char **argv)
+{
+    const char *server = opt(argc, argv, "--server", NULL), *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
+    const char *db = opt(argc, argv, "--db", NULL);
+    uint64_t interval = 60, scan_every = 0;
+    cli_parse_uint(opt(argc, argv, "--interval", "60"), 86400, &interval);
+    cli_parse_uint(opt(argc, argv, "--scan-every", "0"), 86400 * 366, &scan_every);
+    int once = has(argc, argv, "--once");
+    char *paths[64];
+    int npaths = 0;
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--scan") && npaths < 64)
+            paths[npaths++] = argv[++i];
+    kh_agent_identity id;
+    if (!server || load_identity(state, &id) != 0) {
+        fprintf(stderr, "khien agent run: needs --server URL and an identity in %s (khien agent enrol)\n", state);
+        return 2;
+    }
+    char qpath[4200], why[1024];
+    snprintf(qpath, sizeof(qpath), "%s/queue.db", state);
+    kh_queue *q = NULL;
+    if (kh_queue_open(qpath, 0, &q) != KH_OK) {
+        fprintf(stderr, "khien agent: cannot open the queue %s\n", qpath);
+        return 1;
+    }
+    kh_engine *engine = NULL;
+    if (npaths) {
+        char managed[4300];
+        kh_err e = kh_engine_create(NULL, &engine);
+        if (e == KH_OK)
+            e = kh_engine_load(engine, cli_db_path(db ? db : cli_default_update_dir(), managed, sizeof(managed)));
+        if (e == KH_OK)
+            e = kh_engine_compile(engine);
+        if (e != KH_OK) {
+            fprintf(stderr, "khien agent: no usable signature database (%s)\n", kh_strerror(e));
+            kh_engine_release(engine);
+            kh_queue_close(q);
+            return 1;
+        }
+    }
+    signal(SIGINT, on_stop);
+    signal(SIGTERM, on_stop);
+    int status = 0;
+    time_t next_scan = 0;
+    int64_t last_scan = 0;
+    while (!stop_flag) {
+        if (engine && time(NULL) >= next_scan) {
+            unsigned found = 0;
+            scan_paths(engine, q, paths, npaths, &found);
+            last_scan = (int64_t)time(NULL);
+            next_scan = scan_every ? time(NULL) + (time_t)scan_every : (time_t)INT64_MAX;
+            printf("scan done: %u detection(s) queued\n", found);
+        }
+        char *inv = db || engine ? inventory(db ? db : cli_default_update_dir(), last_scan) : inventory(NULL, last_scan);
+        int rc = inv ? send_json(server, &id, "/api/v1/heartbeat", inv, why, sizeof(why)) : 1;
+        free(inv);
+        if (rc == 0)
+            rc = flush(server, &id, q, why, sizeof(why));
+        if (rc == 2) {
+            fprintf(stderr, "khien agent: the server refused this endpoint: %s\n", why);
+            status = 3;
+            break;
+        }
+        if (rc == 1) {
+            fprintf(stderr, "khien agent: server not reachable, %zu event(s) kept: %s\n", kh_queue_length(q), why);
+            status = once ? 1 : 0;
+        } else {
+            printf("reported; queue empty\n");
+            status = 0;
+        }
+        fflush(stdout);
+        if (once)
+            break;
+        for (uint64_t s = 0; s < interval && !stop_flag; s++)
+            sleep(1);
+    }
+    kh_engine_release(engine);
+    kh_queue_close(q);
+    return status;
+}
+
+int cmd_agent(int argc, char **argv)
+{
+    char err[1024] = "";
+    const char *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
+    if (argc >= 2 && !strcmp(argv[1], "enrol")) {
+        const char *server = opt(argc, argv, "--server", NULL), *token = opt(argc, argv, "--token", NULL);
+        char host[256] = "";
+        gethostname(host, sizeof(host) - 1);
+        const char *hn = opt(argc, argv, "--hostname", host);
+        kh_agent_identity id;
+        if (!server || !token) {
+            fprintf(stderr, "usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
+                            "                         [--hostname NAME]\n");
+            return 2;
+        }
+        kh_agent_identity old;
+        if (load_identity(state, &old) == 0) {
+            fprintf(stderr, "khien agent: %s holds an identity already (endpoint %lld)\n", state, (long long)old.endpoint);
+            return 1;
+        }
+        kh_err e = kh_agent_enrol(server, token, opt(argc, argv, "--pin", NULL), hn, &id, err, sizeof(err));
+        if (e != KH_OK) {
+            fprintf(stderr, "khien agent enrol: %s\n", err);
+            return 1;
+        }
+        if (save_identity(state, &id) != 0) {
+            fprintf(stderr, "khien agent enrol: cannot write %s/identity\n", state);
+            return 1;
+        }
+        printf("enrolled as endpoint %lld\n", (long long)id.endpoint);
+        return 0;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "run"))
+        return agent_run(argc, argv);
+    if (argc >= 4 && !strcmp(argv[1], "post")) {
+        kh_agent_identity id;
+        const char *server = opt(argc, argv, "--server", NULL);
+        if (!server || load_identity(state, &id) != 0) {
+            fprintf(stderr, "khien agent post: needs --server URL and an identity in %s\n", state);
+            return 2;
+        }
+        long status = 0;
+        char *reply = NULL;
+        if (kh_agent_post(server, &id, argv[argc - 2], argv[argc - 1], &status, &reply, err, sizeof(err)) != KH_OK) {
+            fprintf(stderr, "khien agent post: %s\n", err);
+            return 1;
+        }
+        printf("%ld %s\n", status, reply);
+        kh_free(reply);
+        return status == 200 ? 0 : 1;
+    }
+    fputs("usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
+          "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
+          "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
+          "       khien agent post --server URL [--state DIR] PATH JSON\n"
+          "STATE defaults to /var/lib/khien/agent (identity and event queue).\n",
+          argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
+    return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;
+}

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# test_console.sh - the central console and real agents on loopback (SQLite backend):
+# enrolment, heartbeat, a planted EICAR reaching the server once, a server outage during a
+# detection, an agent restart with a full queue, revocation, bad and oversized bodies, a wrong
+# key, SQL-meta characters and Vietnamese text, logins and roles, roll-ups.
+# Usage: test_console.sh KHIEN SRC
+KHIEN=$1
+SRC=$2
+. "$SRC/tests/cli/lib.sh"
+K() { "$KHIEN" "$@"; }
+SPID=""
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$T"; }
+trap cleanup EXIT
+DB="${KH_TEST_DB_URL:-sqlite:$T/console.db}"
+start_server() {
+    rm -f "$T/port"
+    "$KHIEN" server --db "$DB" --tls-dir "$T/tls" --listen 127.0.0.1:${1:-0} --port-file "$T/port" > "$T/server.log" 2>&1 &
+    SPID=$!
+    for _ in $(seq 100); do [ -s "$T/port" ] && break; sleep 0.05; done
+    PORT=$(cat "$T/port"); URL="https://127.0.0.1:$PORT"
+}
+stop_server() { kill "$SPID"; wait "$SPID" 2>/dev/null; SPID=""; }
+PIN=$("$KHIEN" console pin --tls-dir "$T/tls")
+curl() { command curl -k --pinnedpubkey "$PIN" "$@"; }
+api() { curl -s -o "$T/body" -w '%{http_code}' "$@"; }
+jq_() { python3 -c "import json,sys; d=json.load(open('$T/body')); print($1)"; }
+
+K console init --db "$DB" --demo "$SRC/data/org/laichau" > /dev/null; expect_status "init with the Lai Châu tree" 0 $?
+KHIEN_PASSWORD='mật khẩu của tỉnh' K console user --db "$DB" --role province admin > /dev/null
+KHIEN_PASSWORD='mật khẩu sở tài chính' K console user --db "$DB" --role unit --unit "Sở Tài chính" stc > /dev/null
+KHIEN_PASSWORD='short' K console user --db "$DB" --role province weak > "$T/out" 2>&1; expect_status "short password refused" 1 $?
+TOK=$(K console token --db "$DB" --unit "Xã Mường Kim" --uses 2)
+TOK_STC=$(K console token --db "$DB" --unit "Sở Tài chính" --uses 1)
+check "token made" test ${#TOK} -eq 64
+K console token --db "$DB" --unit "Xã Không Có" > "$T/out" 2>&1; expect_status "token for an unknown unit" 1 $?
+start_server
+check "server listening" test -n "$PORT"
+
+# --- enrolment ---
+check "key of the certificate kept private" test "$(stat -c %a "$T/tls/console.key")" = 600
+K agent enrol --server "$URL" --token "$TOK" --state "$T/a0" > "$T/out" 2>&1; expect_status "https without a pin refused" 1 $?
+check "pin demanded" has "$T/out" "needs its pin"
+K agent enrol --server "$URL" --token "$TOK" --pin "sha256//AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" --state "$T/a0" > "$T/out" 2>&1
+expect_status "a wrong pin (impostor) refused" 1 $?
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a1" --hostname "Máy kế toán 01" > "$T/out" 2>&1; expect_status "enrol" 0 $?
+check "identity kept private" test "$(stat -c %a "$T/a1/identity")" = 600
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a2" > /dev/null 2>&1; expect_status "second use of a 2-use token" 0 $?
+K agent enrol --server "$URL" --token "$TOK" --pin "$PIN" --state "$T/a3" > "$T/out" 2>&1; expect_status "used-up token refused" 1 $?
+check "refusal says why" has "$T/out" "unknown, used up or expired"
+K agent enrol --server "$URL" --token "$(printf '0%.0s' $(seq 64))" --pin "$PIN" --state "$T/a4" > /dev/null 2>&1; expect_status "forged token refused" 1 $?
+K agent enrol --server "$URL" --token "$TOK_STC" --pin "$PIN" --state "$T/stc1" > /dev/null 2>&1; expect_status "enrol in another unit" 0 $?
+
+# --- a planted EICAR reaches the server once ---
+mkdir -p "$T/scan"; eicar "$T/scan/eicar.com"; echo clean > "$T/scan/ok.txt"
+K agent run --server "$URL" --state "$T/a1" --db "$SRC/data/db" --scan "$T/scan" --once > "$T/out" 2>&1; expect_status "agent round with a scan" 0 $?
+check "detection queued and sent" has "$T/out" "1 detection(s) queued"
+K agent run --server "$URL" --state "$T/a1" --once > /dev/null 2>&1; expect_status "heartbeat only" 0 $?
+S=$(curl -s -X POST -d '{"user":"admin","password":"mật khẩu của tỉnh"}' "$URL/api/v1/login" | python3 -c "import json,sys; print(json.load(sys.stdin)['session'])")
+check "login" test ${#S} -eq 64
+MK=$(api -H "Authorization: Bearer $S" "$URL/api/v1/units" > /dev/null; jq_ "[u['id'] for u in d['units'] if u['name']=='Xã Mường Kim'][0]")
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK" > "$T/code"
+check "roll-up for the commune" test "$(cat "$T/code")" = 200
+check "one detection, stored once" test "$(jq_ "d['detections']")" = 1
+check "two endpoints, both reporting" test "$(jq_ "(d['endpoints'], d['reporting'])")" = "(2, 2)"
+check "infection index 1/2" test "$(jq_ "d['infection_index']")" = 0.5
+check "top signature" test "$(jq_ "d['top_signatures'][0]['signature']")" = "Eicar-Test-Signature"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup" > /dev/null
+check "province roll-up counts all units" test "$(jq_ "d['endpoints']")" = 3
+check "province children named in Vietnamese" test "$(jq_ "d['children'][0]['name']")" = "Tỉnh Lai Châu"
+
+# --- a server outage during a detection; the agent restarts with a full queue ---
+stop_server
+eicar "$T/scan/eicar2.com"
+K agent run --server "$URL" --state "$T/a1" --db "$SRC/data/db" --scan "$T/scan" --once > "$T/out" 2>&1; expect_status "server down: agent keeps the events" 1 $?
+check "events kept on disk" has "$T/out" "2 event(s) kept"
+start_server "$PORT"
+K agent run --server "$URL" --state "$T/a1" --once > "$T/out" 2>&1; expect_status "restarted agent delivers the queue" 0 $?
+S=$(curl -s -X POST -d '{"user":"admin","password":"mật khẩu của tỉnh"}' "$URL/api/v1/login" | python3 -c "import json,sys; print(json.load(sys.stdin)['session'])")
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK" > /dev/null
+check "each detection arrives once (1 + 2)" test "$(jq_ "d['detections']")" = 3
+# a resend of the same event ids is stored once
+EV='{"events":[{"uid":"fixed-id-1","time":1790000000,"path":"C:\\\\a.exe","signature":"Test.Resend"}]}'
+K agent post --server "$URL" --state "$T/a2" /api/v1/events "$EV" > "$T/out1" 2>&1
+K agent post --server "$URL" --state "$T/a2" /api/v1/events "$EV" > "$T/out2" 2>&1
+check "first send stored" has "$T/out1" '"stored":1'
+check "resend not duplicated" has "$T/out2" '"duplicates":1'
+
+# --- SQL-meta characters and Vietnamese in every string field ---
+NASTY="x'); DROP TABLE events;-- \"Mã độc\" ; ' OR 1=1 -- đường dẫn\\tệp"
+export NASTY
+python3 - "$T" <<'PY'
+import json, os, sys
+n = os.environ["NASTY"]
+t = sys.argv[1]
+ev = {"events": [{"uid": n, "time": 1790000001, "path": n, "sha256": "ab", "signature": "Trojan." + n, "action": "x'); --đ"}]}
+hb = {"hostname": n, "os": n, "agent_version": "1'; --ă", "engine_version": "Mã'\"; DROP--"}
+open(t + "/ev.json", "w").write(json.dumps(ev, ensure_ascii=False))
+open(t + "/hb.json", "w").write(json.dumps(hb, ensure_ascii=False))
+PY
+EV=$(cat "$T/ev.json"); HB=$(cat "$T/hb.json")
+K agent post --server "$URL" --state "$T/a2" /api/v1/events "$EV" > "$T/out" 2>&1; expect_status "nasty strings accepted" 0 $?
+K agent post --server "$URL" --state "$T/a2" /api/v1/heartbeat "$HB" > "$T/out" 2>&1; expect_status "nasty heartbeat accepted" 0 $?
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=1780000000" > /dev/null
+check "text stored byte for byte" python3 -c "
+import json, os; d=json.load(open('$T/body')); n=os.environ['NASTY']
+assert any(t['signature']=='Trojan.'+n for t in d['top_signatures']), d['top_signatures']"
+api -H "Authorization: Bearer $S" "$URL/api/v1/units" > /dev/null
+check "tables intact" test "$(jq_ "len(d['units'])")" -gt 40
+
+# --- malformed requests: 4xx with a reason, nothing changes ---
+api -X POST -d '{bad json' "$URL/api/v1/enrol" > "$T/code"; check "bad JSON is 400" test "$(cat "$T/code")" = 400
+check "bad JSON reason" grep -q "not a JSON object" "$T/body"
+head -c 2000000 /dev/zero | tr '\0' 'a' > "$T/big"
+api -X POST --data-binary @"$T/big" "$URL/api/v1/enrol" > "$T/code"; check "oversized body is 413" test "$(cat "$T/code")" = 413
+K agent post --server "$URL" --state "$T/a2" /api/v1/events '{"events":[{"uid":"a","time":1}, {"time":"x"}]}' > "$T/out" 2>&1
+check "one bad event refuses the batch" has "$T/out" "400"
+K agent post --server "$URL" --state "$T/a2" /api/v1/events '{"events":[{"uid":"partial-ok","time":5,"signature":"S"},{"uid":7}]}' > /dev/null 2>&1
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=0" > /dev/null
+check "nothing of a refused batch stored" python3 -c "
+import json; d=json.load(open('$T/body')); assert all(t['signature']!='S' for t in d['top_signatures'])"
+api -X POST -H 'X-Khien-Endpoint: 1' -H 'X-Khien-Time: 1' -H "X-Khien-Signature: $(printf 'ab%.0s' $(seq 64))" -d '{}' "$URL/api/v1/heartbeat" > "$T/code"
+check "stale or forged signature is 401" test "$(cat "$T/code")" = 401
+# the wrong key: a2's identity file with a1's endpoint number
+mkdir -p "$T/wrong"; sed "s/^endpoint=.*/endpoint=1/" "$T/a2/identity" > "$T/wrong/identity"; chmod 600 "$T/wrong/identity"
+K agent post --server "$URL" --state "$T/wrong" /api/v1/heartbeat '{}' > "$T/out" 2>&1
+check "wrong key refused" has "$T/out" "401"
+api "$URL/api/v1/rollup" > "$T/code"; check "no session is 401" test "$(cat "$T/code")" = 401
+api -X POST -d '{"user":"admin","password":"sai"}' "$URL/api/v1/login" > "$T/code"; check "wrong password is 401" test "$(cat "$T/code")" = 401
+api "$URL/api/v2/nothing" > "$T/code"; check "unknown path is 404" test "$(cat "$T/code")" = 404
+
+# --- roles: a unit user sees its own unit only ---
+S2=$(curl -s -X POST -d '{"user":"stc","password":"mật khẩu sở tài chính"}' "$URL/api/v1/login" | python3 -c "import json,sys; print(json.load(sys.stdin)['session'])")
+api -H "Authorization: Bearer $S2" "$URL/api/v1/rollup?unit=$MK" > "$T/code"; check "unit user kept out of another unit" test "$(cat "$T/code")" = 403
+api -H "Authorization: Bearer $S2" "$URL/api/v1/rollup" > "$T/code"; check "unit user sees its own" test "$(cat "$T/code")" = 200
+check "own unit figures" test "$(jq_ "(d['name'], d['endpoints'])")" = "('Sở Tài chính', 1)"
+api -H "Authorization: Bearer $S2" "$URL/api/v1/units" > /dev/null; check "unit user's tree is its own" test "$(jq_ "len(d['units'])")" = 1
+api -X POST -H "Authorization: Bearer $S2" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "unit user cannot revoke" test "$(cat "$T/code")" = 403
+
+# --- revocation ---
+api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200
+K agent run --server "$URL" --state "$T/a1" --once > "$T/out" 2>&1; expect_status "revoked agent stops" 3 $?
+check "revoked agent told why" has "$T/out" "revoked"
+finish

@@ -90,6 +90,7 @@ static void bytea(char out[67], const uint8_t in[32])
     khi_hex_encode(in, 32, out + 2);
 }
 
+
 static int64_t get_i64(PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
@@ -118,7 +119,7 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
     int version = 0;
     PGresult *r = q(s, "SELECT value FROM meta WHERE key = 'schema_version'", 0, NULL);
     if (r && PQntuples(r) == 1)
-        version = atoi(PQgetvalue(r, 0, 0));
+        version = (int)get_i64(r, 0, 0);
     PQclear(r);
     kh_err e = KH_OK;
     for (size_t i = (size_t)version; i < KHI_ARRAY_LEN(migrations) && e == KH_OK; i++) {
@@ -342,7 +343,7 @@ static kh_err pg_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], 
     if (r && PQntuples(r) == 1) {
         const char *v = PQgetvalue(r, 0, 0);
         if (strlen(v) == 66 && v[0] == '\\' && v[1] == 'x' && khi_hex_decode(v + 2, 32, out_pubkey) == 0) {
-            *out_revoked = atoi(PQgetvalue(r, 0, 1));
+            *out_revoked = (int)get_i64(r, 0, 1);
             e = KH_OK;
         }
     }

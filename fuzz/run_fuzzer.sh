@@ -14,6 +14,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/khien-fuzz.XXXXXX") || exit 2
 trap 'rm -rf "$work"' EXIT
 trap 'exit 130' INT TERM
 name=$(basename "$fuzzer")
+# a campaign without a bound would run until the CTest timeout kills it: refuse it
+case " $* " in
+  *" -max_total_time="[0-9]*) ;;
+  *) echo "$name: no -max_total_time=SECONDS given" >&2; exit 2 ;;
+esac
 "$fuzzer" -artifact_prefix="$artifacts/$name-" -print_final_stats=1 "$@" "$work" "$seeds"
 rc=$?
 [ $rc -eq 0 ] || echo "$name failed (exit $rc); reproducers, if any, are in $artifacts" >&2

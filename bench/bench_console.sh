@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # bench_console.sh - the console under simulated agents, and its roll-up over many events.
-# usage: bash bench/bench_console.sh [sqlite|postgres]   env: AGENTS (10000), SECONDS (30),
+# usage: bash bench/bench_console.sh [sqlite|postgres]   env: AGENTS (10000), DURATION (30 s),
 #        DETECTIONS (1000 per second), THREADS (16), EVENTS (1000000), BUILD (build)
 # 1. enrols AGENTS agents, then sends AGENTS/60 heartbeats/s and DETECTIONS events/s for
-#    SECONDS (console_loadgen) and checks the server stored every acknowledged event once;
+#    DURATION seconds (console_loadgen) and checks the server stored every acknowledged event once;
 # 2. adds EVENTS events straight into the database and times the province roll-up.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 K=$BUILD/khien
 BACKEND=${1:-sqlite}
-AGENTS=${AGENTS:-10000}; SECONDS_=${SECONDS:-30}; DET=${DETECTIONS:-1000}; THREADS=${THREADS:-16}; EVENTS=${EVENTS:-1000000}
+AGENTS=${AGENTS:-10000}; SECONDS_=${DURATION:-30}; DET=${DETECTIONS:-1000}; THREADS=${THREADS:-16}; EVENTS=${EVENTS:-1000000}
 T=$(mktemp -d /tmp/khien-bench.XXXXXX); chmod 755 "$T"
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 cleanup() { kill "${SPID:-0}" 2>/dev/null; [ "$BACKEND" = postgres ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$T/pg" -m immediate stop >/dev/null 2>&1; rm -rf "$T"; }

@@ -314,12 +314,11 @@ static void h_units(kh_console *c, const who *w, reply *r)
     r->j = json_pack("{s:o}", "units", mine);
 }
 
-static json_t *rollup_json(kh_console *c, int64_t unit, int64_t from, int64_t to)
+static json_t *rollup_json(kh_console *c, const khi_rollup *px)
 {
-    khi_rollup x;
+    khi_rollup x = *px;
+    int64_t unit = x.unit_id;
     char name[512] = "";
-    int64_t now = now_s();
-    khi_store_rollup(c->store, unit, from, to, now, c->o.report_window, c->o.silent_after, &x);
     if (unit)
         khi_store_unit_name(c->store, unit, name, sizeof(name));
     double rep = (double)x.reporting;
@@ -333,20 +332,6 @@ static json_t *rollup_json(kh_console *c, int64_t unit, int64_t from, int64_t to
                      (json_int_t)x.infected, "detections", (json_int_t)x.detections, "infection_index",
                      rep > 0 ? (double)x.infected / rep : 0.0, "detections_per_100",
                      rep > 0 ? 100.0 * (double)x.detections / rep : 0.0, "silent", (json_int_t)x.silent);
-}
-
-typedef struct kids {
-    kh_console *c;
-    int64_t parent, from, to;
-    json_t *arr;
-} kids;
-
-static int add_child(void *ud, const khi_unit *u)
-{
-    kids *k = ud;
-    if (u->parent_id == k->parent && u->id != k->parent)
-        json_array_append_new(k->arr, rollup_json(k->c, u->id, k->from, k->to));
-    return 0;
 }
 
 static int add_top(void *ud, const char *name, int64_t n)
@@ -382,18 +367,24 @@ static void h_rollup(kh_console *c, struct MHD_Connection *conn, const who *w, r
         err_reply(r, MHD_HTTP_FORBIDDEN, "unit %lld is outside what %s may see", (long long)unit, w->user);
         return;
     }
-    json_t *j = rollup_json(c, unit, from, to), *top = json_array();
-    kids k = {c, unit, from, to, json_array()};
-    if (unit == 0) { /* the province: its direct units are the roots */
-        khi_store_units(c->store, add_child, &k);
-    } else {
-        khi_store_units(c->store, add_child, &k);
+    khi_rollup self, *kids = NULL;
+    size_t nkids = 0;
+    kh_err e = khi_store_rollup_tree(c->store, unit, from, to, now, c->o.report_window, c->o.silent_after,
+                                     &self, &kids, &nkids);
+    if (e != KH_OK) {
+        err_reply(r, e == KH_ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                  e == KH_ENOENT ? "no unit %lld" : "roll-up of unit %lld failed", (long long)unit);
+        return;
     }
+    json_t *j = rollup_json(c, &self), *top = json_array(), *children = json_array();
+    for (size_t i = 0; i < nkids; i++)
+        json_array_append_new(children, rollup_json(c, &kids[i]));
+    khi_free(kids);
     khi_store_top_signatures(c->store, unit, from, to, 10, add_top, top);
     json_object_set_new(j, "from", json_integer(from));
     json_object_set_new(j, "to", json_integer(to));
     json_object_set_new(j, "top_signatures", top);
-    json_object_set_new(j, "children", k.arr);
+    json_object_set_new(j, "children", children);
     r->code = MHD_HTTP_OK;
     r->j = j;
 }

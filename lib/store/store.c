@@ -3,6 +3,10 @@
  *
  * "postgres://..." or "postgresql://..." is PostgreSQL (libpq); "sqlite:PATH" or a plain path is
  * SQLite. Both backends implement khi_store_ops and pass the same tests.
+ *
+ * Roll-ups are assembled here: a backend reports the figures of each unit on its own, and they
+ * are added to the unit and to each of its ancestors, so a province with all its departments and
+ * communes costs two grouped queries however many units it has.
  */
 #include "store/store_int.h"
 
@@ -81,10 +85,120 @@ kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     return s->ops->event(s, endpoint, ev, out_new);
 }
 
+typedef struct tree {
+    khi_rollup *acc; /* one per unit, in the order of khi_store_units; the province is acc[n] */
+    int64_t *id, *parent;
+    size_t n, cap;
+    int oom;
+} tree;
+
+static int collect_unit(void *ud, const khi_unit *u)
+{
+    tree *t = ud;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        int64_t *id = khi_realloc(t->id, cap * sizeof(*id)), *par = id ? khi_realloc(t->parent, cap * sizeof(*par)) : NULL;
+        if (id)
+            t->id = id;
+        if (!id || !par) {
+            t->oom = 1;
+            return 1;
+        }
+        t->parent = par;
+        t->cap = cap;
+    }
+    t->id[t->n] = u->id;
+    t->parent[t->n] = u->parent_id;
+    t->n++;
+    return 0;
+}
+
+static size_t unit_index(const tree *t, int64_t id)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->id[i] == id)
+            return i;
+    return t->n; /* the province (id 0) or a unit unknown here */
+}
+
+static void add(khi_rollup *a, const khi_rollup *b)
+{
+    a->endpoints += b->endpoints;
+    a->reporting += b->reporting;
+    a->fresh_24h += b->fresh_24h;
+    a->fresh_7d += b->fresh_7d;
+    a->infected += b->infected;
+    a->detections += b->detections;
+    a->silent += b->silent;
+}
+
+static int add_stats(void *ud, const khi_rollup *x)
+{
+    tree *t = ud;
+    size_t i = unit_index(t, x->unit_id);
+    /* the unit, each ancestor, then the province; a bounded walk even if the tree had a cycle */
+    for (size_t depth = 0; i < t->n && depth <= t->n; depth++) {
+        add(&t->acc[i], x);
+        i = t->parent[i] ? unit_index(t, t->parent[i]) : t->n;
+    }
+    add(&t->acc[t->n], x);
+    return 0;
+}
+
+kh_err khi_store_rollup_tree(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                             int64_t window, int64_t silent_after, khi_rollup *out,
+                             khi_rollup **out_children, size_t *out_n_children)
+{
+    tree t = {0};
+    kh_err e = s->ops->units(s, collect_unit, &t);
+    if (e == KH_OK && t.oom)
+        e = KH_ENOMEM;
+    if (e != KH_OK)
+        goto out;
+    t.acc = khi_calloc(t.n + 1, sizeof(*t.acc));
+    if (!t.acc) {
+        e = KH_ENOMEM;
+        goto out;
+    }
+    e = s->ops->unit_stats(s, from, to, now, window, silent_after, add_stats, &t);
+    if (e != KH_OK)
+        goto out;
+    size_t self = unit ? unit_index(&t, unit) : t.n;
+    if (unit && self == t.n) {
+        e = KH_ENOENT;
+        goto out;
+    }
+    *out = t.acc[self];
+    out->unit_id = unit;
+    if (out_children) {
+        size_t nk = 0;
+        khi_rollup *kids = NULL;
+        for (size_t i = 0; i < t.n; i++)
+            nk += t.parent[i] == unit && t.id[i] != unit;
+        if (nk && !(kids = khi_calloc(nk, sizeof(*kids)))) {
+            e = KH_ENOMEM;
+            goto out;
+        }
+        nk = 0;
+        for (size_t i = 0; i < t.n; i++)
+            if (t.parent[i] == unit && t.id[i] != unit) {
+                kids[nk] = t.acc[i];
+                kids[nk++].unit_id = t.id[i];
+            }
+        *out_children = kids;
+        *out_n_children = nk;
+    }
+out:
+    khi_free(t.acc);
+    khi_free(t.id);
+    khi_free(t.parent);
+    return e;
+}
+
 kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
                         int64_t window, int64_t silent_after, khi_rollup *out)
 {
-    return s->ops->rollup(s, unit, from, to, now, window, silent_after, out);
+    return khi_store_rollup_tree(s, unit, from, to, now, window, silent_after, out, NULL, NULL);
 }
 
 kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,

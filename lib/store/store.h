@@ -10,6 +10,7 @@
 #ifndef KHI_STORE_H
 #define KHI_STORE_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <khien/error.h>
 #include "core/core.h"
@@ -68,6 +69,12 @@ kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
  * seen within report_window seconds of now, "silent" not seen for silent_after seconds. */
 kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
                         int64_t report_window, int64_t silent_after, khi_rollup *out);
+/* The same for unit and, in *out_children (allocated, caller frees with khi_free; NULL when
+ * there are none), each of its direct child units, in the order of khi_store_units. All are
+ * computed in one pass: two grouped queries, added up the tree here. */
+kh_err khi_store_rollup_tree(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
+                             int64_t report_window, int64_t silent_after, khi_rollup *out,
+                             khi_rollup **out_children, size_t *out_n_children);
 typedef int (*khi_top_fn)(void *ud, const char *name, int64_t count);
 kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud);

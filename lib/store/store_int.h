@@ -6,6 +6,28 @@
 
 #include "store/store.h"
 
+typedef int (*khi_stats_fn)(void *ud, const khi_rollup *unit_only);
+
+/* Events are also counted per day (UTC days since the epoch) in the tables event_days
+ * (endpoint, day) and sig_days (unit, day, signature), kept by a trigger on events. A period
+ * [from, to) is answered from whole days [*d0, *d1) of those tables plus the events of the two
+ * partial edges [from, *e1) and [*e2, to), read from events itself (disjoint, maybe empty). */
+static inline void khi_day_span(int64_t from, int64_t to, int64_t *d0, int64_t *d1, int64_t *e1,
+                                int64_t *e2)
+{
+    const int64_t day = 86400;
+    int64_t a = from >= 0 ? (from + day - 1) / day : 0; /* first whole day */
+    int64_t b = to >= 0 ? to / day : 0;                 /* day after the last whole one */
+    if (a < 1) /* day 0 also holds negative times (division truncates): never read it whole */
+        a = 1;
+    if (b < a)
+        b = a;
+    *d0 = a;
+    *d1 = b;
+    *e1 = to < a * day ? to : a * day;
+    *e2 = from > b * day ? from : b * day;
+}
+
 typedef struct khi_store_ops {
     void (*close)(khi_store *s);
     kh_err (*unit_add)(khi_store *s, int64_t parent, const char *name, const char *kind,
@@ -22,8 +44,10 @@ typedef struct khi_store_ops {
     kh_err (*endpoint_revoke)(khi_store *s, int64_t id);
     kh_err (*heartbeat)(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now);
     kh_err (*event)(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new);
-    kh_err (*rollup)(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                     int64_t window, int64_t silent_after, khi_rollup *out);
+    /* Figures of every unit on its own (not its subtree), one call of cb per unit that has
+     * endpoints or events; store.c adds them up the tree. Fields not known are 0. */
+    kh_err (*unit_stats)(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
+                         int64_t silent_after, khi_stats_fn cb, void *ud);
     kh_err (*top_signatures)(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                              khi_top_fn cb, void *ud);
     kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,

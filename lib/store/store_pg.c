@@ -45,6 +45,23 @@ static const char *const migrations[] = {
     " unit_id BIGINT REFERENCES units(id));"
     "CREATE TABLE sessions(hash BYTEA PRIMARY KEY, user_name TEXT NOT NULL REFERENCES users(name),"
     " expires BIGINT NOT NULL);",
+    /* 2: per-day counts for the roll-ups, kept by a trigger (bulk inserts included) */
+    "CREATE TABLE event_days(endpoint_id BIGINT NOT NULL, day BIGINT NOT NULL, n BIGINT NOT NULL,"
+    " PRIMARY KEY(endpoint_id, day));"
+    "CREATE INDEX event_days_day ON event_days(day, endpoint_id, n);"
+    "CREATE TABLE sig_days(unit_id BIGINT NOT NULL, day BIGINT NOT NULL, signature TEXT NOT NULL,"
+    " n BIGINT NOT NULL, PRIMARY KEY(unit_id, day, signature));"
+    "INSERT INTO event_days SELECT endpoint_id, time / 86400, count(*) FROM events GROUP BY 1, 2;"
+    "INSERT INTO sig_days SELECT p.unit_id, e.time / 86400, coalesce(e.signature, ''), count(*)"
+    " FROM events e JOIN endpoints p ON p.id = e.endpoint_id GROUP BY 1, 2, 3;"
+    "CREATE FUNCTION khien_events_days() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    " INSERT INTO event_days(endpoint_id, day, n) VALUES(NEW.endpoint_id, NEW.time / 86400, 1)"
+    "  ON CONFLICT (endpoint_id, day) DO UPDATE SET n = event_days.n + 1;"
+    " INSERT INTO sig_days(unit_id, day, signature, n) SELECT unit_id, NEW.time / 86400,"
+    "  coalesce(NEW.signature, ''), 1 FROM endpoints WHERE id = NEW.endpoint_id"
+    "  ON CONFLICT (unit_id, day, signature) DO UPDATE SET n = sig_days.n + 1;"
+    " RETURN NULL; END $f$;"
+    "CREATE TRIGGER events_days AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION khien_events_days();",
 };
 
 static void lock(khi_store *s)
@@ -407,61 +424,89 @@ static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($1::bigint = 0 AND parent_id IS NULL)"   \
     " OR id = $1::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
 
-static kh_err pg_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                        int64_t window, int64_t silent_after, khi_rollup *out)
+static kh_err pg_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
+                            int64_t silent_after, khi_stats_fn cb, void *ud)
 {
-    char u[32], a[32], b[32], c[32], d[32];
-    memset(out, 0, sizeof(*out));
-    out->unit_id = unit;
-    i64(u, sizeof(u), unit);
+    char a[32], b[32], c[32], d[32], e[32], f[32];
     i64(a, sizeof(a), now - window);
     i64(b, sizeof(b), now - 86400);
     i64(c, sizeof(c), now - 7 * 86400);
     i64(d, sizeof(d), now - silent_after);
-    const char *p1[] = {u, a, b, c, d};
+    const char *p1[] = {a, b, c, d};
     lock(s);
-    PGresult *r = q(s, SUBTREE "SELECT count(*), coalesce(sum((last_seen >= $2::bigint)::int), 0),"
-                               " coalesce(sum((sig_time >= $3::bigint)::int), 0), coalesce(sum((sig_time >= $4::bigint)::int), 0),"
-                               " coalesce(sum((last_seen < $5::bigint)::int), 0)"
-                               " FROM endpoints WHERE revoked = 0 AND unit_id IN (SELECT id FROM sub)", 5, p1);
-    if (r && PQntuples(r) == 1) {
-        out->endpoints = get_i64(r, 0, 0);
-        out->reporting = get_i64(r, 0, 1);
-        out->fresh_24h = get_i64(r, 0, 2);
-        out->fresh_7d = get_i64(r, 0, 3);
-        out->silent = get_i64(r, 0, 4);
+    PGresult *r = q(s, "SELECT unit_id, count(*), coalesce(sum((last_seen >= $1::bigint)::int), 0),"
+                       " coalesce(sum((sig_time >= $2::bigint)::int), 0), coalesce(sum((sig_time >= $3::bigint)::int), 0),"
+                       " coalesce(sum((last_seen < $4::bigint)::int), 0)"
+                       " FROM endpoints WHERE revoked = 0 GROUP BY unit_id", 4, p1);
+    /* infected endpoints and detections: whole days from event_days, the edges from events */
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    i64(a, sizeof(a), d0);
+    i64(b, sizeof(b), d1);
+    i64(c, sizeof(c), from);
+    i64(d, sizeof(d), e1);
+    i64(e, sizeof(e), e2);
+    i64(f, sizeof(f), to);
+    const char *p2[] = {a, b, c, d, e, f};
+    PGresult *r2 = r ? q(s, "WITH x(endpoint_id, n) AS ("
+                            " SELECT endpoint_id, n FROM event_days WHERE day >= $1::bigint AND day < $2::bigint"
+                            " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $3::bigint AND time < $4::bigint"
+                            " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $5::bigint AND time < $6::bigint),"
+                            " y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x GROUP BY endpoint_id)"
+                            " SELECT p.unit_id, count(*), sum(y.n) FROM y JOIN endpoints p ON p.id = y.endpoint_id"
+                            " WHERE p.revoked = 0 GROUP BY p.unit_id", 6, p2) : NULL;
+    unlock(s);
+    kh_err err = r && r2 ? KH_OK : KH_EIO;
+    int stop = 0;
+    for (int i = 0; r && r2 && !stop && i < PQntuples(r); i++) {
+        khi_rollup x = {0};
+        x.unit_id = get_i64(r, i, 0);
+        x.endpoints = get_i64(r, i, 1);
+        x.reporting = get_i64(r, i, 2);
+        x.fresh_24h = get_i64(r, i, 3);
+        x.fresh_7d = get_i64(r, i, 4);
+        x.silent = get_i64(r, i, 5);
+        stop = cb(ud, &x);
+    }
+    for (int i = 0; r && r2 && !stop && i < PQntuples(r2); i++) {
+        khi_rollup x = {0};
+        x.unit_id = get_i64(r2, i, 0);
+        x.infected = get_i64(r2, i, 1);
+        x.detections = get_i64(r2, i, 2);
+        stop = cb(ud, &x);
     }
     PQclear(r);
-    i64(a, sizeof(a), from);
-    i64(b, sizeof(b), to);
-    const char *p2[] = {u, a, b};
-    PGresult *r2 = q(s, SUBTREE "SELECT count(DISTINCT e.endpoint_id), count(*) FROM events e"
-                                " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.revoked = 0"
-                                " AND p.unit_id IN (SELECT id FROM sub) AND e.time >= $2::bigint AND e.time < $3::bigint",
-                     3, p2);
-    if (r2 && PQntuples(r2) == 1) {
-        out->infected = get_i64(r2, 0, 0);
-        out->detections = get_i64(r2, 0, 1);
-    }
-    unlock(s);
-    kh_err e = r && r2 ? KH_OK : KH_EIO;
     PQclear(r2);
-    return e;
+    return err;
 }
 
 static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
-    char u[32], a[32], b[32], l[32];
+    char u[32], a[32], b[32], c[32], d[32], e[32], f[32], l[32];
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
     i64(u, sizeof(u), unit);
-    i64(a, sizeof(a), from);
-    i64(b, sizeof(b), to);
+    i64(a, sizeof(a), d0);
+    i64(b, sizeof(b), d1);
+    i64(c, sizeof(c), from);
+    i64(d, sizeof(d), e1);
+    i64(e, sizeof(e), e2);
+    i64(f, sizeof(f), to);
     i64(l, sizeof(l), limit);
-    const char *p[] = {u, a, b, l};
+    const char *p[] = {u, a, b, c, d, e, f, l};
     lock(s);
-    PGresult *r = q(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e JOIN endpoints p ON p.id = e.endpoint_id"
-                               " WHERE p.unit_id IN (SELECT id FROM sub) AND e.time >= $2::bigint AND e.time < $3::bigint"
-                               " GROUP BY e.signature ORDER BY n DESC, e.signature LIMIT $4::int", 4, p);
+    PGresult *r = q(s, SUBTREE ", x(signature, n) AS ("
+                               " SELECT signature, n FROM sig_days WHERE unit_id IN (SELECT id FROM sub)"
+                               " AND day >= $2::bigint AND day < $3::bigint"
+                               " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
+                               " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.unit_id IN (SELECT id FROM sub)"
+                               " AND e.time >= $4::bigint AND e.time < $5::bigint"
+                               " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
+                               " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.unit_id IN (SELECT id FROM sub)"
+                               " AND e.time >= $6::bigint AND e.time < $7::bigint)"
+                               " SELECT signature, sum(n) AS t FROM x GROUP BY signature"
+                               " ORDER BY t DESC, signature LIMIT $8::int", 8, p);
     unlock(s);
     if (!r)
         return KH_EIO;
@@ -545,6 +590,6 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
-    pg_heartbeat, pg_event,     pg_rollup,       pg_top_signatures, pg_user_set,
+    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_user_set,
     pg_login,     pg_session,
 };

@@ -42,6 +42,22 @@ static const char *const migrations[] = {
     " unit_id INTEGER REFERENCES units(id));"
     "CREATE TABLE sessions(hash BLOB PRIMARY KEY, user TEXT NOT NULL REFERENCES users(name),"
     " expires INTEGER NOT NULL);",
+    /* 2: per-day counts for the roll-ups, kept by a trigger (bulk inserts included) */
+    "CREATE TABLE event_days(endpoint_id INTEGER NOT NULL, day INTEGER NOT NULL, n INTEGER NOT NULL,"
+    " PRIMARY KEY(endpoint_id, day)) WITHOUT ROWID;"
+    "CREATE INDEX event_days_day ON event_days(day, endpoint_id, n);"
+    "CREATE TABLE sig_days(unit_id INTEGER NOT NULL, day INTEGER NOT NULL, signature TEXT NOT NULL,"
+    " n INTEGER NOT NULL, PRIMARY KEY(unit_id, day, signature)) WITHOUT ROWID;"
+    "INSERT INTO event_days SELECT endpoint_id, time / 86400, count(*) FROM events GROUP BY 1, 2;"
+    "INSERT INTO sig_days SELECT p.unit_id, e.time / 86400, coalesce(e.signature, ''), count(*)"
+    " FROM events e JOIN endpoints p ON p.id = e.endpoint_id GROUP BY 1, 2, 3;"
+    "CREATE TRIGGER events_days AFTER INSERT ON events BEGIN"
+    " INSERT INTO event_days(endpoint_id, day, n) VALUES(NEW.endpoint_id, NEW.time / 86400, 1)"
+    "  ON CONFLICT(endpoint_id, day) DO UPDATE SET n = n + 1;"
+    " INSERT INTO sig_days(unit_id, day, signature, n) SELECT unit_id, NEW.time / 86400,"
+    "  coalesce(NEW.signature, ''), 1 FROM endpoints WHERE id = NEW.endpoint_id"
+    "  ON CONFLICT(unit_id, day, signature) DO UPDATE SET n = n + 1;"
+    " END;",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -386,59 +402,88 @@ static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_re
     "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (?1 = 0 AND parent_id IS NULL) OR id = ?1" \
     " UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
 
-static kh_err sq_rollup_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                        int64_t window, int64_t silent_after, khi_rollup *out)
+static kh_err sq_unit_stats_locked(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
+                                   int64_t silent_after, khi_stats_fn cb, void *ud)
 {
-    memset(out, 0, sizeof(*out));
-    out->unit_id = unit;
-    sqlite3_stmt *st = prep(s, SUBTREE
-                            "SELECT count(*), coalesce(sum(last_seen >= ?2), 0), coalesce(sum(sig_time >= ?3), 0),"
-                            " coalesce(sum(sig_time >= ?4), 0), coalesce(sum(last_seen < ?5), 0)"
-                            " FROM endpoints WHERE revoked = 0 AND unit_id IN sub");
+    sqlite3_stmt *st = prep(s, "SELECT unit_id, count(*), coalesce(sum(last_seen >= ?1), 0),"
+                               " coalesce(sum(sig_time >= ?2), 0), coalesce(sum(sig_time >= ?3), 0),"
+                               " coalesce(sum(last_seen < ?4), 0)"
+                               " FROM endpoints WHERE revoked = 0 GROUP BY unit_id");
     if (!st)
         return KH_EIO;
-    sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, now - window);
-    sqlite3_bind_int64(st, 3, now - 86400);
-    sqlite3_bind_int64(st, 4, now - 7 * 86400);
-    sqlite3_bind_int64(st, 5, now - silent_after);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->endpoints = sqlite3_column_int64(st, 0);
-        out->reporting = sqlite3_column_int64(st, 1);
-        out->fresh_24h = sqlite3_column_int64(st, 2);
-        out->fresh_7d = sqlite3_column_int64(st, 3);
-        out->silent = sqlite3_column_int64(st, 4);
+    sqlite3_bind_int64(st, 1, now - window);
+    sqlite3_bind_int64(st, 2, now - 86400);
+    sqlite3_bind_int64(st, 3, now - 7 * 86400);
+    sqlite3_bind_int64(st, 4, now - silent_after);
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_rollup x = {0};
+        x.unit_id = sqlite3_column_int64(st, 0);
+        x.endpoints = sqlite3_column_int64(st, 1);
+        x.reporting = sqlite3_column_int64(st, 2);
+        x.fresh_24h = sqlite3_column_int64(st, 3);
+        x.fresh_7d = sqlite3_column_int64(st, 4);
+        x.silent = sqlite3_column_int64(st, 5);
+        stop = cb(ud, &x);
     }
     sqlite3_finalize(st);
-    st = prep(s, SUBTREE "SELECT count(DISTINCT e.endpoint_id), count(*) FROM events e"
-                         " JOIN endpoints p ON p.id = e.endpoint_id"
-                         " WHERE p.revoked = 0 AND p.unit_id IN sub AND e.time >= ?2 AND e.time < ?3");
+    if (!stop && rc != SQLITE_DONE)
+        return KH_EIO;
+    /* infected endpoints and detections: whole days from event_days, the edges from events */
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    st = prep(s, "WITH x(endpoint_id, n) AS ("
+                 " SELECT endpoint_id, n FROM event_days WHERE day >= ?1 AND day < ?2"
+                 " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?3 AND time < ?4"
+                 " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?5 AND time < ?6),"
+                 " y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x GROUP BY endpoint_id)"
+                 " SELECT p.unit_id, count(*), sum(y.n) FROM y JOIN endpoints p ON p.id = y.endpoint_id"
+                 " WHERE p.revoked = 0 GROUP BY p.unit_id");
     if (!st)
         return KH_EIO;
-    sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        out->infected = sqlite3_column_int64(st, 0);
-        out->detections = sqlite3_column_int64(st, 1);
+    sqlite3_bind_int64(st, 1, d0);
+    sqlite3_bind_int64(st, 2, d1);
+    sqlite3_bind_int64(st, 3, from);
+    sqlite3_bind_int64(st, 4, e1);
+    sqlite3_bind_int64(st, 5, e2);
+    sqlite3_bind_int64(st, 6, to);
+    stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_rollup x = {0};
+        x.unit_id = sqlite3_column_int64(st, 0);
+        x.infected = sqlite3_column_int64(st, 1);
+        x.detections = sqlite3_column_int64(st, 2);
+        stop = cb(ud, &x);
     }
     sqlite3_finalize(st);
-    return KH_OK;
+    return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
 }
 
 static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
-    sqlite3_stmt *st = prep(s, SUBTREE "SELECT e.signature, count(*) AS n FROM events e"
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    sqlite3_stmt *st = prep(s, SUBTREE ", x(signature, n) AS ("
+                                       " SELECT signature, n FROM sig_days WHERE unit_id IN sub AND day >= ?2 AND day < ?3"
+                                       " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
                                        " JOIN endpoints p ON p.id = e.endpoint_id"
-                                       " WHERE p.unit_id IN sub AND e.time >= ?2 AND e.time < ?3"
-                                       " GROUP BY e.signature ORDER BY n DESC, e.signature LIMIT ?4");
+                                       " WHERE p.unit_id IN sub AND e.time >= ?4 AND e.time < ?5"
+                                       " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
+                                       " JOIN endpoints p ON p.id = e.endpoint_id"
+                                       " WHERE p.unit_id IN sub AND e.time >= ?6 AND e.time < ?7)"
+                                       " SELECT signature, sum(n) AS t FROM x GROUP BY signature"
+                                       " ORDER BY t DESC, signature LIMIT ?8");
     if (!st)
         return KH_EIO;
     sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, from);
-    sqlite3_bind_int64(st, 3, to);
-    sqlite3_bind_int(st, 4, limit);
+    sqlite3_bind_int64(st, 2, d0);
+    sqlite3_bind_int64(st, 3, d1);
+    sqlite3_bind_int64(st, 4, from);
+    sqlite3_bind_int64(st, 5, e1);
+    sqlite3_bind_int64(st, 6, e2);
+    sqlite3_bind_int64(st, 7, to);
+    sqlite3_bind_int(st, 8, limit);
     while (sqlite3_step(st) == SQLITE_ROW)
         if (cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1)))
             break;
@@ -612,11 +657,11 @@ static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     return r;
 }
 
-static kh_err sq_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                        int64_t window, int64_t silent_after, khi_rollup *out)
+static kh_err sq_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
+                            int64_t silent_after, khi_stats_fn cb, void *ud)
 {
     pthread_mutex_lock(&SQ(s)->mu);
-    kh_err r = sq_rollup_locked(s, unit, from, to, now, window, silent_after, out);
+    kh_err r = sq_unit_stats_locked(s, from, to, now, window, silent_after, cb, ud);
     pthread_mutex_unlock(&SQ(s)->mu);
     return r;
 }
@@ -660,6 +705,6 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
-    sq_heartbeat, sq_event,     sq_rollup,       sq_top_signatures, sq_user_set,
+    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_user_set,
     sq_login,     sq_session,
 };

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_console_pg.sh - the same console tests on PostgreSQL: starts a real server (Debian's
 # postgresql, in a temporary directory, on a Unix socket only), runs test_console.sh against
-# it, stops it. Usage: test_console_pg.sh KHIEN SRC
+# it and the store's unit tests (tests/unit/test_store.c) against it, stops it. Usage: test_console_pg.sh KHIEN SRC
 KHIEN=$1
 SRC=$2
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
@@ -27,3 +27,14 @@ trap cleanup EXIT
 psql -h "$P" -U khien -d postgres -qc "CREATE DATABASE khien" || { echo "0 passed, 1 failed"; exit 1; }
 echo "PostgreSQL $("$BIN/postgres" --version | awk '{print $3}') on $P"
 KH_TEST_DB_URL="postgresql://khien@/khien?host=$P" bash "$SRC/tests/cli/test_console.sh" "$KHIEN" "$SRC"
+rc=$?
+# the store's own unit tests (roll-ups against event-by-event counts) on this server too
+STORE_TEST=$(dirname "$KHIEN")/tests/test_store
+if [ -x "$STORE_TEST" ]; then
+    psql -h "$P" -U khien -d postgres -qc "CREATE DATABASE khien_store" || exit 1
+    KH_TEST_DB_URL="postgresql://khien@/khien_store?host=$P" "$STORE_TEST" || rc=1
+else
+    echo "not found: $STORE_TEST (build the unit tests)"
+    rc=1
+fi
+exit $rc

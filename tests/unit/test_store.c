@@ -1,0 +1,254 @@
+/*
+ * test_store.c - the console's store: roll-ups from the per-day tables against a count made
+ * here event by event, over periods that cut days at both ends, lie within one day, or span
+ * everything; a unit tree with units under units; resent events counted once.
+ *
+ * Runs on SQLite (a temporary file) unless KH_TEST_DB_URL names another store:
+ * tests/cli/test_console_pg.sh runs it again against a real PostgreSQL server.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+
+#define DAY 86400
+#define T0 ((int64_t)20000 * DAY) /* 2024-10-04 00:00 UTC */
+
+enum { A, A1, A2, B, NUNITS };
+static const int parent_of[NUNITS] = {-1, A, A, -1};
+static const char *const unit_names[NUNITS] = {"Sở Tài chính", "Phòng Kế toán", "Phòng Ngân sách",
+                                               "Xã Bản Bo"};
+
+typedef struct ev {
+    int endpoint; /* index into endpoint_unit */
+    int64_t time;
+    const char *sig;
+} ev;
+
+static const int endpoint_unit[] = {A1, A2, B, A};
+#define NEP 4
+
+static const ev events[] = {
+    {0, T0 + 100, "Win.Trojan.Agent"},
+    {0, T0 + DAY + 50, "Win.Trojan.Agent"},
+    {0, T0 + 2 * DAY + 10, "Eicar-Test-Signature"},
+    {1, T0 + DAY + 7000, "Win.Trojan.Agent"},
+    {1, T0 + DAY + 7001, "Mã độc.Thử"},
+    {2, T0 + 3 * DAY + 5, "Eicar-Test-Signature"},
+    {3, T0 - 10, "Mã độc.Thử"},
+    {3, T0 + 2 * DAY - 1, "Win.Trojan.Agent"},
+    {3, T0 + 2 * DAY, "Win.Trojan.Agent"},
+};
+#define NEV (sizeof(events) / sizeof(events[0]))
+
+typedef struct fixture {
+    khi_store *s;
+    char path[64];
+    int64_t unit_id[NUNITS];
+    int64_t ep_id[NEP];
+} fixture;
+
+static int within(int u, int ancestor)
+{
+    for (; u >= 0; u = parent_of[u])
+        if (u == ancestor)
+            return 1;
+    return 0;
+}
+
+/* what a roll-up of unit index u (-1 = province) over [from, to) must say */
+static void expect(int u, int64_t from, int64_t to, int64_t *infected, int64_t *detections)
+{
+    int seen[NEP] = {0};
+    *infected = *detections = 0;
+    for (size_t i = 0; i < NEV; i++) {
+        if (events[i].time < from || events[i].time >= to)
+            continue;
+        if (u >= 0 && !within(endpoint_unit[events[i].endpoint], u))
+            continue;
+        (*detections)++;
+        if (!seen[events[i].endpoint]++)
+            (*infected)++;
+    }
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof(*f));
+    char err[256] = "";
+    const char *url = getenv("KH_TEST_DB_URL");
+    if (!f)
+        return -1;
+    if (!url || !*url) {
+        snprintf(f->path, sizeof(f->path), "/tmp/khien-store-XXXXXX");
+        int fd = mkstemp(f->path);
+        if (fd < 0)
+            return -1;
+        close(fd);
+        url = f->path;
+    }
+    if (khi_store_open(url, &f->s, err, sizeof(err)) != KH_OK) {
+        fprintf(stderr, "cannot open %s: %s\n", url, err);
+        return -1;
+    }
+    for (int u = 0; u < NUNITS; u++)
+        if (khi_store_unit_add(f->s, parent_of[u] < 0 ? 0 : f->unit_id[parent_of[u]], unit_names[u], "unit",
+                               NULL, &f->unit_id[u]) != KH_OK)
+            return -1;
+    for (int e = 0; e < NEP; e++) {
+        char tok[65];
+        uint8_t key[32];
+        memset(key, 0x40 + e, sizeof(key));
+        if (khi_store_token_create(f->s, f->unit_id[endpoint_unit[e]], 3600, 1, T0, tok) != KH_OK ||
+            khi_store_enrol(f->s, tok, key, "máy-trạm", T0, &f->ep_id[e]) != KH_OK)
+            return -1;
+    }
+    for (size_t i = 0; i < NEV; i++) {
+        char uid[32];
+        int fresh = 0;
+        snprintf(uid, sizeof(uid), "ev-%zu", i);
+        khi_event_rec r = {uid, "C:\\Users\\Người dùng\\a.exe", NULL, events[i].sig, "quarantined", events[i].time};
+        if (khi_store_event(f->s, f->ep_id[events[i].endpoint], &r, &fresh) != KH_OK || !fresh)
+            return -1;
+        /* the agent resends it: stored once, counted once */
+        if (khi_store_event(f->s, f->ep_id[events[i].endpoint], &r, &fresh) != KH_OK || fresh)
+            return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    khi_store_close(f->s);
+    if (f->path[0])
+        unlink(f->path);
+    free(f);
+    return 0;
+}
+
+static const int64_t periods[][2] = {
+    {0, INT64_MAX / 2},                    /* everything */
+    {T0, T0 + 3 * DAY},                    /* whole days only */
+    {T0 + 50, T0 + 2 * DAY + 20},          /* partial days at both ends */
+    {T0 + DAY + 40, T0 + DAY + 7001},      /* within one day */
+    {T0 - 10, T0 - 9},                     /* one second */
+    {T0 + 2 * DAY - 1, T0 + 2 * DAY + 1},  /* across midnight */
+    {T0 + 4 * DAY, T0 + 9 * DAY},          /* nothing */
+    {-5 * DAY, T0},                        /* from before the epoch */
+};
+
+static void test_rollup_tree_matches_events(void **state)
+{
+    fixture *f = *state;
+    for (size_t p = 0; p < sizeof(periods) / sizeof(periods[0]); p++) {
+        int64_t from = periods[p][0], to = periods[p][1], inf, det;
+        khi_rollup self, *kids = NULL;
+        size_t nkids = 0;
+        /* the province and its two root units */
+        assert_int_equal(khi_store_rollup_tree(f->s, 0, from, to, T0, 3600, 7 * DAY, &self, &kids, &nkids), KH_OK);
+        expect(-1, from, to, &inf, &det);
+        assert_int_equal(self.infected, inf);
+        assert_int_equal(self.detections, det);
+        assert_int_equal(self.endpoints, NEP);
+        assert_int_equal(nkids, 2);
+        for (size_t k = 0; k < nkids; k++) {
+            int u = kids[k].unit_id == f->unit_id[A] ? A : B;
+            assert_int_equal(kids[k].unit_id, f->unit_id[u]);
+            expect(u, from, to, &inf, &det);
+            assert_int_equal(kids[k].infected, inf);
+            assert_int_equal(kids[k].detections, det);
+            assert_int_equal(kids[k].endpoints, u == A ? 3 : 1);
+        }
+        free(kids);
+        /* a unit with units under it */
+        kids = NULL;
+        assert_int_equal(khi_store_rollup_tree(f->s, f->unit_id[A], from, to, T0, 3600, 7 * DAY, &self, &kids,
+                                               &nkids), KH_OK);
+        expect(A, from, to, &inf, &det);
+        assert_int_equal(self.infected, inf);
+        assert_int_equal(self.detections, det);
+        assert_int_equal(nkids, 2);
+        for (size_t k = 0; k < nkids; k++) {
+            int u = kids[k].unit_id == f->unit_id[A1] ? A1 : A2;
+            expect(u, from, to, &inf, &det);
+            assert_int_equal(kids[k].infected, inf);
+            assert_int_equal(kids[k].detections, det);
+        }
+        free(kids);
+        /* a leaf, without children asked for */
+        assert_int_equal(khi_store_rollup(f->s, f->unit_id[A2], from, to, T0, 3600, 7 * DAY, &self), KH_OK);
+        expect(A2, from, to, &inf, &det);
+        assert_int_equal(self.infected, inf);
+        assert_int_equal(self.detections, det);
+        assert_int_equal(self.endpoints, 1);
+    }
+}
+
+typedef struct tops {
+    char name[8][64];
+    int64_t n[8];
+    int count;
+} tops;
+
+static int add_top(void *ud, const char *name, int64_t n)
+{
+    tops *t = ud;
+    if (t->count == 8)
+        return 1;
+    snprintf(t->name[t->count], sizeof(t->name[0]), "%s", name);
+    t->n[t->count++] = n;
+    return 0;
+}
+
+static void test_top_signatures_match_events(void **state)
+{
+    fixture *f = *state;
+    for (size_t p = 0; p < sizeof(periods) / sizeof(periods[0]); p++) {
+        for (int u = -1; u < NUNITS; u++) {
+            int64_t from = periods[p][0], to = periods[p][1];
+            tops t = {0};
+            assert_int_equal(khi_store_top_signatures(f->s, u < 0 ? 0 : f->unit_id[u], from, to, 8, add_top, &t),
+                             KH_OK);
+            int64_t total = 0;
+            for (int i = 0; i < t.count; i++) {
+                int64_t want = 0;
+                for (size_t e = 0; e < NEV; e++)
+                    want += events[e].time >= from && events[e].time < to && !strcmp(events[e].sig, t.name[i]) &&
+                            (u < 0 || within(endpoint_unit[events[e].endpoint], u));
+                assert_int_equal(t.n[i], want);
+                if (i)
+                    assert_true(t.n[i - 1] >= t.n[i]);
+                total += t.n[i];
+            }
+            int64_t inf, det;
+            expect(u, from, to, &inf, &det);
+            assert_int_equal(total, det); /* three signatures, all listed: nothing left out */
+        }
+    }
+}
+
+static void test_unknown_unit(void **state)
+{
+    fixture *f = *state;
+    khi_rollup self;
+    assert_int_equal(khi_store_rollup(f->s, 987654, 0, T0, T0, 3600, DAY, &self), KH_ENOENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rollup_tree_matches_events),
+        cmocka_unit_test(test_top_signatures_match_events),
+        cmocka_unit_test(test_unknown_unit),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

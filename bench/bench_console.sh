@@ -52,3 +52,6 @@ S=$(curl -s -X POST -d '{"user":"admin","password":"bench-password-1"}' "$URL/ap
 for i in 1 2 3; do
     curl -s -o /dev/null -w "province roll-up (30 days, with children and top signatures): %{time_total} s\n" -H "Authorization: Bearer $S" "$URL/api/v1/rollup"
 done
+for i in 1 2 3; do
+    curl -s -o /dev/null -w "province top 10 infected endpoints (30 days): %{time_total} s\n" -H "Authorization: Bearer $S" "$URL/api/v1/top-endpoints"
+done

@@ -389,6 +389,41 @@ static void h_rollup(kh_console *c, struct MHD_Connection *conn, const who *w, r
     r->j = j;
 }
 
+static int add_top_endpoint(void *ud, int64_t endpoint, const char *hostname, int64_t unit_id, int64_t n)
+{
+    json_array_append_new(ud, json_pack("{s:I, s:s, s:I, s:I}", "endpoint", (json_int_t)endpoint, "hostname",
+                                        hostname ? hostname : "", "unit", (json_int_t)unit_id, "detections",
+                                        (json_int_t)n));
+    return 0;
+}
+
+/* GET /api/v1/top-endpoints?unit=&from=&to=&limit=: the most infected endpoints */
+static void h_top_endpoints(kh_console *c, struct MHD_Connection *conn, const who *w, reply *r)
+{
+    int bad = 0;
+    int64_t now = now_s();
+    int64_t unit = query_int(conn, "unit", w->unit, &bad);
+    int64_t to = query_int(conn, "to", now + 1, &bad), from = query_int(conn, "from", now - 30 * 86400, &bad);
+    int64_t limit = query_int(conn, "limit", 10, &bad);
+    if (bad || from >= to || limit < 1 || limit > 1000) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "unit, from, to and limit (1 to 1000) must be numbers, from before to");
+        return;
+    }
+    if (!khi_store_unit_within(c->store, unit, w->unit)) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "unit %lld is outside what %s may see", (long long)unit, w->user);
+        return;
+    }
+    json_t *arr = json_array();
+    if (khi_store_top_endpoints(c->store, unit, from, to, (int)limit, add_top_endpoint, arr) != KH_OK) {
+        json_decref(arr);
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        return;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:I, s:I, s:o}", "unit", (json_int_t)unit, "from", (json_int_t)from, "to",
+                     (json_int_t)to, "endpoints", arr);
+}
+
 static void h_revoke(kh_console *c, const who *w, const char *url, reply *r)
 {
     uint64_t id = 0;
@@ -432,6 +467,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if (get && !strcmp(url, "/api/v1/rollup")) {
         if (session_auth(c, conn, &w, r))
             h_rollup(c, conn, &w, r);
+    } else if (get && !strcmp(url, "/api/v1/top-endpoints")) {
+        if (session_auth(c, conn, &w, r))
+            h_top_endpoints(c, conn, &w, r);
     } else if (post && !strncmp(url, "/api/v1/endpoints/", 18)) {
         if (session_auth(c, conn, &w, r))
             h_revoke(c, &w, url, r);

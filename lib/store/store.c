@@ -207,6 +207,12 @@ kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
     return s->ops->top_signatures(s, unit, from, to, limit, cb, ud);
 }
 
+kh_err khi_store_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                               khi_top_endpoint_fn cb, void *ud)
+{
+    return s->ops->top_endpoints(s, unit, from, to, limit, cb, ud);
+}
+
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {

@@ -79,6 +79,13 @@ typedef int (*khi_top_fn)(void *ud, const char *name, int64_t count);
 kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud);
 
+/* The endpoints of unit (0 = province) and below with the most detections in [from, to), most
+ * first (ties by id); revoked endpoints left out. hostname may be NULL. */
+typedef int (*khi_top_endpoint_fn)(void *ud, int64_t endpoint, const char *hostname, int64_t unit_id,
+                                   int64_t detections);
+kh_err khi_store_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                               khi_top_endpoint_fn cb, void *ud);
+
 /* Users: role "province" (all units) or "unit" (read-only, own unit and below). */
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id);

@@ -50,6 +50,8 @@ typedef struct khi_store_ops {
                          int64_t silent_after, khi_stats_fn cb, void *ud);
     kh_err (*top_signatures)(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                              khi_top_fn cb, void *ud);
+    kh_err (*top_endpoints)(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                            khi_top_endpoint_fn cb, void *ud);
     kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,
                        int64_t unit_id);
     kh_err (*login)(khi_store *s, const char *name, const char *password, int64_t ttl, int64_t now,

@@ -517,6 +517,41 @@ static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
     return KH_OK;
 }
 
+static kh_err pg_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                               khi_top_endpoint_fn cb, void *ud)
+{
+    char u[32], a[32], b[32], c[32], d[32], e[32], f[32], l[32];
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    i64(u, sizeof(u), unit);
+    i64(a, sizeof(a), d0);
+    i64(b, sizeof(b), d1);
+    i64(c, sizeof(c), from);
+    i64(d, sizeof(d), e1);
+    i64(e, sizeof(e), e2);
+    i64(f, sizeof(f), to);
+    i64(l, sizeof(l), limit);
+    const char *p[] = {u, a, b, c, d, e, f, l};
+    lock(s);
+    PGresult *r = q(s, SUBTREE ", x(endpoint_id, n) AS ("
+                               " SELECT endpoint_id, n FROM event_days WHERE day >= $2::bigint AND day < $3::bigint"
+                               " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $4::bigint AND time < $5::bigint"
+                               " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $6::bigint AND time < $7::bigint)"
+                               " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
+                               " JOIN endpoints p ON p.id = x.endpoint_id"
+                               " WHERE p.revoked = 0 AND p.unit_id IN (SELECT id FROM sub)"
+                               " GROUP BY p.id ORDER BY t DESC, p.id LIMIT $8::int", 8, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++)
+        if (cb(ud, get_i64(r, i, 0), PQgetisnull(r, i, 1) ? NULL : PQgetvalue(r, i, 1), get_i64(r, i, 2),
+               get_i64(r, i, 3)))
+            break;
+    PQclear(r);
+    return KH_OK;
+}
+
 static kh_err pg_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -590,6 +625,6 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
-    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_user_set,
+    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_user_set,
     pg_login,     pg_session,
 };

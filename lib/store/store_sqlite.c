@@ -491,6 +491,40 @@ static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from,
     return KH_OK;
 }
 
+static kh_err sq_top_endpoints_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                                      khi_top_endpoint_fn cb, void *ud)
+{
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    sqlite3_stmt *st = prep(s, SUBTREE ", x(endpoint_id, n) AS ("
+                                       " SELECT endpoint_id, n FROM event_days WHERE day >= ?2 AND day < ?3"
+                                       " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?4 AND time < ?5"
+                                       " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?6 AND time < ?7)"
+                                       " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
+                                       " JOIN endpoints p ON p.id = x.endpoint_id"
+                                       " WHERE p.revoked = 0 AND p.unit_id IN sub"
+                                       " GROUP BY p.id ORDER BY t DESC, p.id LIMIT ?8");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_int64(st, 2, d0);
+    sqlite3_bind_int64(st, 3, d1);
+    sqlite3_bind_int64(st, 4, from);
+    sqlite3_bind_int64(st, 5, e1);
+    sqlite3_bind_int64(st, 6, e2);
+    sqlite3_bind_int64(st, 7, to);
+    sqlite3_bind_int(st, 8, limit);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        if (cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),
+               sqlite3_column_int64(st, 2), sqlite3_column_int64(st, 3))) {
+            rc = SQLITE_DONE;
+            break;
+        }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? KH_OK : KH_EIO;
+}
+
 /* ---- users and sessions ---- */
 
 static kh_err sq_user_set_locked(khi_store *s, const char *name, const char *password, const char *role,
@@ -675,6 +709,15 @@ static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
     return r;
 }
 
+static kh_err sq_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
+                               khi_top_endpoint_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_top_endpoints_locked(s, unit, from, to, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
 static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -705,6 +748,6 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
-    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_user_set,
+    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_user_set,
     sq_login,     sq_session,
 };

@@ -104,6 +104,11 @@ api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=1780000000" 
 check "text stored byte for byte" python3 -c "
 import json, os; d=json.load(open('$T/body')); n=os.environ['NASTY']
 assert any(t['signature']=='Trojan.'+n for t in d['top_signatures']), d['top_signatures']"
+api -H "Authorization: Bearer $S" "$URL/api/v1/top-endpoints?unit=$MK&from=1780000000" > /dev/null
+check "top infected endpoints name the host" python3 -c "
+import json, os; d=json.load(open('$T/body')); n=os.environ['NASTY']
+assert any(e['hostname']==n and e['detections']>=1 for e in d['endpoints']), d"
+api -H "Authorization: Bearer $S" "$URL/api/v1/top-endpoints?limit=0" > "$T/code"; check "top endpoints: bad limit is 400" test "$(cat "$T/code")" = 400
 api -H "Authorization: Bearer $S" "$URL/api/v1/units" > /dev/null
 check "tables intact" test "$(jq_ "len(d['units'])")" -gt 40
 

@@ -1,7 +1,8 @@
 /*
  * test_store.c - the console's store: roll-ups from the per-day tables against a count made
  * here event by event, over periods that cut days at both ends, lie within one day, or span
- * everything; a unit tree with units under units; resent events counted once.
+ * everything; top signatures and top infected endpoints; a unit tree with units under units;
+ * resent events counted once.
  *
  * Runs on SQLite (a temporary file) unless KH_TEST_DB_URL names another store:
  * tests/cli/test_console_pg.sh runs it again against a real PostgreSQL server.
@@ -236,6 +237,59 @@ static void test_top_signatures_match_events(void **state)
     }
 }
 
+typedef struct top_eps {
+    int64_t id[8], unit[8], n[8];
+    int count;
+} top_eps;
+
+static int add_top_ep(void *ud, int64_t endpoint, const char *hostname, int64_t unit_id, int64_t n)
+{
+    top_eps *t = ud;
+    assert_string_equal(hostname, "máy-trạm");
+    if (t->count == 8)
+        return 1;
+    t->id[t->count] = endpoint;
+    t->unit[t->count] = unit_id;
+    t->n[t->count++] = n;
+    return 0;
+}
+
+static void test_top_endpoints_match_events(void **state)
+{
+    fixture *f = *state;
+    for (size_t p = 0; p < sizeof(periods) / sizeof(periods[0]); p++) {
+        for (int u = -1; u < NUNITS; u++) {
+            int64_t from = periods[p][0], to = periods[p][1], want[NEP] = {0}, listed = 0, inf, det;
+            for (size_t e = 0; e < NEV; e++)
+                want[events[e].endpoint] += events[e].time >= from && events[e].time < to &&
+                                            (u < 0 || within(endpoint_unit[events[e].endpoint], u));
+            top_eps t = {0};
+            assert_int_equal(khi_store_top_endpoints(f->s, u < 0 ? 0 : f->unit_id[u], from, to, 8, add_top_ep, &t),
+                             KH_OK);
+            for (int i = 0; i < t.count; i++) {
+                int ep = 0;
+                while (ep < NEP && f->ep_id[ep] != t.id[i])
+                    ep++;
+                assert_true(ep < NEP);
+                assert_int_equal(t.n[i], want[ep]);
+                assert_int_equal(t.unit[i], f->unit_id[endpoint_unit[ep]]);
+                if (i)
+                    assert_true(t.n[i - 1] > t.n[i] || (t.n[i - 1] == t.n[i] && t.id[i - 1] < t.id[i]));
+                listed += t.n[i];
+            }
+            expect(u, from, to, &inf, &det);
+            assert_int_equal(t.count, inf); /* every infected endpoint, and only those */
+            assert_int_equal(listed, det);
+        }
+    }
+    /* the limit is honoured, most infected first: endpoint 0 and 3 have three each */
+    top_eps t = {0};
+    assert_int_equal(khi_store_top_endpoints(f->s, 0, 0, INT64_MAX / 2, 1, add_top_ep, &t), KH_OK);
+    assert_int_equal(t.count, 1);
+    assert_int_equal(t.n[0], 3);
+    assert_int_equal(t.id[0], f->ep_id[0] < f->ep_id[3] ? f->ep_id[0] : f->ep_id[3]);
+}
+
 static void test_unknown_unit(void **state)
 {
     fixture *f = *state;
@@ -248,6 +302,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rollup_tree_matches_events),
         cmocka_unit_test(test_top_signatures_match_events),
+        cmocka_unit_test(test_top_endpoints_match_events),
         cmocka_unit_test(test_unknown_unit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

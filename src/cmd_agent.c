@@ -6,7 +6,10 @@
  *           console is trusted by the pin of its public key given with the token
  *   run     heartbeat with inventory, scan the given paths (at start and every --scan-every),
  *           queue every detection on disk (STATE/queue.db) and send the queue, removing events
- *           only when the server has stored them; --once does one round (for tests and cron)
+ *           only when the server has stored them; --once does one round (for tests and cron).
+ *           The heartbeat's reply carries the unit's policy, kept in STATE/policy.json: its
+ *           scan plan (monthly or quarterly, day and hour, paths, exclusions) runs when due
+ *           (kh_plan_due), once per window, and STATE/plan-scan records when it last did
  *   post    send one signed JSON body (for administrators and tests)
  *
  * Scans run at low priority (nice 10, idle I/O class). A refused request (revoked endpoint,
@@ -98,8 +101,8 @@ static int load_identity(const char *state, kh_agent_identity *id)
 }
 
 /* POST and read the reply; 0 ok, 1 server unreachable or failing (retry later), 2 refused. */
-static int send_json(const char *server, const kh_agent_identity *id, const char *path,
-                     const char *json, char *why, size_t why_len)
+static int send_json_reply(const char *server, const kh_agent_identity *id, const char *path,
+                           const char *json, char *why, size_t why_len, json_t **out_reply)
 {
     long status = 0;
     char *reply = NULL, err[512] = "";
@@ -114,16 +117,41 @@ static int send_json(const char *server, const kh_agent_identity *id, const char
         const char *m = j ? json_string_value(json_object_get(j, "error")) : NULL;
         snprintf(why, why_len, "HTTP %ld: %s", status, m ? m : reply);
         json_decref(j);
+    } else if (out_reply) {
+        *out_reply = json_loads(reply, 0, NULL);
     }
     kh_free(reply);
     return rc;
+}
+
+static int send_json(const char *server, const kh_agent_identity *id, const char *path, const char *json,
+                     char *why, size_t why_len)
+{
+    return send_json_reply(server, id, path, json, why, why_len, NULL);
 }
 
 typedef struct scan_ctx {
     kh_queue *q;
     const char *file;
     unsigned found;
+    json_t *exclude; /* absolute paths not scanned, nor anything under them (may be NULL) */
 } scan_ctx;
+
+static int excluded(const scan_ctx *ctx, const char *path)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(ctx->exclude, i, v)
+    {
+        const char *x = json_string_value(v);
+        size_t n = x ? strlen(x) : 0;
+        while (n > 1 && x[n - 1] == '/')
+            n--;
+        if (n && !strncmp(path, x, n) && (path[n] == '\0' || path[n] == '/'))
+            return 1;
+    }
+    return 0;
+}
 
 static void sha256_file(const char *path, char out[65])
 {
@@ -175,7 +203,7 @@ static int on_event(void *ud, const kh_event *ev)
 static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth)
 {
     struct stat st;
-    if (depth > 64 || lstat(path, &st) != 0)
+    if (depth > 64 || excluded(ctx, path) || lstat(path, &st) != 0)
         return;
     if (S_ISREG(st.st_mode)) {
         kh_scan_result res;
@@ -197,10 +225,11 @@ static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth
     }
 }
 
-static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, unsigned *found)
+static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, json_t *exclude,
+                      unsigned *found)
 {
     kh_scanner *sc = NULL;
-    scan_ctx ctx = {q, NULL, 0};
+    scan_ctx ctx = {q, NULL, 0, exclude};
     if (kh_scanner_create(engine, NULL, &sc) != KH_OK)
         return -1;
     if (nice(10) == -1 && errno) {
@@ -271,6 +300,112 @@ static int flush(const char *server, const kh_agent_identity *id, kh_queue *q, c
     }
 }
 
+/* The unit's policy as the server last sent it (STATE/policy.json), or NULL. */
+static json_t *load_policy(const char *state)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/policy.json", state);
+    return json_load_file(path, 0, NULL);
+}
+
+/* Keep a policy the server sent, replacing the file atomically when it changed. */
+static void save_policy(const char *state, json_t *policy)
+{
+    char path[4200], tmp[4300];
+    json_t *old = load_policy(state);
+    int same = old && json_equal(old, policy);
+    json_decref(old);
+    if (same || !json_is_object(policy))
+        return;
+    snprintf(path, sizeof(path), "%s/policy.json", state);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (json_dump_file(policy, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 && rename(tmp, path) == 0)
+        printf("policy updated\n");
+    else
+        fprintf(stderr, "khien agent: cannot write %s\n", path);
+}
+
+/* When the last planned scan finished (STATE/plan-scan), 0 if never. */
+static int64_t read_stamp(const char *state)
+{
+    char path[4200], line[32] = "";
+    uint64_t v = 0;
+    snprintf(path, sizeof(path), "%s/plan-scan", state);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (fgets(line, sizeof(line), f))
+        line[strcspn(line, "\n")] = '\0';
+    fclose(f);
+    return cli_parse_uint(line, INT64_MAX, &v) == 0 ? (int64_t)v : 0;
+}
+
+static void write_stamp(const char *state, int64_t t)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s/plan-scan", state);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f || fprintf(f, "%lld\n", (long long)t) < 0 || fclose(f) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "khien agent: cannot write %s\n", path);
+}
+
+static kh_engine *load_engine(const char *db)
+{
+    char managed[4300];
+    kh_engine *engine = NULL;
+    kh_err e = kh_engine_create(NULL, &engine);
+    if (e == KH_OK)
+        e = kh_engine_load(engine, cli_db_path(db ? db : cli_default_update_dir(), managed, sizeof(managed)));
+    if (e == KH_OK)
+        e = kh_engine_compile(engine);
+    if (e != KH_OK) {
+        fprintf(stderr, "khien agent: no usable signature database (%s)\n", kh_strerror(e));
+        kh_engine_release(engine);
+        return NULL;
+    }
+    return engine;
+}
+
+/* Run the unit's planned scan when it is due; 1 when it ran. */
+static int planned_scan(const char *state, const char *db, kh_engine **engine, kh_queue *q, int64_t *last_scan)
+{
+    json_t *pol = load_policy(state), *plan = json_object_get(pol, "scan_plan");
+    json_t *paths = json_object_get(plan, "paths");
+    const char *every = json_string_value(json_object_get(plan, "every"));
+    int ran = 0;
+    if (!json_array_size(paths))
+        goto out;
+    int64_t now = (int64_t)time(NULL), planned = 0;
+    int due = kh_plan_due(every, (int)json_integer_value(json_object_get(plan, "day")),
+                          (int)json_integer_value(json_object_get(plan, "hour")), read_stamp(state), now, &planned);
+    if (due < 0)
+        fprintf(stderr, "khien agent: the policy's scan plan is not valid; no planned scan\n");
+    if (due != 1)
+        goto out;
+    if (!*engine && !(*engine = load_engine(db)))
+        goto out;
+    char *p[64];
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(paths, i, v)
+    {
+        if (n < 64 && json_string_value(v))
+            p[n++] = (char *)json_string_value(v);
+    }
+    unsigned found = 0;
+    scan_paths(*engine, q, p, n, json_object_get(plan, "exclude"), &found);
+    *last_scan = (int64_t)time(NULL);
+    write_stamp(state, *last_scan);
+    printf("planned scan done (every %s, planned %lld, %d path(s)): %u detection(s) queued\n", every,
+           (long long)planned, n, found);
+    ran = 1;
+out:
+    json_decref(pol);
+    return ran;
+}
+
 static int agent_run(int argc, char **argv)
 {
     const char *server = opt(argc, argv, "--server", NULL), *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
@@ -297,36 +432,31 @@ static int agent_run(int argc, char **argv)
         return 1;
     }
     kh_engine *engine = NULL;
-    if (npaths) {
-        char managed[4300];
-        kh_err e = kh_engine_create(NULL, &engine);
-        if (e == KH_OK)
-            e = kh_engine_load(engine, cli_db_path(db ? db : cli_default_update_dir(), managed, sizeof(managed)));
-        if (e == KH_OK)
-            e = kh_engine_compile(engine);
-        if (e != KH_OK) {
-            fprintf(stderr, "khien agent: no usable signature database (%s)\n", kh_strerror(e));
-            kh_engine_release(engine);
-            kh_queue_close(q);
-            return 1;
-        }
+    if (npaths && !(engine = load_engine(db))) {
+        kh_queue_close(q);
+        return 1;
     }
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     int status = 0;
     time_t next_scan = 0;
-    int64_t last_scan = 0;
+    int64_t last_scan = read_stamp(state);
     while (!stop_flag) {
-        if (engine && time(NULL) >= next_scan) {
+        if (npaths && time(NULL) >= next_scan) {
             unsigned found = 0;
-            scan_paths(engine, q, paths, npaths, &found);
+            scan_paths(engine, q, paths, npaths, NULL, &found);
             last_scan = (int64_t)time(NULL);
             next_scan = scan_every ? time(NULL) + (time_t)scan_every : (time_t)INT64_MAX;
             printf("scan done: %u detection(s) queued\n", found);
         }
+        planned_scan(state, db, &engine, q, &last_scan);
         char *inv = db || engine ? inventory(db ? db : cli_default_update_dir(), last_scan) : inventory(NULL, last_scan);
-        int rc = inv ? send_json(server, &id, "/api/v1/heartbeat", inv, why, sizeof(why)) : 1;
+        json_t *reply = NULL;
+        int rc = inv ? send_json_reply(server, &id, "/api/v1/heartbeat", inv, why, sizeof(why), &reply) : 1;
         free(inv);
+        if (rc == 0 && json_is_object(json_object_get(reply, "policy")))
+            save_policy(state, json_object_get(reply, "policy"));
+        json_decref(reply);
         if (rc == 0)
             rc = flush(server, &id, q, why, sizeof(why));
         if (rc == 2) {

@@ -16,7 +16,13 @@
  *   GET  /api/v1/units       session                              -> the organisation tree
  *   GET  /api/v1/rollup?unit=ID&from=T&to=T  session             -> coverage, freshness,
  *                            infection index, top signatures, for the unit and its children
+ *   GET  /api/v1/top-endpoints?unit=ID&from=T&to=T&limit=N  session -> most infected endpoints
  *   POST /api/v1/endpoints/ID/revoke  session, province role
+ *   POST /api/v1/policy?unit=ID  session, province role; a policy -> the policy stored
+ *   GET  /api/v1/policy?unit=ID  session -> the policy the unit's endpoints follow, and the unit
+ *                            it comes from; the heartbeat's reply carries it as "policy"
+ * A policy: {"scan_plan": {"every": "month"|"quarter", "day": 1-28, "hour": 0-23, "paths": [...],
+ * "exclude": [...]}, "realtime": bool, "update_interval": seconds}, each member optional.
  * Signed requests carry X-Khien-Endpoint, X-Khien-Time (unix seconds, within 5 minutes) and
  * X-Khien-Signature: hex Ed25519 over "METHOD\nPATH\nTIME\nSHA256-OF-BODY-HEX".
  */
@@ -66,6 +72,12 @@ KH_API kh_err kh_console_token(const char *db_url, const char *unit_name, int64_
 KH_API kh_err kh_console_user(const char *db_url, const char *name, const char *password,
                               const char *role, const char *unit_name, char *errbuf,
                               size_t errbuf_len);
+
+/* Is the planned scan of a plan ("month" or "quarter", day 1-28, hour 0-23, local time) due at
+ * now, when the last planned scan finished at last_done? 1 due, 0 not, -1 bad plan. The planned
+ * time of the current window goes to *out_planned (may be NULL). */
+KH_API int kh_plan_due(const char *every, int day, int hour, int64_t last_done, int64_t now,
+                       int64_t *out_planned);
 
 /* ---- the agent side of the protocol ---- */
 typedef struct kh_agent_identity {

@@ -10,6 +10,7 @@
  * minutes of the server's clock; events carry the agent's own ids, so a resend is stored once.
  */
 #include <khien/console.h>
+#include "console/console_int.h"
 #include "core/core.h"
 #include "store/store.h"
 
@@ -176,6 +177,27 @@ out:
     json_decref(j);
 }
 
+/* The policy unit's endpoints follow (new reference; NULL on a storage error). */
+static json_t *unit_policy(kh_console *c, int64_t unit, int64_t *out_from)
+{
+    char *text = NULL;
+    int64_t from = -1;
+    kh_err e = khi_store_policy_effective(c->store, unit, &text, &from);
+    if (e != KH_OK && e != KH_ENOENT)
+        return NULL;
+    if (out_from)
+        *out_from = e == KH_OK ? from : -1;
+    json_t *p = khi_policy_effective(e == KH_OK ? text : NULL);
+    khi_free(text);
+    return p;
+}
+
+static json_t *endpoint_policy(kh_console *c, int64_t endpoint)
+{
+    int64_t unit;
+    return khi_store_endpoint_unit(c->store, endpoint, &unit) == KH_OK ? unit_policy(c, unit, NULL) : NULL;
+}
+
 static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r)
 {
     json_t *j = parse_body(body, r);
@@ -190,11 +212,12 @@ static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r
         opt_int(j, "sig_version", &inv.sig_version, r) && opt_int(j, "sig_time", &inv.sig_time, r) &&
         opt_int(j, "last_full_scan", &inv.last_full_scan, r) && opt_int(j, "realtime", &rt, r)) {
         inv.realtime = rt != 0;
-        if (khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK)
+        json_t *pol = NULL;
+        if (khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK || !(pol = endpoint_policy(c, id)))
             err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
         else {
             r->code = MHD_HTTP_OK;
-            r->j = json_pack("{s:b, s:I}", "ok", 1, "server_time", (json_int_t)now_s());
+            r->j = json_pack("{s:b, s:I, s:o}", "ok", 1, "server_time", (json_int_t)now_s(), "policy", pol);
         }
     }
     json_decref(j);
@@ -424,6 +447,60 @@ static void h_top_endpoints(kh_console *c, struct MHD_Connection *conn, const wh
                      (json_int_t)to, "endpoints", arr);
 }
 
+/* GET /api/v1/policy?unit=ID: what the unit's endpoints follow; POST sets the unit's own */
+static void h_policy(kh_console *c, struct MHD_Connection *conn, const who *w, int post, const khi_buf *body,
+                     reply *r)
+{
+    int bad = 0;
+    int64_t unit = query_int(conn, "unit", w->unit, &bad);
+    char name[512] = "";
+    if (bad || (unit && khi_store_unit_name(c->store, unit, name, sizeof(name)) != KH_OK)) {
+        err_reply(r, bad ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_NOT_FOUND, "no unit %s",
+                  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "unit"));
+        return;
+    }
+    if (!khi_store_unit_within(c->store, unit, w->unit)) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "unit %lld is outside what %s may see", (long long)unit, w->user);
+        return;
+    }
+    if (post) {
+        char why[256];
+        if (strcmp(w->role, "province") != 0) {
+            err_reply(r, MHD_HTTP_FORBIDDEN, "only province administrators may set policies");
+            return;
+        }
+        json_t *in = parse_body(body, r);
+        if (!in)
+            return;
+        json_t *ok = khi_policy_check(in, why, sizeof(why));
+        json_decref(in);
+        if (!ok) {
+            err_reply(r, MHD_HTTP_BAD_REQUEST, "%s", why);
+            return;
+        }
+        char *text = json_dumps(ok, JSON_COMPACT | JSON_SORT_KEYS);
+        kh_err e = text ? khi_store_policy_set(c->store, unit, text, now_s()) : KH_ENOMEM;
+        free(text);
+        if (e != KH_OK) {
+            json_decref(ok);
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+            return;
+        }
+        r->code = MHD_HTTP_OK;
+        r->j = json_pack("{s:I, s:o}", "unit", (json_int_t)unit, "policy", ok);
+        return;
+    }
+    int64_t from = -1;
+    json_t *p = unit_policy(c, unit, &from);
+    if (!p) {
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        return;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:o, s:o}", "unit", (json_int_t)unit, "inherited_from",
+                     from < 0 ? json_null() : json_integer(from), "policy", p);
+}
+
 static void h_revoke(kh_console *c, const who *w, const char *url, reply *r)
 {
     uint64_t id = 0;
@@ -470,6 +547,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if (get && !strcmp(url, "/api/v1/top-endpoints")) {
         if (session_auth(c, conn, &w, r))
             h_top_endpoints(c, conn, &w, r);
+    } else if ((get || post) && !strcmp(url, "/api/v1/policy")) {
+        if (session_auth(c, conn, &w, r))
+            h_policy(c, conn, &w, post, body, r);
     } else if (post && !strncmp(url, "/api/v1/endpoints/", 18)) {
         if (session_auth(c, conn, &w, r))
             h_revoke(c, &w, url, r);

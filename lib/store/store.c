@@ -213,6 +213,49 @@ kh_err khi_store_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t
     return s->ops->top_endpoints(s, unit, from, to, limit, cb, ud);
 }
 
+kh_err khi_store_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now)
+{
+    return s->ops->policy_set(s, unit, json, now);
+}
+
+kh_err khi_store_policy_get(khi_store *s, int64_t unit, char **out)
+{
+    return s->ops->policy_get(s, unit, out);
+}
+
+kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit)
+{
+    return s->ops->endpoint_unit(s, endpoint, out_unit);
+}
+
+kh_err khi_store_policy_effective(khi_store *s, int64_t unit, char **out, int64_t *out_from)
+{
+    tree t = {0};
+    kh_err e = s->ops->units(s, collect_unit, &t);
+    if (e == KH_OK && t.oom)
+        e = KH_ENOMEM;
+    size_t i = unit_index(&t, unit);
+    /* the unit, then each ancestor (a bounded walk), then the province */
+    for (size_t depth = 0; e == KH_OK && i < t.n && depth <= t.n; depth++) {
+        e = s->ops->policy_get(s, t.id[i], out);
+        if (e == KH_OK) {
+            *out_from = t.id[i];
+            goto out;
+        }
+        if (e == KH_ENOENT)
+            e = KH_OK;
+        i = t.parent[i] ? unit_index(&t, t.parent[i]) : t.n;
+    }
+    if (e == KH_OK) {
+        e = s->ops->policy_get(s, 0, out);
+        *out_from = 0;
+    }
+out:
+    khi_free(t.id);
+    khi_free(t.parent);
+    return e;
+}
+
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {

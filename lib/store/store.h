@@ -86,6 +86,16 @@ typedef int (*khi_top_endpoint_fn)(void *ud, int64_t endpoint, const char *hostn
 kh_err khi_store_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                khi_top_endpoint_fn cb, void *ud);
 
+/* A unit's own policy (JSON text, stored as given; unit 0 = the province's). */
+kh_err khi_store_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now);
+/* The policy text of unit itself into *out (caller frees with khi_free); KH_ENOENT when none. */
+kh_err khi_store_policy_get(khi_store *s, int64_t unit, char **out);
+/* The nearest policy of unit, its ancestors, then the province: text into *out (caller frees)
+ * and the unit it belongs to into *out_from (0 = the province); KH_ENOENT when none is set. */
+kh_err khi_store_policy_effective(khi_store *s, int64_t unit, char **out, int64_t *out_from);
+/* The unit an endpoint belongs to. KH_ENOENT when unknown. */
+kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit);
+
 /* Users: role "province" (all units) or "unit" (read-only, own unit and below). */
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id);

@@ -52,6 +52,9 @@ typedef struct khi_store_ops {
                              khi_top_fn cb, void *ud);
     kh_err (*top_endpoints)(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                             khi_top_endpoint_fn cb, void *ud);
+    kh_err (*policy_set)(khi_store *s, int64_t unit, const char *json, int64_t now);
+    kh_err (*policy_get)(khi_store *s, int64_t unit, char **out);
+    kh_err (*endpoint_unit)(khi_store *s, int64_t endpoint, int64_t *out_unit);
     kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,
                        int64_t unit_id);
     kh_err (*login)(khi_store *s, const char *name, const char *password, int64_t ttl, int64_t now,

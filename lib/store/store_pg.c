@@ -62,6 +62,8 @@ static const char *const migrations[] = {
     "  ON CONFLICT (unit_id, day, signature) DO UPDATE SET n = sig_days.n + 1;"
     " RETURN NULL; END $f$;"
     "CREATE TRIGGER events_days AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION khien_events_days();",
+    /* 3: policies of units (unit 0 = the province) */
+    "CREATE TABLE policies(unit_id BIGINT PRIMARY KEY, body TEXT NOT NULL, updated BIGINT NOT NULL);",
 };
 
 static void lock(khi_store *s)
@@ -552,6 +554,55 @@ static kh_err pg_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t
     return KH_OK;
 }
 
+static kh_err pg_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now)
+{
+    char u[32], t[32];
+    i64(u, sizeof(u), unit);
+    i64(t, sizeof(t), now);
+    const char *p[] = {u, json, t};
+    lock(s);
+    kh_err e = run(s, "INSERT INTO policies(unit_id, body, updated) VALUES($1::bigint, $2, $3::bigint)"
+                      " ON CONFLICT (unit_id) DO UPDATE SET body = excluded.body, updated = excluded.updated", 3, p);
+    unlock(s);
+    return e;
+}
+
+static kh_err pg_policy_get(khi_store *s, int64_t unit, char **out)
+{
+    char u[32];
+    i64(u, sizeof(u), unit);
+    const char *p[] = {u};
+    lock(s);
+    PGresult *r = q(s, "SELECT body FROM policies WHERE unit_id = $1::bigint", 1, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    kh_err e = KH_ENOENT;
+    if (PQntuples(r) == 1) {
+        *out = khi_strdup(PQgetvalue(r, 0, 0));
+        e = *out ? KH_OK : KH_ENOMEM;
+    }
+    PQclear(r);
+    return e;
+}
+
+static kh_err pg_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit)
+{
+    char u[32];
+    i64(u, sizeof(u), endpoint);
+    const char *p[] = {u};
+    lock(s);
+    PGresult *r = q(s, "SELECT unit_id FROM endpoints WHERE id = $1::bigint", 1, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    kh_err e = PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        *out_unit = get_i64(r, 0, 0);
+    PQclear(r);
+    return e;
+}
+
 static kh_err pg_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -625,6 +676,6 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
-    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_user_set,
+    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_user_set,
     pg_login,     pg_session,
 };

@@ -58,6 +58,8 @@ static const char *const migrations[] = {
     "  coalesce(NEW.signature, ''), 1 FROM endpoints WHERE id = NEW.endpoint_id"
     "  ON CONFLICT(unit_id, day, signature) DO UPDATE SET n = n + 1;"
     " END;",
+    /* 3: policies of units (unit 0 = the province) */
+    "CREATE TABLE policies(unit_id INTEGER PRIMARY KEY, body TEXT NOT NULL, updated INTEGER NOT NULL);",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -525,6 +527,50 @@ static kh_err sq_top_endpoints_locked(khi_store *s, int64_t unit, int64_t from, 
     return rc == SQLITE_DONE ? KH_OK : KH_EIO;
 }
 
+/* ---- policies ---- */
+
+static kh_err sq_policy_set_locked(khi_store *s, int64_t unit, const char *json, int64_t now)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO policies(unit_id, body, updated) VALUES(?1, ?2, ?3)"
+                               " ON CONFLICT(unit_id) DO UPDATE SET body = ?2, updated = ?3");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    bind_text(st, 2, json);
+    sqlite3_bind_int64(st, 3, now);
+    return run_done(st);
+}
+
+static kh_err sq_policy_get_locked(khi_store *s, int64_t unit, char **out)
+{
+    sqlite3_stmt *st = prep(s, "SELECT body FROM policies WHERE unit_id = ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, unit);
+    kh_err e = KH_ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out = khi_strdup((const char *)sqlite3_column_text(st, 0));
+        e = *out ? KH_OK : KH_ENOMEM;
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
+static kh_err sq_endpoint_unit_locked(khi_store *s, int64_t endpoint, int64_t *out_unit)
+{
+    sqlite3_stmt *st = prep(s, "SELECT unit_id FROM endpoints WHERE id = ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    kh_err e = KH_ENOENT;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *out_unit = sqlite3_column_int64(st, 0);
+        e = KH_OK;
+    }
+    sqlite3_finalize(st);
+    return e;
+}
+
 /* ---- users and sessions ---- */
 
 static kh_err sq_user_set_locked(khi_store *s, const char *name, const char *password, const char *role,
@@ -718,6 +764,30 @@ static kh_err sq_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t
     return r;
 }
 
+static kh_err sq_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_policy_set_locked(s, unit, json, now);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_policy_get(khi_store *s, int64_t unit, char **out)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_policy_get_locked(s, unit, out);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
+static kh_err sq_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err r = sq_endpoint_unit_locked(s, endpoint, out_unit);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return r;
+}
+
 static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -748,6 +818,6 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
-    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_user_set,
+    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_user_set,
     sq_login,     sq_session,
 };

@@ -2,7 +2,8 @@
 # test_console.sh - the central console and real agents on loopback (SQLite backend):
 # enrolment, heartbeat, a planted EICAR reaching the server once, a server outage during a
 # detection, an agent restart with a full queue, revocation, bad and oversized bodies, a wrong
-# key, SQL-meta characters and Vietnamese text, logins and roles, roll-ups.
+# key, SQL-meta characters and Vietnamese text, logins and roles, roll-ups, policies and the
+# planned scan (exclusions honoured, once a month).
 # Usage: test_console.sh KHIEN SRC
 KHIEN=$1
 SRC=$2
@@ -140,6 +141,33 @@ api -H "Authorization: Bearer $S2" "$URL/api/v1/rollup" > "$T/code"; check "unit
 check "own unit figures" test "$(jq_ "(d['name'], d['endpoints'])")" = "('Sở Tài chính', 1)"
 api -H "Authorization: Bearer $S2" "$URL/api/v1/units" > /dev/null; check "unit user's tree is its own" test "$(jq_ "len(d['units'])")" = 1
 api -X POST -H "Authorization: Bearer $S2" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "unit user cannot revoke" test "$(cat "$T/code")" = 403
+
+# --- policies and the planned scan ---
+STC=$(api -H "Authorization: Bearer $S" "$URL/api/v1/units" > /dev/null; jq_ "[u['id'] for u in d['units'] if u['name']=='Sở Tài chính'][0]")
+api -H "Authorization: Bearer $S" "$URL/api/v1/policy?unit=$MK" > /dev/null
+check "no policy yet: the default" test "$(jq_ "(d['inherited_from'], d['policy']['scan_plan']['every'], d['policy']['scan_plan']['paths'])")" = "(None, 'month', [])"
+mkdir -p "$T/plan/Tài liệu" "$T/plan/bỏ qua"; eicar "$T/plan/Tài liệu/x.com"; eicar "$T/plan/bỏ qua/y.com"
+POL=$(python3 -c "import json,sys; print(json.dumps({'scan_plan': {'every': 'month', 'day': 1, 'hour': 0, 'paths': [sys.argv[1]], 'exclude': [sys.argv[1] + '/bỏ qua']}}, ensure_ascii=False))" "$T/plan")
+api -X POST -H "Authorization: Bearer $S" -d "$POL" "$URL/api/v1/policy?unit=0" > "$T/code"; check "province policy set" test "$(cat "$T/code")" = 200
+api -X POST -H "Authorization: Bearer $S" -d '{"scan_plan":{"every":"week"}}' "$URL/api/v1/policy?unit=$MK" > "$T/code"; check "bad policy is 400" test "$(cat "$T/code")" = 400
+check "bad policy says why" has "$T/body" '\"month\" or \"quarter\"'
+api -X POST -H "Authorization: Bearer $S" -d '{}' "$URL/api/v1/policy?unit=987654" > "$T/code"; check "policy of an unknown unit is 404" test "$(cat "$T/code")" = 404
+api -X POST -H "Authorization: Bearer $S2" -d '{}' "$URL/api/v1/policy?unit=$STC" > "$T/code"; check "unit user cannot set policies" test "$(cat "$T/code")" = 403
+api -H "Authorization: Bearer $S" "$URL/api/v1/policy?unit=$MK" > /dev/null
+check "commune inherits the province's policy" test "$(jq_ "(d['inherited_from'], d['policy']['scan_plan']['exclude'][0].endswith('/bỏ qua'))")" = "(0, True)"
+api -X POST -H "Authorization: Bearer $S" -d '{"update_interval": 7200}' "$URL/api/v1/policy?unit=$STC" > /dev/null
+api -H "Authorization: Bearer $S2" "$URL/api/v1/policy" > /dev/null
+check "a unit's own policy wins, completed from the default" test "$(jq_ "(d['inherited_from'] == $STC, d['policy']['update_interval'], d['policy']['scan_plan']['paths'])")" = "(True, 7200, [])"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=0" > /dev/null; BEFORE=$(jq_ "d['detections']")
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1; expect_status "agent fetches its policy" 0 $?
+check "policy kept by the agent" has "$T/a2/policy.json" "bỏ qua"
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1; expect_status "planned scan round" 0 $?
+check "planned scan ran" has "$T/out" "planned scan done (every month"
+check "excluded folder not scanned: one detection" has "$T/out" ": 1 detection(s) queued"
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1
+check "not again in the same month" hasnt "$T/out" "planned scan"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=0" > /dev/null
+check "the planned scan's detection reached the server once" test "$(jq_ "d['detections']")" = $((BEFORE + 1))
 
 # --- revocation ---
 api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200

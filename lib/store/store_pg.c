@@ -422,14 +422,41 @@ static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     return e;
 }
 
+/* The queries over a period take its bounds as $1..$6 (period_params), the unit as $7 and a
+ * limit as $8. */
 #define SUBTREE                                                                                     \
-    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($1::bigint = 0 AND parent_id IS NULL)"   \
-    " OR id = $1::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($7::bigint = 0 AND parent_id IS NULL)"   \
+    " OR id = $7::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+
+/* Detections per endpoint over a period: whole days from event_days, the two edges from events */
+#define EVENT_COUNTS                                                                                \
+    "x(endpoint_id, n) AS (SELECT endpoint_id, n FROM event_days WHERE day >= $1::bigint"            \
+    " AND day < $2::bigint UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $3::bigint"     \
+    " AND time < $4::bigint UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $5::bigint"    \
+    " AND time < $6::bigint)"
+
+typedef struct period_params {
+    char v[8][32];
+    const char *p[8];
+} period_params;
+
+/* $1..$6 the period (khi_day_span), $7 unit, $8 limit */
+static const char *const *period(period_params *pp, int64_t from, int64_t to, int64_t unit, int64_t limit)
+{
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    const int64_t x[8] = {d0, d1, from, e1, e2, to, unit, limit};
+    for (int i = 0; i < 8; i++) {
+        i64(pp->v[i], sizeof(pp->v[i]), x[i]);
+        pp->p[i] = pp->v[i];
+    }
+    return pp->p;
+}
 
 static kh_err pg_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
                             int64_t silent_after, khi_stats_fn cb, void *ud)
 {
-    char a[32], b[32], c[32], d[32], e[32], f[32];
+    char a[32], b[32], c[32], d[32];
     i64(a, sizeof(a), now - window);
     i64(b, sizeof(b), now - 86400);
     i64(c, sizeof(c), now - 7 * 86400);
@@ -440,23 +467,12 @@ static kh_err pg_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now,
                        " coalesce(sum((sig_time >= $2::bigint)::int), 0), coalesce(sum((sig_time >= $3::bigint)::int), 0),"
                        " coalesce(sum((last_seen < $4::bigint)::int), 0)"
                        " FROM endpoints WHERE revoked = 0 GROUP BY unit_id", 4, p1);
-    /* infected endpoints and detections: whole days from event_days, the edges from events */
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
-    i64(a, sizeof(a), d0);
-    i64(b, sizeof(b), d1);
-    i64(c, sizeof(c), from);
-    i64(d, sizeof(d), e1);
-    i64(e, sizeof(e), e2);
-    i64(f, sizeof(f), to);
-    const char *p2[] = {a, b, c, d, e, f};
-    PGresult *r2 = r ? q(s, "WITH x(endpoint_id, n) AS ("
-                            " SELECT endpoint_id, n FROM event_days WHERE day >= $1::bigint AND day < $2::bigint"
-                            " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $3::bigint AND time < $4::bigint"
-                            " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $5::bigint AND time < $6::bigint),"
-                            " y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x GROUP BY endpoint_id)"
-                            " SELECT p.unit_id, count(*), sum(y.n) FROM y JOIN endpoints p ON p.id = y.endpoint_id"
-                            " WHERE p.revoked = 0 GROUP BY p.unit_id", 6, p2) : NULL;
+    /* infected endpoints and detections */
+    period_params pp;
+    PGresult *r2 = r ? q(s, "WITH " EVENT_COUNTS ", y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x"
+                            " GROUP BY endpoint_id) SELECT p.unit_id, count(*), sum(y.n) FROM y"
+                            " JOIN endpoints p ON p.id = y.endpoint_id WHERE p.revoked = 0 GROUP BY p.unit_id",
+                         6, period(&pp, from, to, 0, 0)) : NULL;
     unlock(s);
     kh_err err = r && r2 ? KH_OK : KH_EIO;
     int stop = 0;
@@ -485,30 +501,19 @@ static kh_err pg_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now,
 static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
-    char u[32], a[32], b[32], c[32], d[32], e[32], f[32], l[32];
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
-    i64(u, sizeof(u), unit);
-    i64(a, sizeof(a), d0);
-    i64(b, sizeof(b), d1);
-    i64(c, sizeof(c), from);
-    i64(d, sizeof(d), e1);
-    i64(e, sizeof(e), e2);
-    i64(f, sizeof(f), to);
-    i64(l, sizeof(l), limit);
-    const char *p[] = {u, a, b, c, d, e, f, l};
+    period_params pp;
     lock(s);
     PGresult *r = q(s, SUBTREE ", x(signature, n) AS ("
                                " SELECT signature, n FROM sig_days WHERE unit_id IN (SELECT id FROM sub)"
-                               " AND day >= $2::bigint AND day < $3::bigint"
+                               " AND day >= $1::bigint AND day < $2::bigint"
                                " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
                                " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.unit_id IN (SELECT id FROM sub)"
-                               " AND e.time >= $4::bigint AND e.time < $5::bigint"
+                               " AND e.time >= $3::bigint AND e.time < $4::bigint"
                                " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
                                " JOIN endpoints p ON p.id = e.endpoint_id WHERE p.unit_id IN (SELECT id FROM sub)"
-                               " AND e.time >= $6::bigint AND e.time < $7::bigint)"
+                               " AND e.time >= $5::bigint AND e.time < $6::bigint)"
                                " SELECT signature, sum(n) AS t FROM x GROUP BY signature"
-                               " ORDER BY t DESC, signature LIMIT $8::int", 8, p);
+                               " ORDER BY t DESC, signature LIMIT $8::int", 8, period(&pp, from, to, unit, limit));
     unlock(s);
     if (!r)
         return KH_EIO;
@@ -522,27 +527,13 @@ static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
 static kh_err pg_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                khi_top_endpoint_fn cb, void *ud)
 {
-    char u[32], a[32], b[32], c[32], d[32], e[32], f[32], l[32];
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
-    i64(u, sizeof(u), unit);
-    i64(a, sizeof(a), d0);
-    i64(b, sizeof(b), d1);
-    i64(c, sizeof(c), from);
-    i64(d, sizeof(d), e1);
-    i64(e, sizeof(e), e2);
-    i64(f, sizeof(f), to);
-    i64(l, sizeof(l), limit);
-    const char *p[] = {u, a, b, c, d, e, f, l};
+    period_params pp;
     lock(s);
-    PGresult *r = q(s, SUBTREE ", x(endpoint_id, n) AS ("
-                               " SELECT endpoint_id, n FROM event_days WHERE day >= $2::bigint AND day < $3::bigint"
-                               " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $4::bigint AND time < $5::bigint"
-                               " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= $6::bigint AND time < $7::bigint)"
+    PGresult *r = q(s, SUBTREE ", " EVENT_COUNTS
                                " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
                                " JOIN endpoints p ON p.id = x.endpoint_id"
                                " WHERE p.revoked = 0 AND p.unit_id IN (SELECT id FROM sub)"
-                               " GROUP BY p.id ORDER BY t DESC, p.id LIMIT $8::int", 8, p);
+                               " GROUP BY p.id ORDER BY t DESC, p.id LIMIT $8::int", 8, period(&pp, from, to, unit, limit));
     unlock(s);
     if (!r)
         return KH_EIO;

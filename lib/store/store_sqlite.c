@@ -400,9 +400,38 @@ static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_re
 
 /* ---- roll-ups ---- */
 
-#define SUBTREE                                                                                 \
-    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (?1 = 0 AND parent_id IS NULL) OR id = ?1" \
-    " UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+#define SUBTREE                                                                                  \
+    "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (:unit = 0 AND parent_id IS NULL)"      \
+    " OR id = :unit UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+
+/* Detections per endpoint over a period: whole days from event_days, the two edges from events
+ * (khi_day_span); bound by bind_period. */
+#define EVENT_COUNTS                                                                              \
+    "x(endpoint_id, n) AS (SELECT endpoint_id, n FROM event_days WHERE day >= :d0 AND day < :d1"   \
+    " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= :from AND time < :e1"              \
+    " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= :e2 AND time < :to)"
+
+static void bind_named(sqlite3_stmt *st, const char *name, int64_t v)
+{
+    int i = sqlite3_bind_parameter_index(st, name);
+    if (i > 0)
+        sqlite3_bind_int64(st, i, v);
+}
+
+/* :unit (when the statement has it), :limit, and the period's :d0 :d1 :from :e1 :e2 :to */
+static void bind_period(sqlite3_stmt *st, int64_t unit, int64_t from, int64_t to, int limit)
+{
+    int64_t d0, d1, e1, e2;
+    khi_day_span(from, to, &d0, &d1, &e1, &e2);
+    bind_named(st, ":unit", unit);
+    bind_named(st, ":limit", limit);
+    bind_named(st, ":d0", d0);
+    bind_named(st, ":d1", d1);
+    bind_named(st, ":from", from);
+    bind_named(st, ":e1", e1);
+    bind_named(st, ":e2", e2);
+    bind_named(st, ":to", to);
+}
 
 static kh_err sq_unit_stats_locked(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
                                    int64_t silent_after, khi_stats_fn cb, void *ud)
@@ -431,24 +460,13 @@ static kh_err sq_unit_stats_locked(khi_store *s, int64_t from, int64_t to, int64
     sqlite3_finalize(st);
     if (!stop && rc != SQLITE_DONE)
         return KH_EIO;
-    /* infected endpoints and detections: whole days from event_days, the edges from events */
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
-    st = prep(s, "WITH x(endpoint_id, n) AS ("
-                 " SELECT endpoint_id, n FROM event_days WHERE day >= ?1 AND day < ?2"
-                 " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?3 AND time < ?4"
-                 " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?5 AND time < ?6),"
-                 " y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x GROUP BY endpoint_id)"
+    /* infected endpoints and detections */
+    st = prep(s, "WITH " EVENT_COUNTS ", y(endpoint_id, n) AS (SELECT endpoint_id, sum(n) FROM x GROUP BY endpoint_id)"
                  " SELECT p.unit_id, count(*), sum(y.n) FROM y JOIN endpoints p ON p.id = y.endpoint_id"
                  " WHERE p.revoked = 0 GROUP BY p.unit_id");
     if (!st)
         return KH_EIO;
-    sqlite3_bind_int64(st, 1, d0);
-    sqlite3_bind_int64(st, 2, d1);
-    sqlite3_bind_int64(st, 3, from);
-    sqlite3_bind_int64(st, 4, e1);
-    sqlite3_bind_int64(st, 5, e2);
-    sqlite3_bind_int64(st, 6, to);
+    bind_period(st, 0, from, to, 0);
     stop = 0;
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         khi_rollup x = {0};
@@ -464,28 +482,19 @@ static kh_err sq_unit_stats_locked(khi_store *s, int64_t from, int64_t to, int64
 static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
     sqlite3_stmt *st = prep(s, SUBTREE ", x(signature, n) AS ("
-                                       " SELECT signature, n FROM sig_days WHERE unit_id IN sub AND day >= ?2 AND day < ?3"
+                                       " SELECT signature, n FROM sig_days WHERE unit_id IN sub AND day >= :d0 AND day < :d1"
                                        " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
                                        " JOIN endpoints p ON p.id = e.endpoint_id"
-                                       " WHERE p.unit_id IN sub AND e.time >= ?4 AND e.time < ?5"
+                                       " WHERE p.unit_id IN sub AND e.time >= :from AND e.time < :e1"
                                        " UNION ALL SELECT coalesce(e.signature, ''), 1 FROM events e"
                                        " JOIN endpoints p ON p.id = e.endpoint_id"
-                                       " WHERE p.unit_id IN sub AND e.time >= ?6 AND e.time < ?7)"
+                                       " WHERE p.unit_id IN sub AND e.time >= :e2 AND e.time < :to)"
                                        " SELECT signature, sum(n) AS t FROM x GROUP BY signature"
-                                       " ORDER BY t DESC, signature LIMIT ?8");
+                                       " ORDER BY t DESC, signature LIMIT :limit");
     if (!st)
         return KH_EIO;
-    sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, d0);
-    sqlite3_bind_int64(st, 3, d1);
-    sqlite3_bind_int64(st, 4, from);
-    sqlite3_bind_int64(st, 5, e1);
-    sqlite3_bind_int64(st, 6, e2);
-    sqlite3_bind_int64(st, 7, to);
-    sqlite3_bind_int(st, 8, limit);
+    bind_period(st, unit, from, to, limit);
     while (sqlite3_step(st) == SQLITE_ROW)
         if (cb(ud, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1)))
             break;
@@ -496,26 +505,13 @@ static kh_err sq_top_signatures_locked(khi_store *s, int64_t unit, int64_t from,
 static kh_err sq_top_endpoints_locked(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                       khi_top_endpoint_fn cb, void *ud)
 {
-    int64_t d0, d1, e1, e2;
-    khi_day_span(from, to, &d0, &d1, &e1, &e2);
-    sqlite3_stmt *st = prep(s, SUBTREE ", x(endpoint_id, n) AS ("
-                                       " SELECT endpoint_id, n FROM event_days WHERE day >= ?2 AND day < ?3"
-                                       " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?4 AND time < ?5"
-                                       " UNION ALL SELECT endpoint_id, 1 FROM events WHERE time >= ?6 AND time < ?7)"
-                                       " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
-                                       " JOIN endpoints p ON p.id = x.endpoint_id"
-                                       " WHERE p.revoked = 0 AND p.unit_id IN sub"
-                                       " GROUP BY p.id ORDER BY t DESC, p.id LIMIT ?8");
+    sqlite3_stmt *st = prep(s, SUBTREE ", " EVENT_COUNTS
+                               " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
+                               " JOIN endpoints p ON p.id = x.endpoint_id WHERE p.revoked = 0 AND p.unit_id IN sub"
+                               " GROUP BY p.id ORDER BY t DESC, p.id LIMIT :limit");
     if (!st)
         return KH_EIO;
-    sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, d0);
-    sqlite3_bind_int64(st, 3, d1);
-    sqlite3_bind_int64(st, 4, from);
-    sqlite3_bind_int64(st, 5, e1);
-    sqlite3_bind_int64(st, 6, e2);
-    sqlite3_bind_int64(st, 7, to);
-    sqlite3_bind_int(st, 8, limit);
+    bind_period(st, unit, from, to, limit);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW)
         if (cb(ud, sqlite3_column_int64(st, 0), (const char *)sqlite3_column_text(st, 1),

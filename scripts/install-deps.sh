@@ -29,6 +29,7 @@ test_pkgs=(
   openssl                    # tests sign .cvd files with their own RSA keys
   postgresql                 # the console tests start a real PostgreSQL server
   bind9-utils unbound        # dns: named-checkzone and a real Unbound loading the RPZ zone
+  systemd                    # systemd-analyze verify checks the agent's service file
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -11,6 +11,8 @@
  *           scan plan (monthly or quarterly, day and hour, paths, exclusions) runs when due
  *           (kh_plan_due), once per window, and STATE/plan-scan records when it last did
  *   post    send one signed JSON body (for administrators and tests)
+ *   unit    a systemd service running "agent run" with these options (low priority, restarted
+ *           on failure but not once revoked, read-only system and home)
  *
  * Scans run at low priority (nice 10, idle I/O class). A refused request (revoked endpoint,
  * bad signature) stops the agent with the server's reason; a server that cannot be reached is
@@ -482,6 +484,123 @@ static int agent_run(int argc, char **argv)
     return status;
 }
 
+/* One argument of ExecStart=, quoted for systemd: "...", with \\ and \" escaped, % as %% and $ as
+ * $$ (no specifier or variable expansion). 0, or -1 for a byte no unit file can carry. */
+static int unit_arg(FILE *f, const char *a)
+{
+    for (const char *p = a; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            return -1;
+    fputc('"', f);
+    for (const char *p = a; *p; p++) {
+        if (*p == '\\' || *p == '"')
+            fputc('\\', f);
+        if (*p == '%' || *p == '$')
+            fputc(*p, f);
+        fputc(*p, f);
+    }
+    fputc('"', f);
+    return 0;
+}
+
+/* "khien agent unit": a systemd service for this agent, to stdout or -o FILE (written whole,
+ * then renamed into place). */
+static int agent_unit(int argc, char **argv)
+{
+    const char *server = opt(argc, argv, "--server", NULL), *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
+    const char *db = opt(argc, argv, "--db", NULL), *out = opt(argc, argv, "-o", NULL);
+    const char *interval = opt(argc, argv, "--interval", NULL);
+    char self[4096], tmp[4200];
+    uint64_t iv = 0;
+    if (!server) {
+        fprintf(stderr, "usage: khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
+                        "                        [--scan PATH]... [-o FILE]\n");
+        return 2;
+    }
+    if (interval && cli_parse_uint(interval, 86400, &iv) != 0) {
+        fprintf(stderr, "khien agent unit: --interval %s: not a number of seconds up to 86400\n", interval);
+        return 2;
+    }
+    for (int i = 2; i < argc; i++)
+        if (strpbrk(argv[i], "\r\n")) {
+            fprintf(stderr, "khien agent unit: argument %d holds a line break, which a unit file cannot carry\n", i);
+            return 2;
+        }
+    if (state[0] != '/' || (db && db[0] != '/')) {
+        fprintf(stderr, "khien agent unit: --state and --db must be absolute paths in a service\n");
+        return 2;
+    }
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "khien agent unit: cannot find this program's own path: %s\n", strerror(errno));
+        return 1;
+    }
+    self[n] = '\0';
+    if (out)
+        snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+    FILE *f = out ? fopen(tmp, "w") : stdout;
+    if (!f) {
+        fprintf(stderr, "khien agent unit: cannot write %s: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    fprintf(f, "# khien-agent.service, written by \"khien agent unit\"\n"
+               "[Unit]\n"
+               "Description=Khiên endpoint agent: heartbeat, planned scans, detections to the console\n"
+               "After=network-online.target\n"
+               "Wants=network-online.target\n\n"
+               "[Service]\n"
+               "Type=simple\n"
+               "ExecStart=");
+    int bad = unit_arg(f, self);
+    const char *fixed[] = {"agent", "run", "--server", server, "--state", state};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        fputc(' ', f);
+        bad |= unit_arg(f, fixed[i]);
+    }
+    if (db) {
+        fputs(" \"--db\" ", f);
+        bad |= unit_arg(f, db);
+    }
+    if (interval) {
+        fputs(" \"--interval\" ", f);
+        bad |= unit_arg(f, interval);
+    }
+    for (int i = 2; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--scan")) {
+            fputs(" \"--scan\" ", f);
+            bad |= unit_arg(f, argv[++i]);
+        }
+    fputs("\n# exit status 3: the console refused this endpoint (revoked): do not retry\n"
+          "Restart=on-failure\n"
+          "RestartSec=30\n"
+          "RestartPreventExitStatus=3\n"
+          "Nice=10\n"
+          "IOSchedulingClass=idle\n"
+          "NoNewPrivileges=yes\n"
+          "PrivateTmp=yes\n"
+          "ProtectSystem=full\n"
+          "ProtectHome=read-only\n"
+          "ReadWritePaths=", f);
+    bad |= unit_arg(f, state);
+    if (db) {
+        fputc(' ', f);
+        bad |= unit_arg(f, db);
+    }
+    fputs("\n\n[Install]\nWantedBy=multi-user.target\n", f);
+    if (!out)
+        return bad ? (fprintf(stderr, "khien agent unit: an argument holds a line break\n"), 1) : 0;
+    int werr = ferror(f) | fclose(f);
+    if (bad || werr || rename(tmp, out) != 0) {
+        fprintf(stderr, "khien agent unit: %s: %s\n", out,
+                bad ? "an argument holds a line break" : strerror(errno));
+        unlink(tmp);
+        return 1;
+    }
+    printf("wrote %s; then: systemctl daemon-reload && systemctl enable --now %s\n", out,
+           strrchr(out, '/') ? strrchr(out, '/') + 1 : out);
+    return 0;
+}
+
 int cmd_agent(int argc, char **argv)
 {
     char err[1024] = "";
@@ -516,6 +635,8 @@ int cmd_agent(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "run"))
         return agent_run(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "unit"))
+        return agent_unit(argc, argv);
     if (argc >= 4 && !strcmp(argv[1], "post")) {
         kh_agent_identity id;
         const char *server = opt(argc, argv, "--server", NULL);
@@ -537,6 +658,8 @@ int cmd_agent(int argc, char **argv)
           "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
           "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
           "       khien agent post --server URL [--state DIR] PATH JSON\n"
+          "       khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
+          "                        [--scan PATH]... [-o FILE]   (a systemd service)\n"
           "STATE defaults to /var/lib/khien/agent (identity and event queue).\n",
           argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;

@@ -26,10 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_decref(ok);
     if (!text)
         return 0;
-    json_t *eff = khi_policy_effective(text);
-    free(text);
-    if (!eff)
+    json_t *eff = khi_policy_default();
+    if (!eff) {
+        free(text);
         return 0;
+    }
+    khi_policy_overlay(eff, text);
+    khi_policy_overlay(eff, text); /* twice: a unit repeating its parent's policy */
+    free(text);
     json_t *again = khi_policy_check(eff, why, sizeof(why));
     if (!again)
         abort(); /* a stored policy, completed, must validate */

@@ -137,6 +137,7 @@ typedef struct scan_ctx {
     const char *file;
     unsigned found;
     json_t *exclude; /* absolute paths not scanned, nor anything under them (may be NULL) */
+    int64_t files, bytes;
 } scan_ctx;
 
 static int excluded(const scan_ctx *ctx, const char *path)
@@ -210,6 +211,8 @@ static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth
     if (S_ISREG(st.st_mode)) {
         kh_scan_result res;
         ctx->file = path;
+        ctx->files++;
+        ctx->bytes += (int64_t)st.st_size;
         kh_scan_file(sc, path, on_event, ctx, &res);
     } else if (S_ISDIR(st.st_mode)) {
         DIR *d = opendir(path);
@@ -227,11 +230,55 @@ static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth
     }
 }
 
+/* Keep a scan's result in STATE/scans.json until the console has it (send_scans). */
+static void record_scan(const char *state, int64_t started, const scan_ctx *ctx, int64_t planned)
+{
+    char path[4200], tmp[4300], uid[40];
+    snprintf(path, sizeof(path), "%s/scans.json", state);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    snprintf(uid, sizeof(uid), "%lld-%ld", (long long)started, (long)getpid());
+    json_t *arr = json_load_file(path, 0, NULL);
+    if (!json_is_array(arr)) {
+        json_decref(arr);
+        arr = json_array();
+    }
+    json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "uid", uid, "started",
+                                         (json_int_t)started, "finished", (json_int_t)time(NULL), "files",
+                                         (json_int_t)ctx->files, "bytes", (json_int_t)ctx->bytes, "detections",
+                                         (json_int_t)ctx->found, "planned", (json_int_t)planned));
+    while (json_array_size(arr) > 100) /* an agent cut off for months keeps the latest 100 */
+        json_array_remove(arr, 0);
+    if (json_dump_file(arr, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
+        fprintf(stderr, "khien agent: cannot write %s\n", path);
+    json_decref(arr);
+}
+
+/* Send the kept scan results; 0 sent (or none), 1 retry later, 2 refused. */
+static int send_scans(const char *server, const kh_agent_identity *id, const char *state, char *why, size_t why_len)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/scans.json", state);
+    json_t *arr = json_load_file(path, 0, NULL);
+    if (!json_array_size(arr)) {
+        json_decref(arr);
+        return 0;
+    }
+    json_t *body = json_pack("{s:o}", "scans", arr);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int rc = text ? send_json(server, id, "/api/v1/scans", text, why, why_len) : 1;
+    free(text);
+    if (rc == 0)
+        unlink(path);
+    return rc;
+}
+
 static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, json_t *exclude,
-                      unsigned *found)
+                      const char *state, int64_t planned, unsigned *found)
 {
     kh_scanner *sc = NULL;
-    scan_ctx ctx = {q, NULL, 0, exclude};
+    scan_ctx ctx = {q, NULL, 0, exclude, 0, 0};
+    int64_t started = (int64_t)time(NULL);
     if (kh_scanner_create(engine, NULL, &sc) != KH_OK)
         return -1;
     if (nice(10) == -1 && errno) {
@@ -244,6 +291,7 @@ static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, 
         walk_scan(sc, &ctx, paths[i], 0);
     kh_scanner_destroy(sc);
     *found = ctx.found;
+    record_scan(state, started, &ctx, planned);
     return 0;
 }
 
@@ -397,7 +445,7 @@ static int planned_scan(const char *state, const char *db, kh_engine **engine, k
             p[n++] = (char *)json_string_value(v);
     }
     unsigned found = 0;
-    scan_paths(*engine, q, p, n, json_object_get(plan, "exclude"), &found);
+    scan_paths(*engine, q, p, n, json_object_get(plan, "exclude"), state, planned, &found);
     *last_scan = (int64_t)time(NULL);
     write_stamp(state, *last_scan);
     printf("planned scan done (every %s, planned %lld, %d path(s)): %u detection(s) queued\n", every,
@@ -446,7 +494,7 @@ static int agent_run(int argc, char **argv)
     while (!stop_flag) {
         if (npaths && time(NULL) >= next_scan) {
             unsigned found = 0;
-            scan_paths(engine, q, paths, npaths, NULL, &found);
+            scan_paths(engine, q, paths, npaths, NULL, state, 0, &found);
             last_scan = (int64_t)time(NULL);
             next_scan = scan_every ? time(NULL) + (time_t)scan_every : (time_t)INT64_MAX;
             printf("scan done: %u detection(s) queued\n", found);
@@ -461,6 +509,8 @@ static int agent_run(int argc, char **argv)
         json_decref(reply);
         if (rc == 0)
             rc = flush(server, &id, q, why, sizeof(why));
+        if (rc == 0)
+            rc = send_scans(server, &id, state, why, sizeof(why));
         if (rc == 2) {
             fprintf(stderr, "khien agent: the server refused this endpoint: %s\n", why);
             status = 3;

@@ -12,15 +12,20 @@
  *   POST /api/v1/heartbeat   signed; inventory                    -> {"ok", "server_time"}
  *   POST /api/v1/events      signed; {"events": [{"uid", "time", "path", "sha256",
  *                            "signature", "action"}]}             -> {"stored", "duplicates"}
+ *   POST /api/v1/scans       signed; {"scans": [{"uid", "started", "finished", "files", "bytes",
+ *                            "detections", "planned"}]}           -> {"stored", "duplicates"}
  *   POST /api/v1/login       {"user", "password"}                 -> {"session"} (+ cookie)
  *   GET  /api/v1/units       session                              -> the organisation tree
  *   GET  /api/v1/rollup?unit=ID&from=T&to=T  session             -> coverage, freshness,
- *                            infection index, top signatures, for the unit and its children
+ *                            infection index, scan-plan compliance, top signatures, for the
+ *                            unit and its children
  *   GET  /api/v1/top-endpoints?unit=ID&from=T&to=T&limit=N  session -> most infected endpoints
  *   POST /api/v1/endpoints/ID/revoke  session, province role
  *   POST /api/v1/policy?unit=ID  session, province role; a policy -> the policy stored
- *   GET  /api/v1/policy?unit=ID  session -> the policy the unit's endpoints follow, and the unit
- *                            it comes from; the heartbeat's reply carries it as "policy"
+ *   GET  /api/v1/policy?unit=ID  session -> the policy the unit's endpoints follow (the default,
+ *                            then the province's, then each unit's down to this one, member by
+ *                            member) and the lowest unit that set one; the heartbeat's reply
+ *                            carries it as "policy"
  * A policy: {"scan_plan": {"every": "month"|"quarter", "day": 1-28, "hour": 0-23, "paths": [...],
  * "exclude": [...]}, "realtime": bool, "update_interval": seconds}, each member optional.
  * Signed requests carry X-Khien-Endpoint, X-Khien-Time (unix seconds, within 5 minutes) and

@@ -12,8 +12,8 @@
 json_t *khi_policy_default(void);
 /* A validated copy of policy in (new reference), or NULL with the reason in why. */
 json_t *khi_policy_check(json_t *in, char *why, size_t why_len);
-/* The policy an endpoint follows: stored (JSON text of the nearest unit's policy, or NULL)
- * over the default, member by member (new reference; NULL only without memory). */
-json_t *khi_policy_effective(const char *stored);
+/* Lay stored (JSON text of a policy) over p, member by member, scan_plan's members too: the
+ * policies of the province, then of each unit down to the endpoint's, over the default. */
+void khi_policy_overlay(json_t *p, const char *stored);
 
 #endif

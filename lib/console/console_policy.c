@@ -7,9 +7,11 @@
  *                  "paths": ["/absolute", ...], "exclude": ["/absolute", ...]},
  *    "realtime": true | false, "update_interval": 300-604800 (seconds)}
  * Unknown members are refused rather than ignored: a misspelt "scan_plan" must not quietly
- * mean "no plan". A unit without a policy inherits the nearest ancestor's, then the province's
- * (unit 0), and members left out come from the built-in default: a monthly plan on day 1 at
- * 02:00 with no paths (nothing is scanned until paths are set), real-time off, hourly updates.
+ * mean "no plan". What an endpoint follows is the built-in default (a monthly plan on day 1 at
+ * 02:00 with no paths, so nothing is scanned until paths are set; real-time off; hourly
+ * updates), overlaid member by member (the plan's members too) with the province's policy
+ * (unit 0), then each unit's from the top down to the endpoint's own: a commune that sets only
+ * its update interval keeps the province's scan plan.
  *
  * The planned time of a window (the calendar month, or the quarter starting in January, April,
  * July and October; the endpoint's local time) is the window's first day + (day - 1) days at
@@ -113,21 +115,20 @@ json_t *khi_policy_check(json_t *in, char *why, size_t why_len)
     return json_deep_copy(in);
 }
 
-json_t *khi_policy_effective(const char *stored)
+void khi_policy_overlay(json_t *p, const char *stored)
 {
-    json_t *def = khi_policy_default(), *p = stored ? json_loads(stored, 0, NULL) : NULL;
-    if (!def) {
-        json_decref(p);
-        return NULL;
+    json_t *over = stored ? json_loads(stored, 0, NULL) : NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(over, k, v)
+    {
+        json_t *mine = json_object_get(p, k);
+        if (!strcmp(k, "scan_plan") && json_is_object(mine) && json_is_object(v))
+            json_object_update(mine, v);
+        else
+            json_object_set(p, k, v);
     }
-    if (p && json_is_object(p)) {
-        json_t *plan = json_object_get(p, "scan_plan");
-        if (plan && json_is_object(plan)) /* members of the plan left out come from the default */
-            json_object_update_missing(plan, json_object_get(def, "scan_plan"));
-        json_object_update(def, p);
-    }
-    json_decref(p);
-    return def;
+    json_decref(over);
 }
 
 int kh_plan_due(const char *every, int day, int hour, int64_t last_done, int64_t now, int64_t *out_planned)

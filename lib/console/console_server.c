@@ -177,19 +177,31 @@ out:
     json_decref(j);
 }
 
-/* The policy unit's endpoints follow (new reference; NULL on a storage error). */
+typedef struct overlay {
+    json_t *p;
+    int64_t nearest; /* the lowest unit that set anything, -1 none */
+} overlay;
+
+static int overlay_one(void *ud, int64_t unit, const char *json)
+{
+    overlay *o = ud;
+    khi_policy_overlay(o->p, json);
+    o->nearest = unit;
+    return 0;
+}
+
+/* The policy unit's endpoints follow (new reference; NULL on a storage error); *out_from is the
+ * lowest unit on the way that set a policy (-1: only the default applies). */
 static json_t *unit_policy(kh_console *c, int64_t unit, int64_t *out_from)
 {
-    char *text = NULL;
-    int64_t from = -1;
-    kh_err e = khi_store_policy_effective(c->store, unit, &text, &from);
-    if (e != KH_OK && e != KH_ENOENT)
+    overlay o = {khi_policy_default(), -1};
+    if (!o.p || khi_store_policy_chain(c->store, unit, overlay_one, &o) != KH_OK) {
+        json_decref(o.p);
         return NULL;
+    }
     if (out_from)
-        *out_from = e == KH_OK ? from : -1;
-    json_t *p = khi_policy_effective(e == KH_OK ? text : NULL);
-    khi_free(text);
-    return p;
+        *out_from = o.nearest;
+    return o.p;
 }
 
 static json_t *endpoint_policy(kh_console *c, int64_t endpoint)
@@ -273,6 +285,54 @@ out:
     json_decref(j);
 }
 
+/* POST /api/v1/scans {"scans": [{"uid", "started", "finished", "files", "bytes", "detections",
+ * "planned"}]}: scan results, validated as a batch, stored once per uid */
+static void h_scans(kh_console *c, int64_t id, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r), *arr;
+    if (!j)
+        return;
+    arr = json_object_get(j, "scans");
+    size_t n = json_array_size(arr), stored = 0, dups = 0;
+    khi_scan_rec *sc = NULL;
+    if (!json_is_array(arr) || n > MAX_EVENTS) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "'scans' must be an array of at most %d scan results", MAX_EVENTS);
+        goto out;
+    }
+    if (!(sc = khi_calloc(n ? n : 1, sizeof(*sc)))) {
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        if (!json_is_object(e) || !opt_str(e, "uid", 128, &sc[i].uid, r) || !opt_int(e, "started", &sc[i].started, r) ||
+            !opt_int(e, "finished", &sc[i].finished, r) || !opt_int(e, "files", &sc[i].files, r) ||
+            !opt_int(e, "bytes", &sc[i].bytes, r) || !opt_int(e, "detections", &sc[i].detections, r) ||
+            !opt_int(e, "planned", &sc[i].planned, r)) {
+            if (r->code < 400)
+                err_reply(r, MHD_HTTP_BAD_REQUEST, "scan result %zu is not an object", i);
+            goto out;
+        }
+        if (!sc[i].uid || !sc[i].started || sc[i].finished < sc[i].started) {
+            err_reply(r, MHD_HTTP_BAD_REQUEST, "scan result %zu needs 'uid', 'started' and 'finished' (not before it)", i);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        int fresh = 0;
+        if (khi_store_scan(c->store, id, &sc[i], &fresh) != KH_OK) {
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error at scan result %zu", i);
+            goto out;
+        }
+        fresh ? stored++ : dups++;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:I}", "stored", (json_int_t)stored, "duplicates", (json_int_t)dups);
+out:
+    khi_free(sc);
+    json_decref(j);
+}
+
 /* ---- people ---- */
 
 typedef struct who {
@@ -345,7 +405,7 @@ static json_t *rollup_json(kh_console *c, const khi_rollup *px)
     if (unit)
         khi_store_unit_name(c->store, unit, name, sizeof(name));
     double rep = (double)x.reporting;
-    return json_pack("{s:I, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:I}", "unit",
+    json_t *j = json_pack("{s:I, s:s, s:I, s:I, s:f, s:I, s:I, s:f, s:f, s:I, s:I, s:f, s:f, s:I}", "unit",
                      (json_int_t)unit, "name", unit ? name : "", "endpoints", (json_int_t)x.endpoints,
                      "reporting", (json_int_t)x.reporting, "coverage",
                      x.endpoints ? (double)x.reporting / (double)x.endpoints : 0.0, "fresh_24h",
@@ -355,6 +415,11 @@ static json_t *rollup_json(kh_console *c, const khi_rollup *px)
                      (json_int_t)x.infected, "detections", (json_int_t)x.detections, "infection_index",
                      rep > 0 ? (double)x.infected / rep : 0.0, "detections_per_100",
                      rep > 0 ? 100.0 * (double)x.detections / rep : 0.0, "silent", (json_int_t)x.silent);
+    json_object_set_new(j, "plan_endpoints", json_integer(x.plan_endpoints));
+    json_object_set_new(j, "plan_done", json_integer(x.plan_done));
+    json_object_set_new(j, "plan_compliance",
+                        json_real(x.plan_endpoints ? (double)x.plan_done / (double)x.plan_endpoints : 0.0));
+    return j;
 }
 
 static int add_top(void *ud, const char *name, int64_t n)
@@ -376,6 +441,51 @@ static int64_t query_int(struct MHD_Connection *conn, const char *key, int64_t d
     return (int64_t)x;
 }
 
+/* The planned time whose scan a unit's endpoints owe at now: the current window's once it has
+ * passed, else the previous window's. 0 when the unit's policy plans no scan (no paths). */
+static int64_t unit_cutoff(kh_console *c, int64_t unit, int64_t now)
+{
+    json_t *p = unit_policy(c, unit, NULL), *plan = json_object_get(p, "scan_plan");
+    const char *every = json_string_value(json_object_get(plan, "every"));
+    int day = (int)json_integer_value(json_object_get(plan, "day"));
+    int hour = (int)json_integer_value(json_object_get(plan, "hour"));
+    int64_t planned = 0;
+    if (json_array_size(json_object_get(plan, "paths")) &&
+        kh_plan_due(every, day, hour, 0, now, &planned) == 0 && planned > now) {
+        int64_t start = planned - (int64_t)(day - 1) * 86400 - (int64_t)hour * 3600;
+        if (kh_plan_due(every, day, hour, 0, start - 1, &planned) < 0)
+            planned = 0;
+    }
+    json_decref(p);
+    return planned;
+}
+
+typedef struct cutoffs {
+    kh_console *c;
+    int64_t now;
+    khi_plan_cutoff *v;
+    size_t n, cap;
+} cutoffs;
+
+static int add_cutoff(void *ud, const khi_unit *u)
+{
+    cutoffs *k = ud;
+    int64_t planned = unit_cutoff(k->c, u->id, k->now);
+    if (!planned)
+        return 0;
+    if (k->n == k->cap) {
+        size_t cap = k->cap ? 2 * k->cap : 64;
+        khi_plan_cutoff *v = khi_reallocarray(k->v, cap, sizeof(*v));
+        if (!v)
+            return 1;
+        k->v = v;
+        k->cap = cap;
+    }
+    k->v[k->n].unit_id = u->id;
+    k->v[k->n++].planned = planned;
+    return 0;
+}
+
 static void h_rollup(kh_console *c, struct MHD_Connection *conn, const who *w, reply *r)
 {
     int bad = 0;
@@ -392,8 +502,12 @@ static void h_rollup(kh_console *c, struct MHD_Connection *conn, const who *w, r
     }
     khi_rollup self, *kids = NULL;
     size_t nkids = 0;
-    kh_err e = khi_store_rollup_tree(c->store, unit, from, to, now, c->o.report_window, c->o.silent_after,
-                                     &self, &kids, &nkids);
+    cutoffs cut = {c, now, NULL, 0, 0};
+    kh_err e = khi_store_units(c->store, add_cutoff, &cut);
+    if (e == KH_OK)
+        e = khi_store_rollup_tree(c->store, unit, from, to, now, c->o.report_window, c->o.silent_after, cut.v, cut.n,
+                                  &self, &kids, &nkids);
+    khi_free(cut.v);
     if (e != KH_OK) {
         err_reply(r, e == KH_ENOENT ? MHD_HTTP_NOT_FOUND : MHD_HTTP_INTERNAL_SERVER_ERROR,
                   e == KH_ENOENT ? "no unit %lld" : "roll-up of unit %lld failed", (long long)unit);
@@ -536,6 +650,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if (post && !strcmp(url, "/api/v1/events")) {
         if (agent_auth(c, conn, method, url, body, &id, r))
             h_events(c, id, body, r);
+    } else if (post && !strcmp(url, "/api/v1/scans")) {
+        if (agent_auth(c, conn, method, url, body, &id, r))
+            h_scans(c, id, body, r);
     } else if (post && !strcmp(url, "/api/v1/login"))
         h_login(c, body, r);
     else if (get && !strcmp(url, "/api/v1/units")) {

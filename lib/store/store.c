@@ -80,6 +80,11 @@ kh_err khi_store_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, i
     return s->ops->heartbeat(s, id, inv, now);
 }
 
+kh_err khi_store_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new)
+{
+    return s->ops->scan(s, endpoint, r, out_new);
+}
+
 kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
 {
     return s->ops->event(s, endpoint, ev, out_new);
@@ -90,6 +95,8 @@ typedef struct tree {
     int64_t *id, *parent;
     size_t n, cap;
     int oom;
+    const khi_plan_cutoff *cut;
+    size_t ncut;
 } tree;
 
 static int collect_unit(void *ud, const khi_unit *u)
@@ -130,11 +137,24 @@ static void add(khi_rollup *a, const khi_rollup *b)
     a->infected += b->infected;
     a->detections += b->detections;
     a->silent += b->silent;
+    a->plan_endpoints += b->plan_endpoints;
+    a->plan_done += b->plan_done;
 }
 
-static int add_stats(void *ud, const khi_rollup *x)
+static const khi_plan_cutoff *cutoff(const tree *t, int64_t unit)
+{
+    for (size_t i = 0; i < t->ncut; i++)
+        if (t->cut[i].unit_id == unit)
+            return &t->cut[i];
+    return NULL;
+}
+
+static int add_stats(void *ud, const khi_rollup *unit_only)
 {
     tree *t = ud;
+    khi_rollup y = *unit_only, *x = &y;
+    if (cutoff(t, x->unit_id)) /* endpoints of a unit with a scan plan are under it */
+        y.plan_endpoints = y.endpoints;
     size_t i = unit_index(t, x->unit_id);
     /* the unit, each ancestor, then the province; a bounded walk even if the tree had a cycle */
     for (size_t depth = 0; i < t->n && depth <= t->n; depth++) {
@@ -145,11 +165,35 @@ static int add_stats(void *ud, const khi_rollup *x)
     return 0;
 }
 
+/* one row per endpoint: plan_done holds its latest planned time; count it when it reaches the
+ * unit's cutoff */
+static int add_plan(void *ud, const khi_rollup *row)
+{
+    tree *t = ud;
+    const khi_plan_cutoff *c = cutoff(t, row->unit_id);
+    khi_rollup one = {0};
+    if (!c || row->plan_done < c->planned)
+        return 0;
+    one.unit_id = row->unit_id;
+    one.plan_done = 1;
+    /* not through add_stats: plan_endpoints came with the endpoint counts */
+    size_t i = unit_index(t, one.unit_id);
+    for (size_t depth = 0; i < t->n && depth <= t->n; depth++) {
+        add(&t->acc[i], &one);
+        i = t->parent[i] ? unit_index(t, t->parent[i]) : t->n;
+    }
+    add(&t->acc[t->n], &one);
+    return 0;
+}
+
 kh_err khi_store_rollup_tree(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                             int64_t window, int64_t silent_after, khi_rollup *out,
-                             khi_rollup **out_children, size_t *out_n_children)
+                             int64_t window, int64_t silent_after, const khi_plan_cutoff *cutoffs,
+                             size_t n_cutoffs, khi_rollup *out, khi_rollup **out_children,
+                             size_t *out_n_children)
 {
     tree t = {0};
+    t.cut = cutoffs;
+    t.ncut = n_cutoffs;
     kh_err e = s->ops->units(s, collect_unit, &t);
     if (e == KH_OK && t.oom)
         e = KH_ENOMEM;
@@ -161,6 +205,8 @@ kh_err khi_store_rollup_tree(khi_store *s, int64_t unit, int64_t from, int64_t t
         goto out;
     }
     e = s->ops->unit_stats(s, from, to, now, window, silent_after, add_stats, &t);
+    if (e == KH_OK && n_cutoffs)
+        e = s->ops->plan_done(s, add_plan, &t);
     if (e != KH_OK)
         goto out;
     size_t self = unit ? unit_index(&t, unit) : t.n;
@@ -198,7 +244,7 @@ out:
 kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
                         int64_t window, int64_t silent_after, khi_rollup *out)
 {
-    return khi_store_rollup_tree(s, unit, from, to, now, window, silent_after, out, NULL, NULL);
+    return khi_store_rollup_tree(s, unit, from, to, now, window, silent_after, NULL, 0, out, NULL, NULL);
 }
 
 kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
@@ -228,29 +274,36 @@ kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit
     return s->ops->endpoint_unit(s, endpoint, out_unit);
 }
 
-kh_err khi_store_policy_effective(khi_store *s, int64_t unit, char **out, int64_t *out_from)
+kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void *ud)
 {
     tree t = {0};
+    int64_t chain[65];
+    size_t n = 0;
     kh_err e = s->ops->units(s, collect_unit, &t);
     if (e == KH_OK && t.oom)
         e = KH_ENOMEM;
-    size_t i = unit_index(&t, unit);
-    /* the unit, then each ancestor (a bounded walk), then the province */
-    for (size_t depth = 0; e == KH_OK && i < t.n && depth <= t.n; depth++) {
-        e = s->ops->policy_get(s, t.id[i], out);
-        if (e == KH_OK) {
-            *out_from = t.id[i];
-            goto out;
+    chain[n++] = 0; /* the province first */
+    size_t i = unit_index(&t, unit), start = n;
+    /* the unit and its ancestors (a bounded walk), reversed below to run top-down */
+    for (; e == KH_OK && i < t.n && n < sizeof(chain) / sizeof(chain[0]); i = t.parent[i] ? unit_index(&t, t.parent[i]) : t.n)
+        chain[n++] = t.id[i];
+    for (size_t a = start, b = n ? n - 1 : 0; a < b; a++, b--) {
+        int64_t x = chain[a];
+        chain[a] = chain[b];
+        chain[b] = x;
+    }
+    for (size_t k = 0; e == KH_OK && k < n; k++) {
+        char *text = NULL;
+        kh_err g = s->ops->policy_get(s, chain[k], &text);
+        if (g == KH_OK) {
+            int stop = cb(ud, chain[k], text);
+            khi_free(text);
+            if (stop)
+                break;
+        } else if (g != KH_ENOENT) {
+            e = g;
         }
-        if (e == KH_ENOENT)
-            e = KH_OK;
-        i = t.parent[i] ? unit_index(&t, t.parent[i]) : t.n;
     }
-    if (e == KH_OK) {
-        e = s->ops->policy_get(s, 0, out);
-        *out_from = 0;
-    }
-out:
     khi_free(t.id);
     khi_free(t.parent);
     return e;

@@ -33,10 +33,23 @@ typedef struct khi_event_rec {
     int64_t time;
 } khi_event_rec;
 
+typedef struct khi_scan_rec {
+    const char *uid;
+    int64_t started, finished, files, bytes, detections;
+    int64_t planned; /* the planned time of the plan window this scan satisfied; 0 = not planned */
+} khi_scan_rec;
+
 typedef struct khi_rollup {
     int64_t unit_id;
     int64_t endpoints, reporting, fresh_24h, fresh_7d, infected, detections, silent;
+    int64_t plan_endpoints, plan_done; /* endpoints under a scan plan; those that ran its scan */
 } khi_rollup;
+
+/* The planned time of the current scan window of a unit's endpoints (units without a plan have
+ * no cutoff); an endpoint complies when it reported a planned scan for that time or later. */
+typedef struct khi_plan_cutoff {
+    int64_t unit_id, planned;
+} khi_plan_cutoff;
 
 /* Open url: "sqlite:PATH" (or a plain path). Creates and migrates the schema. */
 kh_err khi_store_open(const char *url, khi_store **out, char *err, size_t err_len);
@@ -62,6 +75,8 @@ kh_err khi_store_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey
 kh_err khi_store_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked);
 kh_err khi_store_endpoint_revoke(khi_store *s, int64_t id);
 kh_err khi_store_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now);
+/* Store a scan result; *out_new is 0 when the agent sent this uid before. */
+kh_err khi_store_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new);
 /* Store an event; *out_new is 0 when the agent sent this uid before (nothing changes). */
 kh_err khi_store_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new);
 
@@ -73,8 +88,9 @@ kh_err khi_store_rollup(khi_store *s, int64_t unit, int64_t from, int64_t to, in
  * there are none), each of its direct child units, in the order of khi_store_units. All are
  * computed in one pass: two grouped queries, added up the tree here. */
 kh_err khi_store_rollup_tree(khi_store *s, int64_t unit, int64_t from, int64_t to, int64_t now,
-                             int64_t report_window, int64_t silent_after, khi_rollup *out,
-                             khi_rollup **out_children, size_t *out_n_children);
+                             int64_t report_window, int64_t silent_after, const khi_plan_cutoff *cutoffs,
+                             size_t n_cutoffs, khi_rollup *out, khi_rollup **out_children,
+                             size_t *out_n_children);
 typedef int (*khi_top_fn)(void *ud, const char *name, int64_t count);
 kh_err khi_store_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud);
@@ -90,9 +106,10 @@ kh_err khi_store_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t
 kh_err khi_store_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now);
 /* The policy text of unit itself into *out (caller frees with khi_free); KH_ENOENT when none. */
 kh_err khi_store_policy_get(khi_store *s, int64_t unit, char **out);
-/* The nearest policy of unit, its ancestors, then the province: text into *out (caller frees)
- * and the unit it belongs to into *out_from (0 = the province); KH_ENOENT when none is set. */
-kh_err khi_store_policy_effective(khi_store *s, int64_t unit, char **out, int64_t *out_from);
+/* The policies that apply to unit, from the province's (unit 0) down through its ancestors to
+ * its own: cb is called for each that is set, in that order (text valid during the call). */
+typedef int (*khi_policy_fn)(void *ud, int64_t unit, const char *json);
+kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void *ud);
 /* The unit an endpoint belongs to. KH_ENOENT when unknown. */
 kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit);
 

@@ -55,6 +55,10 @@ typedef struct khi_store_ops {
     kh_err (*policy_set)(khi_store *s, int64_t unit, const char *json, int64_t now);
     kh_err (*policy_get)(khi_store *s, int64_t unit, char **out);
     kh_err (*endpoint_unit)(khi_store *s, int64_t endpoint, int64_t *out_unit);
+    kh_err (*scan)(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new);
+    /* for each endpoint (not revoked) with planned scans: its unit and latest planned time,
+     * passed as unit_id and plan_done of a khi_rollup */
+    kh_err (*plan_done)(khi_store *s, khi_stats_fn cb, void *ud);
     kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,
                        int64_t unit_id);
     kh_err (*login)(khi_store *s, const char *name, const char *password, int64_t ttl, int64_t now,

@@ -64,6 +64,12 @@ static const char *const migrations[] = {
     "CREATE TRIGGER events_days AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION khien_events_days();",
     /* 3: policies of units (unit 0 = the province) */
     "CREATE TABLE policies(unit_id BIGINT PRIMARY KEY, body TEXT NOT NULL, updated BIGINT NOT NULL);",
+    /* 4: scan results */
+    "CREATE TABLE scans(id BIGSERIAL PRIMARY KEY, endpoint_id BIGINT NOT NULL REFERENCES endpoints(id),"
+    " uid TEXT NOT NULL, started BIGINT NOT NULL, finished BIGINT NOT NULL, files BIGINT NOT NULL,"
+    " bytes BIGINT NOT NULL, detections BIGINT NOT NULL, planned BIGINT NOT NULL,"
+    " UNIQUE(endpoint_id, uid));"
+    "CREATE INDEX scans_planned ON scans(endpoint_id, planned);",
 };
 
 static void lock(khi_store *s)
@@ -594,6 +600,44 @@ static kh_err pg_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit
     return e;
 }
 
+static kh_err pg_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *rec, int *out_new)
+{
+    char v[7][32];
+    const int64_t x[7] = {endpoint, rec->started, rec->finished, rec->files, rec->bytes, rec->detections, rec->planned};
+    for (int i = 0; i < 7; i++)
+        i64(v[i], sizeof(v[i]), x[i]);
+    const char *p[] = {v[0], rec->uid, v[1], v[2], v[3], v[4], v[5], v[6]};
+    lock(s);
+    PGresult *r = q(s, "INSERT INTO scans(endpoint_id, uid, started, finished, files, bytes, detections, planned)"
+                       " VALUES($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint)"
+                       " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 8, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    *out_new = PQntuples(r) == 1;
+    PQclear(r);
+    return KH_OK;
+}
+
+static kh_err pg_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
+{
+    lock(s);
+    PGresult *r = q(s, "SELECT p.unit_id, max(c.planned) FROM scans c JOIN endpoints p ON p.id = c.endpoint_id"
+                       " WHERE p.revoked = 0 AND c.planned > 0 GROUP BY c.endpoint_id, p.unit_id", 0, NULL);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        khi_rollup x = {0};
+        x.unit_id = get_i64(r, i, 0);
+        x.plan_done = get_i64(r, i, 1);
+        if (cb(ud, &x))
+            break;
+    }
+    PQclear(r);
+    return KH_OK;
+}
+
 static kh_err pg_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -667,6 +711,6 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
-    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_user_set,
+    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_scan, pg_plan_done, pg_user_set,
     pg_login,     pg_session,
 };

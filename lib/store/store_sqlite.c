@@ -60,6 +60,12 @@ static const char *const migrations[] = {
     " END;",
     /* 3: policies of units (unit 0 = the province) */
     "CREATE TABLE policies(unit_id INTEGER PRIMARY KEY, body TEXT NOT NULL, updated INTEGER NOT NULL);",
+    /* 4: scan results */
+    "CREATE TABLE scans(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),"
+    " uid TEXT NOT NULL, started INTEGER NOT NULL, finished INTEGER NOT NULL, files INTEGER NOT NULL,"
+    " bytes INTEGER NOT NULL, detections INTEGER NOT NULL, planned INTEGER NOT NULL,"
+    " UNIQUE(endpoint_id, uid));"
+    "CREATE INDEX scans_planned ON scans(endpoint_id, planned);",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -396,6 +402,43 @@ static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_re
     if (e == KH_OK)
         *out_new = sqlite3_changes(SQ(s)->db) > 0;
     return e;
+}
+
+static kh_err sq_scan_locked(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new)
+{
+    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO scans(endpoint_id, uid, started, finished, files, bytes,"
+                               " detections, planned) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    bind_text(st, 2, r->uid);
+    sqlite3_bind_int64(st, 3, r->started);
+    sqlite3_bind_int64(st, 4, r->finished);
+    sqlite3_bind_int64(st, 5, r->files);
+    sqlite3_bind_int64(st, 6, r->bytes);
+    sqlite3_bind_int64(st, 7, r->detections);
+    sqlite3_bind_int64(st, 8, r->planned);
+    kh_err e = run_done(st);
+    if (e == KH_OK)
+        *out_new = sqlite3_changes(SQ(s)->db) > 0;
+    return e;
+}
+
+static kh_err sq_plan_done_locked(khi_store *s, khi_stats_fn cb, void *ud)
+{
+    sqlite3_stmt *st = prep(s, "SELECT p.unit_id, max(c.planned) FROM scans c JOIN endpoints p ON p.id = c.endpoint_id"
+                               " WHERE p.revoked = 0 AND c.planned > 0 GROUP BY c.endpoint_id");
+    if (!st)
+        return KH_EIO;
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_rollup x = {0};
+        x.unit_id = sqlite3_column_int64(st, 0);
+        x.plan_done = sqlite3_column_int64(st, 1);
+        stop = cb(ud, &x);
+    }
+    sqlite3_finalize(st);
+    return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
 }
 
 /* ---- roll-ups ---- */
@@ -784,6 +827,22 @@ static kh_err sq_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit
     return r;
 }
 
+static kh_err sq_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_scan_locked(s, endpoint, r, out_new);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
+static kh_err sq_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_plan_done_locked(s, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
 static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -814,6 +873,6 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
-    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_user_set,
+    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_scan, sq_plan_done, sq_user_set,
     sq_login,     sq_session,
 };

@@ -157,7 +157,7 @@ api -H "Authorization: Bearer $S" "$URL/api/v1/policy?unit=$MK" > /dev/null
 check "commune inherits the province's policy" test "$(jq_ "(d['inherited_from'], d['policy']['scan_plan']['exclude'][0].endswith('/bỏ qua'))")" = "(0, True)"
 api -X POST -H "Authorization: Bearer $S" -d '{"update_interval": 7200}' "$URL/api/v1/policy?unit=$STC" > /dev/null
 api -H "Authorization: Bearer $S2" "$URL/api/v1/policy" > /dev/null
-check "a unit's own policy wins, completed from the default" test "$(jq_ "(d['inherited_from'] == $STC, d['policy']['update_interval'], d['policy']['scan_plan']['paths'])")" = "(True, 7200, [])"
+check "a unit's own setting over the province's plan" test "$(jq_ "(d['inherited_from'] == $STC, d['policy']['update_interval'], d['policy']['scan_plan']['paths'] == ['$T/plan'])")" = "(True, 7200, True)"
 api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=0" > /dev/null; BEFORE=$(jq_ "d['detections']")
 K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1; expect_status "agent fetches its policy" 0 $?
 check "policy kept by the agent" has "$T/a2/policy.json" "bỏ qua"
@@ -168,6 +168,12 @@ K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out
 check "not again in the same month" hasnt "$T/out" "planned scan"
 api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK&from=0" > /dev/null
 check "the planned scan's detection reached the server once" test "$(jq_ "d['detections']")" = $((BEFORE + 1))
+check "scan results delivered" test ! -e "$T/a2/scans.json"
+check "plan compliance: 1 of the commune's 2 endpoints" test "$(jq_ "(d['plan_endpoints'], d['plan_done'], d['plan_compliance'])")" = "(2, 1, 0.5)"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup" > /dev/null
+check "province: all 3 endpoints under the plan, 1 done" test "$(jq_ "(d['plan_endpoints'], d['plan_done'])")" = "(3, 1)"
+K agent post --server "$URL" --state "$T/a2" /api/v1/scans '{"scans":[{"uid":"s1","started":10,"finished":5}]}' > "$T/out" 2>&1
+check "a scan that ends before it starts is refused" has "$T/out" "not before it"
 
 # --- revocation ---
 api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200

@@ -1,6 +1,6 @@
 /*
- * test_policy.c - unit policies: what validation accepts and refuses, how a stored policy is
- * completed from the default, and when a monthly or quarterly planned scan is due (in UTC and
+ * test_policy.c - unit policies: what validation accepts and refuses, how the policies of the
+ * province and of the units below it are laid over the default, and when a monthly or quarterly planned scan is due (in UTC and
  * in Vietnam's UTC+7, at the edges of the window).
  */
 #include <setjmp.h>
@@ -61,24 +61,28 @@ static void test_policy_check(void **state)
     }
 }
 
-static void test_policy_effective(void **state)
+static void test_policy_overlay(void **state)
 {
     (void)state;
-    json_t *d = khi_policy_effective(NULL);
+    json_t *d = khi_policy_default();
     assert_string_equal(json_string_value(json_object_get(json_object_get(d, "scan_plan"), "every")), "month");
     assert_int_equal(json_array_size(json_object_get(json_object_get(d, "scan_plan"), "paths")), 0);
     assert_int_equal(json_integer_value(json_object_get(d, "update_interval")), 3600);
-    json_decref(d);
-    /* members left out, in the plan too, come from the default */
-    json_t *p = khi_policy_effective("{\"scan_plan\": {\"every\": \"quarter\", \"paths\": [\"/srv\"]}, \"realtime\": true}");
-    json_t *plan = json_object_get(p, "scan_plan");
+    /* the province's plan, then a commune that only changes the day and its update interval */
+    khi_policy_overlay(d, "{\"scan_plan\": {\"every\": \"quarter\", \"paths\": [\"/srv\"]}, \"realtime\": true}");
+    khi_policy_overlay(d, "{\"scan_plan\": {\"day\": 5}, \"update_interval\": 7200}");
+    khi_policy_overlay(d, NULL);
+    json_t *plan = json_object_get(d, "scan_plan");
     assert_string_equal(json_string_value(json_object_get(plan, "every")), "quarter");
-    assert_int_equal(json_integer_value(json_object_get(plan, "day")), 1);
+    assert_int_equal(json_integer_value(json_object_get(plan, "day")), 5);
     assert_int_equal(json_integer_value(json_object_get(plan, "hour")), 2);
     assert_string_equal(json_string_value(json_array_get(json_object_get(plan, "paths"), 0)), "/srv");
-    assert_true(json_is_true(json_object_get(p, "realtime")));
-    assert_int_equal(json_integer_value(json_object_get(p, "update_interval")), 3600);
-    json_decref(p);
+    assert_true(json_is_true(json_object_get(d, "realtime")));
+    assert_int_equal(json_integer_value(json_object_get(d, "update_interval")), 7200);
+    /* a lower unit may clear the paths: no planned scan there */
+    khi_policy_overlay(d, "{\"scan_plan\": {\"paths\": []}}");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(d, "scan_plan"), "paths")), 0);
+    json_decref(d);
 }
 
 /* unix time of a UTC calendar moment */
@@ -146,7 +150,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_check),
-        cmocka_unit_test(test_policy_effective),
+        cmocka_unit_test(test_policy_overlay),
         cmocka_unit_test(test_plan_due_utc),
         cmocka_unit_test(test_plan_due_vietnam),
     };

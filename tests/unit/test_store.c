@@ -2,7 +2,7 @@
  * test_store.c - the console's store: roll-ups from the per-day tables against a count made
  * here event by event, over periods that cut days at both ends, lie within one day, or span
  * everything; top signatures and top infected endpoints; a unit tree with units under units;
- * resent events counted once.
+ * resent events counted once; scan results and scan-plan compliance.
  *
  * Runs on SQLite (a temporary file) unless KH_TEST_DB_URL names another store:
  * tests/cli/test_console_pg.sh runs it again against a real PostgreSQL server.
@@ -155,7 +155,7 @@ static void test_rollup_tree_matches_events(void **state)
         khi_rollup self, *kids = NULL;
         size_t nkids = 0;
         /* the province and its two root units */
-        assert_int_equal(khi_store_rollup_tree(f->s, 0, from, to, T0, 3600, 7 * DAY, &self, &kids, &nkids), KH_OK);
+        assert_int_equal(khi_store_rollup_tree(f->s, 0, from, to, T0, 3600, 7 * DAY, NULL, 0, &self, &kids, &nkids), KH_OK);
         expect(-1, from, to, &inf, &det);
         assert_int_equal(self.infected, inf);
         assert_int_equal(self.detections, det);
@@ -172,7 +172,7 @@ static void test_rollup_tree_matches_events(void **state)
         free(kids);
         /* a unit with units under it */
         kids = NULL;
-        assert_int_equal(khi_store_rollup_tree(f->s, f->unit_id[A], from, to, T0, 3600, 7 * DAY, &self, &kids,
+        assert_int_equal(khi_store_rollup_tree(f->s, f->unit_id[A], from, to, T0, 3600, 7 * DAY, NULL, 0, &self, &kids,
                                                &nkids), KH_OK);
         expect(A, from, to, &inf, &det);
         assert_int_equal(self.infected, inf);
@@ -290,6 +290,39 @@ static void test_top_endpoints_match_events(void **state)
     assert_int_equal(t.id[0], f->ep_id[0] < f->ep_id[3] ? f->ep_id[0] : f->ep_id[3]);
 }
 
+static void test_plan_compliance(void **state)
+{
+    fixture *f = *state;
+    const int64_t P = T0 + 5 * DAY; /* this window's planned time */
+    khi_scan_rec planned = {"scan-1", P + 10, P + 70, 1200, 5000000, 0, P};
+    khi_scan_rec earlier = {"scan-2", P - 40 * DAY, P - 40 * DAY + 60, 1000, 4000000, 1, P - 31 * DAY};
+    khi_scan_rec adhoc = {"scan-3", P + 20, P + 30, 10, 100, 0, 0};
+    int fresh = 0;
+    assert_int_equal(khi_store_scan(f->s, f->ep_id[0], &planned, &fresh), KH_OK); /* A1: done */
+    assert_true(fresh);
+    assert_int_equal(khi_store_scan(f->s, f->ep_id[0], &planned, &fresh), KH_OK); /* resent */
+    assert_false(fresh);
+    assert_int_equal(khi_store_scan(f->s, f->ep_id[2], &earlier, &fresh), KH_OK); /* B: last window only */
+    assert_int_equal(khi_store_scan(f->s, f->ep_id[2], &adhoc, &fresh), KH_OK);   /* not planned */
+    assert_int_equal(khi_store_scan(f->s, f->ep_id[1], &planned, &fresh), KH_OK); /* A2: no plan there */
+    const khi_plan_cutoff cut[] = {{f->unit_id[A1], P}, {f->unit_id[B], P}};
+    khi_rollup self, *kids = NULL;
+    size_t nkids = 0;
+    assert_int_equal(khi_store_rollup_tree(f->s, 0, 0, T0, T0, 3600, DAY, cut, 2, &self, &kids, &nkids), KH_OK);
+    assert_int_equal(self.plan_endpoints, 2); /* the endpoints of A1 and B */
+    assert_int_equal(self.plan_done, 1);
+    assert_int_equal(nkids, 2);
+    for (size_t k = 0; k < nkids; k++) {
+        assert_int_equal(kids[k].plan_endpoints, 1);
+        assert_int_equal(kids[k].plan_done, kids[k].unit_id == f->unit_id[A] ? 1 : 0);
+    }
+    free(kids);
+    /* no cutoffs: nothing is planned */
+    assert_int_equal(khi_store_rollup(f->s, 0, 0, T0, T0, 3600, DAY, &self), KH_OK);
+    assert_int_equal(self.plan_endpoints, 0);
+    assert_int_equal(self.plan_done, 0);
+}
+
 static void test_unknown_unit(void **state)
 {
     fixture *f = *state;
@@ -303,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_rollup_tree_matches_events),
         cmocka_unit_test(test_top_signatures_match_events),
         cmocka_unit_test(test_top_endpoints_match_events),
+        cmocka_unit_test(test_plan_compliance),
         cmocka_unit_test(test_unknown_unit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

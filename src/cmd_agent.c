@@ -9,7 +9,9 @@
  *           only when the server has stored them; --once does one round (for tests and cron).
  *           The heartbeat's reply carries the unit's policy, kept in STATE/policy.json: its
  *           scan plan (monthly or quarterly, day and hour, paths, exclusions) runs when due
- *           (kh_plan_due), once per window, and STATE/plan-scan records when it last did
+ *           (kh_plan_due), once per window, and STATE/plan-scan records when it last did.
+ *           With --mirror URL (and --trust-dir), signatures are updated at start and then every
+ *           policy update_interval (signed packages, lib/update), and the engine is reloaded
  *   post    send one signed JSON body (for administrators and tests)
  *   unit    a systemd service running "agent run" with these options (low priority, restarted
  *           on failure but not once revoked, read-only system and home)
@@ -456,6 +458,34 @@ out:
     return ran;
 }
 
+/* Update the signatures from the mirrors when the policy's interval has passed; 1 when a new
+ * version was installed (the engine must be reloaded). */
+static int maybe_update(const char *const *mirrors, size_t nmirrors, const char *db, const char *trust,
+                        const char *state, time_t *next_update)
+{
+    if (!nmirrors || time(NULL) < *next_update)
+        return 0;
+    json_t *pol = load_policy(state);
+    json_int_t iv = json_integer_value(json_object_get(pol, "update_interval"));
+    json_decref(pol);
+    if (iv < 300)
+        iv = 3600;
+    kh_update_opts o = {mirrors, nmirrors, db ? db : cli_default_update_dir(), trust, NULL, 0, 0};
+    kh_update_result r;
+    char err[1024] = "";
+    kh_err e = kh_update_run(&o, &r, err, sizeof(err));
+    if (e != KH_OK) {
+        fprintf(stderr, "khien agent: signature update failed, retry in 5 minutes: %s\n", err[0] ? err : kh_strerror(e));
+        *next_update = time(NULL) + (iv < 300 ? iv : 300);
+        return 0;
+    }
+    *next_update = time(NULL) + (time_t)iv;
+    if (r.up_to_date)
+        return 0;
+    printf("signatures updated to version %llu from %s\n", (unsigned long long)r.install.to_version, r.mirror);
+    return 1;
+}
+
 static int agent_run(int argc, char **argv)
 {
     const char *server = opt(argc, argv, "--server", NULL), *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
@@ -465,10 +495,17 @@ static int agent_run(int argc, char **argv)
     cli_parse_uint(opt(argc, argv, "--scan-every", "0"), 86400 * 366, &scan_every);
     int once = has(argc, argv, "--once");
     char *paths[64];
+    const char *mirrors[8];
     int npaths = 0;
-    for (int i = 2; i + 1 < argc; i++)
+    size_t nmirrors = 0;
+    for (int i = 2; i + 1 < argc; i++) {
         if (!strcmp(argv[i], "--scan") && npaths < 64)
             paths[npaths++] = argv[++i];
+        else if (!strcmp(argv[i], "--mirror") && nmirrors < 8)
+            mirrors[nmirrors++] = argv[++i];
+    }
+    const char *trust = opt(argc, argv, "--trust-dir", cli_default_trust_dir());
+    time_t next_update = 0;
     kh_agent_identity id;
     if (!server || load_identity(state, &id) != 0) {
         fprintf(stderr, "khien agent run: needs --server URL and an identity in %s (khien agent enrol)\n", state);
@@ -482,6 +519,7 @@ static int agent_run(int argc, char **argv)
         return 1;
     }
     kh_engine *engine = NULL;
+    maybe_update(mirrors, nmirrors, db, trust, state, &next_update); /* a new endpoint starts with signatures */
     if (npaths && !(engine = load_engine(db))) {
         kh_queue_close(q);
         return 1;
@@ -492,6 +530,13 @@ static int agent_run(int argc, char **argv)
     time_t next_scan = 0;
     int64_t last_scan = read_stamp(state);
     while (!stop_flag) {
+        if (maybe_update(mirrors, nmirrors, db, trust, state, &next_update) && engine) {
+            kh_engine *fresh = load_engine(db); /* the old engine stays if the new one fails */
+            if (fresh) {
+                kh_engine_release(engine);
+                engine = fresh;
+            }
+        }
         if (npaths && time(NULL) >= next_scan) {
             unsigned found = 0;
             scan_paths(engine, q, paths, npaths, NULL, state, 0, &found);
@@ -500,7 +545,8 @@ static int agent_run(int argc, char **argv)
             printf("scan done: %u detection(s) queued\n", found);
         }
         planned_scan(state, db, &engine, q, &last_scan);
-        char *inv = db || engine ? inventory(db ? db : cli_default_update_dir(), last_scan) : inventory(NULL, last_scan);
+        char *inv = db || engine || nmirrors ? inventory(db ? db : cli_default_update_dir(), last_scan)
+                                             : inventory(NULL, last_scan);
         json_t *reply = NULL;
         int rc = inv ? send_json_reply(server, &id, "/api/v1/heartbeat", inv, why, sizeof(why), &reply) : 1;
         free(inv);
@@ -564,7 +610,7 @@ static int agent_unit(int argc, char **argv)
     uint64_t iv = 0;
     if (!server) {
         fprintf(stderr, "usage: khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
-                        "                        [--scan PATH]... [-o FILE]\n");
+                        "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [-o FILE]\n");
         return 2;
     }
     if (interval && cli_parse_uint(interval, 86400, &iv) != 0) {
@@ -616,8 +662,10 @@ static int agent_unit(int argc, char **argv)
         bad |= unit_arg(f, interval);
     }
     for (int i = 2; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--scan")) {
-            fputs(" \"--scan\" ", f);
+        if (!strcmp(argv[i], "--scan") || !strcmp(argv[i], "--mirror") || !strcmp(argv[i], "--trust-dir")) {
+            fputc(' ', f);
+            bad |= unit_arg(f, argv[i]);
+            fputc(' ', f);
             bad |= unit_arg(f, argv[++i]);
         }
     fputs("\n# exit status 3: the console refused this endpoint (revoked): do not retry\n"
@@ -707,9 +755,11 @@ int cmd_agent(int argc, char **argv)
     fputs("usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
           "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
           "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
+          "                       [--mirror URL]... [--trust-dir DIR]   (signature updates)\n"
           "       khien agent post --server URL [--state DIR] PATH JSON\n"
           "       khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
-          "                        [--scan PATH]... [-o FILE]   (a systemd service)\n"
+          "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [-o FILE]\n"
+          "                        (a systemd service)\n"
           "STATE defaults to /var/lib/khien/agent (identity and event queue).\n",
           argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;

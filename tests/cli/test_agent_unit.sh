@@ -8,12 +8,14 @@ SRC=$2
 trap 'rm -rf "$T"' EXIT
 mkdir -p "$T/Tài liệu/100% \$HOME \"q\""
 "$KHIEN" agent unit --server https://console.example:8443 --state "$T/state" --db "$T/db" --interval 120 \
-    --scan "$T/Tài liệu/100% \$HOME \"q\"" --scan /srv -o "$T/khien-agent.service" > "$T/out" 2>&1
+    --scan "$T/Tài liệu/100% \$HOME \"q\"" --scan /srv --mirror https://mirror.example/khien --trust-dir /etc/khien/trust \
+    -o "$T/khien-agent.service" > "$T/out" 2>&1
 expect_status "unit written" 0 $?
 check "tells what to do next" has "$T/out" "systemctl enable --now khien-agent.service"
 check "no temporary file left" test ! -e "$T/khien-agent.service.tmp"
 check "runs this program" grep -qF "ExecStart=\"$(readlink -f "$KHIEN")\" \"agent\" \"run\" \"--server\" \"https://console.example:8443\"" "$T/khien-agent.service"
 check "% and \$ escaped, quotes kept" grep -qF "\"--scan\" \"$T/Tài liệu/100%% \$\$HOME \\\"q\\\"\" \"--scan\" \"/srv\"" "$T/khien-agent.service"
+check "updates from the mirror, trusting the given keys" grep -qF '"--mirror" "https://mirror.example/khien" "--trust-dir" "/etc/khien/trust"' "$T/khien-agent.service"
 check "a revoked agent is not restarted" grep -qx "RestartPreventExitStatus=3" "$T/khien-agent.service"
 check "low priority" grep -qx "IOSchedulingClass=idle" "$T/khien-agent.service"
 check "state and database writable" grep -qxF "ReadWritePaths=\"$T/state\" \"$T/db\"" "$T/khien-agent.service"

@@ -10,7 +10,8 @@ SRC=$2
 . "$SRC/tests/cli/lib.sh"
 K() { "$KHIEN" "$@"; }
 SPID=""
-cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; rm -rf "$T"; }
+MPID=""
+cleanup() { [ -n "$SPID" ] && kill "$SPID" 2>/dev/null; [ -n "$MPID" ] && kill "$MPID" 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 DB="${KH_TEST_DB_URL:-sqlite:$T/console.db}"
 start_server() {
@@ -174,6 +175,27 @@ api -H "Authorization: Bearer $S" "$URL/api/v1/rollup" > /dev/null
 check "province: all 3 endpoints under the plan, 1 done" test "$(jq_ "(d['plan_endpoints'], d['plan_done'])")" = "(3, 1)"
 K agent post --server "$URL" --state "$T/a2" /api/v1/scans '{"scans":[{"uid":"s1","started":10,"finished":5}]}' > "$T/out" 2>&1
 check "a scan that ends before it starts is refused" has "$T/out" "not before it"
+
+# --- signature updates from a signed mirror ---
+mkdir -p "$T/keys" "$T/trust" "$T/sigs" "$T/mirror"
+K db keygen khien-test -o "$T/keys" > /dev/null && cp "$T/keys/khien-test.pub" "$T/trust/"
+echo 'Test.Update.Body:0:*:4556494c2d4f4e45' > "$T/sigs/main.ndb"
+K db pack "$T/sigs" --version 7 --key "$T/keys/khien-test.key" -o "$T/v7.kpkg" > /dev/null
+K mirror add --trust-dir "$T/trust" "$T/mirror" "$T/v7.kpkg" > /dev/null
+"$KHIEN" server --mirror "$T/mirror" --listen 127.0.0.1:0 --port-file "$T/mport" > "$T/mirror.log" 2>&1 & MPID=$!
+for _ in $(seq 100); do [ -s "$T/mport" ] && break; sleep 0.05; done
+MIRROR="http://127.0.0.1:$(cat "$T/mport")"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK" > /dev/null; FRESH=$(jq_ "d['fresh_24h']")
+K agent run --server "$URL" --state "$T/a2" --db "$T/agentdb" --mirror "$MIRROR" --trust-dir "$T/trust" --once > "$T/out" 2>&1
+expect_status "agent round with a signature update" 0 $?
+check "signatures installed from the mirror" has "$T/out" "signatures updated to version 7"
+api -H "Authorization: Bearer $S" "$URL/api/v1/rollup?unit=$MK" > /dev/null
+check "the console sees fresh signatures" test "$(jq_ "d['fresh_24h']")" = $((FRESH + 1))
+K agent run --server "$URL" --state "$T/a2" --db "$T/agentdb" --mirror "$MIRROR" --trust-dir "$T/trust" --once > "$T/out" 2>&1
+check "next round: up to date, nothing installed" hasnt "$T/out" "signatures updated"
+K agent run --server "$URL" --state "$T/a2" --db "$T/agentdb2" --mirror "$MIRROR" --trust-dir "$T/keys/nowhere" --once > "$T/out" 2>&1
+check "a package no trusted key signed is not installed" has "$T/out" "signature update failed"
+kill "$MPID"; MPID=""
 
 # --- revocation ---
 api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200

@@ -132,10 +132,12 @@ static int warn(walk *w, khi_cwarn what, const char *member, const char *fmt, ..
     return w->cb->warn(w->cb->ud, what, member, detail);
 }
 
+/* libarchive's reason; some readers stop on a header that runs past the end of the data
+ * without giving one (a cpio name size larger than the input, for one) */
 static const char *errstr(struct archive *a)
 {
     const char *e = archive_error_string(a);
-    return e ? e : "unknown error";
+    return e ? e : "libarchive gave no reason; the data may be truncated or a header size wrong";
 }
 
 enum { TAKE_OK, TAKE_SKIP, TAKE_STOP_CONTAINER, TAKE_CANCEL, TAKE_NOMEM };

@@ -1,14 +1,22 @@
 # fuzz/dns.cmake - libFuzzer targets of the DNS-log parsers and the indicator-list loaders
 # (lib/dns). Included from fuzz/CMakeLists.txt; each target fuzz_dns_<entry> has its CTest
 # fuzz/dns_<entry> over its seed corpus corpus/dns_<entry>/, run for 8 seconds (or
-# KH_FUZZ_SECONDS_OVERRIDE) so that a CI run stays bounded.
+# KH_FUZZ_SECONDS_OVERRIDE) so that a CI run stays bounded. The log parsers share one source,
+# fuzz_dns_log.c, built once per format (KH_DNS_FUZZ_FORMAT = KH_DNS_FMT_<ENTRY>); the
+# indicator-list loader has its own, fuzz_dns_list.c.
 set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv list)
 set(kh_dns_fuzz_seconds 8)
 if(KH_FUZZ_SECONDS_OVERRIDE)
   set(kh_dns_fuzz_seconds ${KH_FUZZ_SECONDS_OVERRIDE})
 endif()
 foreach(entry ${KH_DNS_FUZZ_TARGETS})
-  add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_${entry}.c)
+  if(entry STREQUAL "list")
+    add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_list.c)
+  else()
+    string(TOUPPER ${entry} fmt)
+    add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_log.c)
+    target_compile_definitions(fuzz_dns_${entry} PRIVATE KH_DNS_FUZZ_FORMAT=KH_DNS_FMT_${fmt})
+  endif()
   target_compile_options(fuzz_dns_${entry} PRIVATE -fsanitize=fuzzer)
   target_link_options(fuzz_dns_${entry} PRIVATE -fsanitize=fuzzer)
   target_include_directories(fuzz_dns_${entry} PRIVATE ${CMAKE_SOURCE_DIR}/lib)

@@ -1,7 +1,8 @@
 /*
- * fuzz_dns_dnsmasq.c - libFuzzer target: the dnsmasq DNS log parser (and format detection, the
- * analyzer behind it) on arbitrary bytes. Every record must have sane lengths; nothing may
- * crash, leak or read out of bounds.
+ * fuzz_dns_log.c - libFuzzer target: one DNS log parser (KH_DNS_FUZZ_FORMAT, set per target by
+ * fuzz/dns.cmake: fuzz_dns_bind, fuzz_dns_unbound, ...) and format detection, the analyzer
+ * behind it, on arbitrary bytes. Every record must have sane lengths; nothing may crash, leak
+ * or read out of bounds.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static kh_dns_indset *set;
     if (!set && kh_dns_indset_create(&set) == KH_OK)
         kh_dns_indset_add(set, "example.com", 11, "test", 0);
-    kh_dns_format fmt = size && data[0] == 'A' ? KH_DNS_FMT_AUTO : KH_DNS_FMT_DNSMASQ;
+    kh_dns_format fmt = size && data[0] == 'A' ? KH_DNS_FMT_AUTO : KH_DNS_FUZZ_FORMAT;
     (void)kh_dns_format_detect((const char *)data, size);
     kh_dns_reader *r = NULL;
     kh_dns_analyzer *an = NULL;

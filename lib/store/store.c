@@ -149,19 +149,25 @@ static const khi_plan_cutoff *cutoff(const tree *t, int64_t unit)
     return NULL;
 }
 
-static int add_stats(void *ud, const khi_rollup *unit_only)
+/* Add x to its unit, each ancestor, then the province; a bounded walk even if the tree had a
+ * cycle. */
+static void add_up(tree *t, const khi_rollup *x)
 {
-    tree *t = ud;
-    khi_rollup y = *unit_only, *x = &y;
-    if (cutoff(t, x->unit_id)) /* endpoints of a unit with a scan plan are under it */
-        y.plan_endpoints = y.endpoints;
     size_t i = unit_index(t, x->unit_id);
-    /* the unit, each ancestor, then the province; a bounded walk even if the tree had a cycle */
     for (size_t depth = 0; i < t->n && depth <= t->n; depth++) {
         add(&t->acc[i], x);
         i = t->parent[i] ? unit_index(t, t->parent[i]) : t->n;
     }
     add(&t->acc[t->n], x);
+}
+
+static int add_stats(void *ud, const khi_rollup *unit_only)
+{
+    tree *t = ud;
+    khi_rollup x = *unit_only;
+    if (cutoff(t, x.unit_id)) /* endpoints of a unit with a scan plan are under it */
+        x.plan_endpoints = x.endpoints;
+    add_up(t, &x);
     return 0;
 }
 
@@ -176,13 +182,7 @@ static int add_plan(void *ud, const khi_rollup *row)
         return 0;
     one.unit_id = row->unit_id;
     one.plan_done = 1;
-    /* not through add_stats: plan_endpoints came with the endpoint counts */
-    size_t i = unit_index(t, one.unit_id);
-    for (size_t depth = 0; i < t->n && depth <= t->n; depth++) {
-        add(&t->acc[i], &one);
-        i = t->parent[i] ? unit_index(t, t->parent[i]) : t->n;
-    }
-    add(&t->acc[t->n], &one);
+    add_up(t, &one);
     return 0;
 }
 

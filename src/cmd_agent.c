@@ -232,12 +232,23 @@ static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth
     }
 }
 
+/* Write j to STATE/name whole, then rename it into place; 0, or -1 with a message. */
+static int save_state_json(const char *state, const char *name, json_t *j, size_t flags)
+{
+    char path[4200], tmp[4300];
+    snprintf(path, sizeof(path), "%s/%s", state, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    if (json_dump_file(j, tmp, flags) == 0 && rename(tmp, path) == 0)
+        return 0;
+    fprintf(stderr, "khien agent: cannot write %s\n", path);
+    return -1;
+}
+
 /* Keep a scan's result in STATE/scans.json until the console has it (send_scans). */
 static void record_scan(const char *state, int64_t started, const scan_ctx *ctx, int64_t planned)
 {
-    char path[4200], tmp[4300], uid[40];
+    char path[4200], uid[40];
     snprintf(path, sizeof(path), "%s/scans.json", state);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
     snprintf(uid, sizeof(uid), "%lld-%ld", (long long)started, (long)getpid());
     json_t *arr = json_load_file(path, 0, NULL);
     if (!json_is_array(arr)) {
@@ -250,8 +261,7 @@ static void record_scan(const char *state, int64_t started, const scan_ctx *ctx,
                                          (json_int_t)ctx->found, "planned", (json_int_t)planned));
     while (json_array_size(arr) > 100) /* an agent cut off for months keeps the latest 100 */
         json_array_remove(arr, 0);
-    if (json_dump_file(arr, tmp, JSON_COMPACT) != 0 || rename(tmp, path) != 0)
-        fprintf(stderr, "khien agent: cannot write %s\n", path);
+    save_state_json(state, "scans.json", arr, JSON_COMPACT);
     json_decref(arr);
 }
 
@@ -363,18 +373,13 @@ static json_t *load_policy(const char *state)
 /* Keep a policy the server sent, replacing the file atomically when it changed. */
 static void save_policy(const char *state, json_t *policy)
 {
-    char path[4200], tmp[4300];
     json_t *old = load_policy(state);
     int same = old && json_equal(old, policy);
     json_decref(old);
     if (same || !json_is_object(policy))
         return;
-    snprintf(path, sizeof(path), "%s/policy.json", state);
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    if (json_dump_file(policy, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) == 0 && rename(tmp, path) == 0)
+    if (save_state_json(state, "policy.json", policy, JSON_INDENT(2) | JSON_SORT_KEYS) == 0)
         printf("policy updated\n");
-    else
-        fprintf(stderr, "khien agent: cannot write %s\n", path);
 }
 
 /* When the last planned scan finished (STATE/plan-scan), 0 if never. */
@@ -420,23 +425,23 @@ static kh_engine *load_engine(const char *db)
 }
 
 /* Run the unit's planned scan when it is due; 1 when it ran. */
-static int planned_scan(const char *state, const char *db, kh_engine **engine, kh_queue *q, int64_t *last_scan)
+static int planned_scan(json_t *pol, const char *state, const char *db, kh_engine **engine, kh_queue *q,
+                        int64_t *last_scan)
 {
-    json_t *pol = load_policy(state), *plan = json_object_get(pol, "scan_plan");
+    json_t *plan = json_object_get(pol, "scan_plan");
     json_t *paths = json_object_get(plan, "paths");
     const char *every = json_string_value(json_object_get(plan, "every"));
-    int ran = 0;
     if (!json_array_size(paths))
-        goto out;
+        return 0;
     int64_t now = (int64_t)time(NULL), planned = 0;
     int due = kh_plan_due(every, (int)json_integer_value(json_object_get(plan, "day")),
                           (int)json_integer_value(json_object_get(plan, "hour")), read_stamp(state), now, &planned);
     if (due < 0)
         fprintf(stderr, "khien agent: the policy's scan plan is not valid; no planned scan\n");
     if (due != 1)
-        goto out;
+        return 0;
     if (!*engine && !(*engine = load_engine(db)))
-        goto out;
+        return 0;
     char *p[64];
     int n = 0;
     size_t i;
@@ -452,22 +457,17 @@ static int planned_scan(const char *state, const char *db, kh_engine **engine, k
     write_stamp(state, *last_scan);
     printf("planned scan done (every %s, planned %lld, %d path(s)): %u detection(s) queued\n", every,
            (long long)planned, n, found);
-    ran = 1;
-out:
-    json_decref(pol);
-    return ran;
+    return 1;
 }
 
 /* Update the signatures from the mirrors when the policy's interval has passed; 1 when a new
  * version was installed (the engine must be reloaded). */
 static int maybe_update(const char *const *mirrors, size_t nmirrors, const char *db, const char *trust,
-                        const char *state, time_t *next_update)
+                        json_t *pol, time_t *next_update)
 {
     if (!nmirrors || time(NULL) < *next_update)
         return 0;
-    json_t *pol = load_policy(state);
     json_int_t iv = json_integer_value(json_object_get(pol, "update_interval"));
-    json_decref(pol);
     if (iv < 300)
         iv = 3600;
     kh_update_opts o = {mirrors, nmirrors, db ? db : cli_default_update_dir(), trust, NULL, 0, 0};
@@ -519,7 +519,9 @@ static int agent_run(int argc, char **argv)
         return 1;
     }
     kh_engine *engine = NULL;
-    maybe_update(mirrors, nmirrors, db, trust, state, &next_update); /* a new endpoint starts with signatures */
+    json_t *pol = load_policy(state); /* the policy as last received; each round reads it again */
+    maybe_update(mirrors, nmirrors, db, trust, pol, &next_update); /* a new endpoint starts with signatures */
+    json_decref(pol);
     if (npaths && !(engine = load_engine(db))) {
         kh_queue_close(q);
         return 1;
@@ -530,7 +532,8 @@ static int agent_run(int argc, char **argv)
     time_t next_scan = 0;
     int64_t last_scan = read_stamp(state);
     while (!stop_flag) {
-        if (maybe_update(mirrors, nmirrors, db, trust, state, &next_update) && engine) {
+        pol = load_policy(state);
+        if (maybe_update(mirrors, nmirrors, db, trust, pol, &next_update) && engine) {
             kh_engine *fresh = load_engine(db); /* the old engine stays if the new one fails */
             if (fresh) {
                 kh_engine_release(engine);
@@ -544,7 +547,8 @@ static int agent_run(int argc, char **argv)
             next_scan = scan_every ? time(NULL) + (time_t)scan_every : (time_t)INT64_MAX;
             printf("scan done: %u detection(s) queued\n", found);
         }
-        planned_scan(state, db, &engine, q, &last_scan);
+        planned_scan(pol, state, db, &engine, q, &last_scan);
+        json_decref(pol);
         char *inv = db || engine || nmirrors ? inventory(db ? db : cli_default_update_dir(), last_scan)
                                              : inventory(NULL, last_scan);
         json_t *reply = NULL;

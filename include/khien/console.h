@@ -9,11 +9,14 @@
  *
  * HTTP API (JSON bodies, UTF-8):
  *   POST /api/v1/enrol       {"token", "pubkey" (hex), "hostname"} -> {"endpoint"}
- *   POST /api/v1/heartbeat   signed; inventory                    -> {"ok", "server_time"}
+ *   POST /api/v1/heartbeat   signed; inventory                    -> {"ok", "server_time",
+ *                            "policy", "commands": [{"id", "kind", "args"}]}
  *   POST /api/v1/events      signed; {"events": [{"uid", "time", "path", "sha256",
  *                            "signature", "action"}]}             -> {"stored", "duplicates"}
  *   POST /api/v1/scans       signed; {"scans": [{"uid", "started", "finished", "files", "bytes",
  *                            "detections", "planned"}]}           -> {"stored", "duplicates"}
+ *   POST /api/v1/commands    signed; {"results": [{"id", "ok", "detail"}]} -> {"stored",
+ *                            "duplicates"}: what the agent did with the commands it was given
  *   POST /api/v1/login       {"user", "password"}                 -> {"session"} (+ cookie)
  *   GET  /api/v1/units       session                              -> the organisation tree
  *   GET  /api/v1/rollup?unit=ID&from=T&to=T  session             -> coverage, freshness,
@@ -21,6 +24,14 @@
  *                            unit and its children
  *   GET  /api/v1/top-endpoints?unit=ID&from=T&to=T&limit=N  session -> most infected endpoints
  *   POST /api/v1/endpoints/ID/revoke  session, province role
+ *   POST /api/v1/endpoints/ID/commands  session, province role; {"kind": "scan" | "update" |
+ *                            "quarantine_restore" | "quarantine_delete", "args": {...}} -> {"command"}:
+ *                            delivered with the endpoint's heartbeats until it reports it done
+ *                            (a week at most)
+ *   GET  /api/v1/endpoints/ID/events  session -> its last 100 detection events (path, sha256,
+ *                            signature, action, quarantine_id when the agent quarantined the file)
+ *   GET  /api/v1/endpoints/ID/commands  session -> its last 100 commands and their state
+ *                            (pending, delivered, ok, failed, expired) and the agent's detail
  *   POST /api/v1/policy?unit=ID  session, province role; a policy -> the policy stored
  *   GET  /api/v1/policy?unit=ID  session -> the policy the unit's endpoints follow (the default,
  *                            then the province's, then each unit's down to this one, member by

@@ -16,4 +16,8 @@ json_t *khi_policy_check(json_t *in, char *why, size_t why_len);
  * policies of the province, then of each unit down to the endpoint's, over the default. */
 void khi_policy_overlay(json_t *p, const char *stored);
 
+/* A validated copy {"kind", "args"} of a command for an agent (new reference), or NULL with the
+ * reason in why (console_command.c). */
+json_t *khi_command_check(json_t *in, char *why, size_t why_len);
+
 #endif

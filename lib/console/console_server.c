@@ -27,6 +27,8 @@
 #define CLOCK_SKEW 300
 #define SESSION_TTL (8 * 3600)
 #define MAX_EVENTS 1000
+#define MAX_COMMANDS 20            /* delivered per heartbeat, reported per request */
+#define COMMAND_TTL (7 * 86400)   /* a command not done in a week is dropped */
 
 struct kh_console {
     struct MHD_Daemon *d;
@@ -210,6 +212,17 @@ static json_t *endpoint_policy(kh_console *c, int64_t endpoint)
     return khi_store_endpoint_unit(c->store, endpoint, &unit) == KH_OK ? unit_policy(c, unit, NULL) : NULL;
 }
 
+/* A command as an agent receives it: {"id", "kind", "args"} (the stored args are checked JSON) */
+static int add_due(void *ud, const khi_command *cmd)
+{
+    json_t *args = json_loads(cmd->args, 0, NULL);
+    json_array_append_new(ud, json_pack("{s:I, s:s, s:o}", "id", (json_int_t)cmd->id, "kind", cmd->kind, "args",
+                                        json_is_object(args) ? args : json_object()));
+    if (!json_is_object(args))
+        json_decref(args);
+    return 0;
+}
+
 static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r)
 {
     json_t *j = parse_body(body, r);
@@ -224,12 +237,16 @@ static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r
         opt_int(j, "sig_version", &inv.sig_version, r) && opt_int(j, "sig_time", &inv.sig_time, r) &&
         opt_int(j, "last_full_scan", &inv.last_full_scan, r) && opt_int(j, "realtime", &rt, r)) {
         inv.realtime = rt != 0;
-        json_t *pol = NULL;
-        if (khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK || !(pol = endpoint_policy(c, id)))
+        json_t *pol = NULL, *cmds = json_array();
+        if (!cmds || khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK || !(pol = endpoint_policy(c, id)) ||
+            khi_store_commands_due(c->store, id, now_s(), MAX_COMMANDS, add_due, cmds) != KH_OK) {
+            json_decref(pol);
+            json_decref(cmds);
             err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
-        else {
+        } else {
             r->code = MHD_HTTP_OK;
-            r->j = json_pack("{s:b, s:I, s:o}", "ok", 1, "server_time", (json_int_t)now_s(), "policy", pol);
+            r->j = json_pack("{s:b, s:I, s:o, s:o}", "ok", 1, "server_time", (json_int_t)now_s(), "policy", pol,
+                             "commands", cmds);
         }
     }
     json_decref(j);
@@ -259,6 +276,7 @@ static void h_events(kh_console *c, int64_t id, const khi_buf *body, reply *r)
         if (!json_is_object(e) || !opt_str(e, "uid", 128, &ev[i].uid, r) ||
             !opt_str(e, "path", 4096, &ev[i].path, r) || !opt_str(e, "sha256", 64, &ev[i].sha256, r) ||
             !opt_str(e, "signature", 512, &ev[i].signature, r) || !opt_str(e, "action", 32, &ev[i].action, r) ||
+            !opt_str(e, "quarantine_id", 64, &ev[i].quarantine_id, r) ||
             !opt_int(e, "time", &ev[i].time, r)) {
             if (r->code < 400)
                 err_reply(r, MHD_HTTP_BAD_REQUEST, "event %zu is not an object", i);
@@ -330,6 +348,55 @@ static void h_scans(kh_console *c, int64_t id, const khi_buf *body, reply *r)
     r->j = json_pack("{s:I, s:I}", "stored", (json_int_t)stored, "duplicates", (json_int_t)dups);
 out:
     khi_free(sc);
+    json_decref(j);
+}
+
+/* POST /api/v1/commands {"results": [{"id", "ok", "detail"}]}: what the agent did */
+static void h_command_results(kh_console *c, int64_t id, const khi_buf *body, reply *r)
+{
+    json_t *j = parse_body(body, r), *arr;
+    if (!j)
+        return;
+    arr = json_object_get(j, "results");
+    size_t n = json_array_size(arr), stored = 0, dups = 0;
+    if (!json_is_array(arr) || n > MAX_COMMANDS) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "'results' must be an array of at most %d command results", MAX_COMMANDS);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) { /* all checked before any is stored */
+        json_t *e = json_array_get(arr, i);
+        const char *detail;
+        int64_t cid;
+        if (!json_is_object(e) || !opt_int(e, "id", &cid, r) || !opt_str(e, "detail", 1024, &detail, r)) {
+            if (r->code < 400)
+                err_reply(r, MHD_HTTP_BAD_REQUEST, "command result %zu is not an object", i);
+            goto out;
+        }
+        if (!cid || !json_is_boolean(json_object_get(e, "ok"))) {
+            err_reply(r, MHD_HTTP_BAD_REQUEST, "command result %zu needs 'id' and 'ok' (true or false)", i);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        int fresh = 0;
+        kh_err err = khi_store_command_done(c->store, id, json_integer_value(json_object_get(e, "id")),
+                                            json_is_true(json_object_get(e, "ok")),
+                                            json_string_value(json_object_get(e, "detail")), now_s(), &fresh);
+        if (err == KH_ENOENT) {
+            err_reply(r, MHD_HTTP_NOT_FOUND, "command %lld is not one of endpoint %lld's",
+                      (long long)json_integer_value(json_object_get(e, "id")), (long long)id);
+            goto out;
+        }
+        if (err != KH_OK) {
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error at command result %zu", i);
+            goto out;
+        }
+        fresh ? stored++ : dups++;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:I}", "stored", (json_int_t)stored, "duplicates", (json_int_t)dups);
+out:
     json_decref(j);
 }
 
@@ -615,25 +682,118 @@ static void h_policy(kh_console *c, struct MHD_Connection *conn, const who *w, i
                      from < 0 ? json_null() : json_integer(from), "policy", p);
 }
 
-static void h_revoke(kh_console *c, const who *w, const char *url, reply *r)
+static int add_command(void *ud, const khi_command *cmd)
 {
-    uint64_t id = 0;
-    const char *p = url + strlen("/api/v1/endpoints/");
-    const char *slash = strchr(p, '/');
-    if (strcmp(w->role, "province") != 0) {
-        err_reply(r, MHD_HTTP_FORBIDDEN, "only province administrators may revoke endpoints");
+    json_t *args = json_loads(cmd->args, 0, NULL);
+    const char *state = cmd->done ? cmd->status : cmd->delivered ? "delivered" : "pending";
+    if (!cmd->done && cmd->expires <= now_s())
+        state = "expired";
+    json_array_append_new(ud, json_pack("{s:I, s:s, s:o, s:s?, s:I, s:I, s:I, s:I, s:s, s:s?}", "id",
+                                        (json_int_t)cmd->id, "kind", cmd->kind, "args",
+                                        json_is_object(args) ? args : json_object(), "by", cmd->by, "created",
+                                        (json_int_t)cmd->created, "expires", (json_int_t)cmd->expires,
+                                        "delivered", (json_int_t)cmd->delivered, "done", (json_int_t)cmd->done,
+                                        "state", state, "detail", cmd->detail));
+    if (!json_is_object(args))
+        json_decref(args);
+    return 0;
+}
+
+static int add_event(void *ud, const khi_event_rec *ev)
+{
+    json_array_append_new(ud, json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?}", "uid", ev->uid, "time",
+                                        (json_int_t)ev->time, "path", ev->path, "sha256", ev->sha256, "signature",
+                                        ev->signature, "action", ev->action, "quarantine_id", ev->quarantine_id));
+    return 0;
+}
+
+/* POST /api/v1/endpoints/ID/commands: a command for the endpoint (the caller has the province role) */
+static void h_command_new(kh_console *c, const who *w, int64_t endpoint, const khi_buf *body, reply *r)
+{
+    char why[256];
+    json_t *in = parse_body(body, r);
+    if (!in)
+        return;
+    json_t *ok = khi_command_check(in, why, sizeof(why));
+    json_decref(in);
+    if (!ok) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "%s", why);
         return;
     }
-    if (!slash || strcmp(slash, "/revoke") != 0 || khi_parse_u64(p, (size_t)(slash - p), &id) != 0) {
+    char *args = json_dumps(json_object_get(ok, "args"), JSON_COMPACT | JSON_SORT_KEYS);
+    int64_t id = 0, now = now_s();
+    kh_err e = args ? khi_store_command_add(c->store, endpoint, json_string_value(json_object_get(ok, "kind")), args,
+                                            w->user, now, now + COMMAND_TTL, &id)
+                    : KH_ENOMEM;
+    free(args);
+    if (e == KH_ENOENT)
+        err_reply(r, MHD_HTTP_NOT_FOUND, "no endpoint %lld (or it is revoked)", (long long)endpoint);
+    else if (e != KH_OK)
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+    else {
+        r->code = MHD_HTTP_OK;
+        r->j = json_pack("{s:I, s:I, s:O, s:I}", "command", (json_int_t)id, "endpoint", (json_int_t)endpoint, "kind",
+                         json_object_get(ok, "kind"), "expires", (json_int_t)(now + COMMAND_TTL));
+    }
+    json_decref(ok);
+}
+
+/* /api/v1/endpoints/ID/revoke (POST, province role), /api/v1/endpoints/ID/commands (GET: the
+ * endpoint's commands and their state, for anyone who may see its unit; POST: a new one),
+ * /api/v1/endpoints/ID/events (GET: its latest detections, with their quarantine entries) */
+static void h_endpoint(kh_console *c, const who *w, const char *url, int post, const khi_buf *body, reply *r)
+{
+    uint64_t id = 0;
+    int64_t unit = 0;
+    const char *p = url + strlen("/api/v1/endpoints/");
+    const char *slash = strchr(p, '/');
+    if (!slash || khi_parse_u64(p, (size_t)(slash - p), &id) != 0 ||
+        (strcmp(slash, "/revoke") && strcmp(slash, "/commands") && strcmp(slash, "/events")) ||
+        (!post && !strcmp(slash, "/revoke")) || (post && !strcmp(slash, "/events"))) {
         err_reply(r, MHD_HTTP_NOT_FOUND, "no such resource");
         return;
     }
-    if (khi_store_endpoint_revoke(c->store, (int64_t)id) != KH_OK) {
-        err_reply(r, MHD_HTTP_NOT_FOUND, "no endpoint %llu", (unsigned long long)id);
+    if (post && strcmp(w->role, "province") != 0) { /* unit administrators only read */
+        err_reply(r, MHD_HTTP_FORBIDDEN, "only province administrators may %s endpoints",
+                  strcmp(slash, "/revoke") ? "send commands to" : "revoke");
+        return;
+    }
+    if (khi_store_endpoint_unit(c->store, (int64_t)id, &unit) != KH_OK || !khi_store_unit_within(c->store, unit, w->unit)) {
+        err_reply(r, MHD_HTTP_NOT_FOUND, "no endpoint %llu that %s may see", (unsigned long long)id, w->user);
+        return;
+    }
+    if (!strcmp(slash, "/revoke")) {
+        if (khi_store_endpoint_revoke(c->store, (int64_t)id) != KH_OK)
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        else {
+            r->code = MHD_HTTP_OK;
+            r->j = json_pack("{s:I, s:b}", "endpoint", (json_int_t)id, "revoked", 1);
+        }
+        return;
+    }
+    if (post) {
+        h_command_new(c, w, (int64_t)id, body, r);
+        return;
+    }
+    if (!strcmp(slash, "/events")) {
+        json_t *ev = json_array();
+        if (!ev || khi_store_events(c->store, (int64_t)id, 100, add_event, ev) != KH_OK) {
+            json_decref(ev);
+            err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+            return;
+        }
+        r->code = MHD_HTTP_OK;
+        r->j = json_pack("{s:I, s:o}", "endpoint", (json_int_t)id, "events", ev);
+        return;
+    }
+    json_t *arr = json_array();
+    if (!arr || khi_store_commands(c->store, (int64_t)id, 100, add_command, arr) != KH_OK) {
+        json_decref(arr);
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
         return;
     }
     r->code = MHD_HTTP_OK;
-    r->j = json_pack("{s:I, s:b}", "endpoint", (json_int_t)id, "revoked", 1);
+    r->j = json_pack("{s:I, s:o}", "endpoint", (json_int_t)id, "commands", arr);
 }
 
 static void route(kh_console *c, struct MHD_Connection *conn, const char *method, const char *url,
@@ -653,6 +813,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if (post && !strcmp(url, "/api/v1/scans")) {
         if (agent_auth(c, conn, method, url, body, &id, r))
             h_scans(c, id, body, r);
+    } else if (post && !strcmp(url, "/api/v1/commands")) {
+        if (agent_auth(c, conn, method, url, body, &id, r))
+            h_command_results(c, id, body, r);
     } else if (post && !strcmp(url, "/api/v1/login"))
         h_login(c, body, r);
     else if (get && !strcmp(url, "/api/v1/units")) {
@@ -667,9 +830,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if ((get || post) && !strcmp(url, "/api/v1/policy")) {
         if (session_auth(c, conn, &w, r))
             h_policy(c, conn, &w, post, body, r);
-    } else if (post && !strncmp(url, "/api/v1/endpoints/", 18)) {
+    } else if ((get || post) && !strncmp(url, "/api/v1/endpoints/", 18)) {
         if (session_auth(c, conn, &w, r))
-            h_revoke(c, &w, url, r);
+            h_endpoint(c, &w, url, post, body, r);
     } else if (!strncmp(url, "/api/", 5)) {
         err_reply(r, MHD_HTTP_NOT_FOUND, "no %s %s in this API", method, url);
     } else {

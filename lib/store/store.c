@@ -309,6 +309,34 @@ kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void
     return e;
 }
 
+kh_err khi_store_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
+{
+    return s->ops->events(s, endpoint, limit, cb, ud);
+}
+
+kh_err khi_store_command_add(khi_store *s, int64_t endpoint, const char *kind, const char *args,
+                             const char *by, int64_t now, int64_t expires, int64_t *out_id)
+{
+    return s->ops->command_add(s, endpoint, kind, args, by, now, expires, out_id);
+}
+
+kh_err khi_store_commands_due(khi_store *s, int64_t endpoint, int64_t now, int limit,
+                              khi_command_fn cb, void *ud)
+{
+    return s->ops->commands_due(s, endpoint, now, limit, cb, ud);
+}
+
+kh_err khi_store_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail,
+                              int64_t now, int *out_new)
+{
+    return s->ops->command_done(s, endpoint, id, ok, detail, now, out_new);
+}
+
+kh_err khi_store_commands(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud)
+{
+    return s->ops->commands(s, endpoint, limit, cb, ud);
+}
+
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {

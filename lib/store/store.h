@@ -30,6 +30,7 @@ typedef struct khi_inventory {
 
 typedef struct khi_event_rec {
     const char *uid, *path, *sha256, *signature, *action;
+    const char *quarantine_id; /* the agent's quarantine entry when the file was moved there */
     int64_t time;
 } khi_event_rec;
 
@@ -112,6 +113,34 @@ typedef int (*khi_policy_fn)(void *ud, int64_t unit, const char *json);
 kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void *ud);
 /* The unit an endpoint belongs to. KH_ENOENT when unknown. */
 kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit);
+
+/* The endpoint's latest events, newest first, at most limit (ev valid during the call). */
+typedef int (*khi_event_fn)(void *ud, const khi_event_rec *ev);
+kh_err khi_store_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud);
+
+/* Commands to an endpoint (scan now, update now, quarantine restore or delete): kept until the
+ * agent reports them done or they expire; delivered with each heartbeat until then. */
+typedef struct khi_command {
+    int64_t id, endpoint, created, expires;
+    int64_t delivered, done;     /* first delivery, completion; 0 = not yet */
+    const char *kind, *args;     /* kind name and its arguments (JSON object text) */
+    const char *by;              /* the user who asked */
+    const char *status, *detail; /* "ok" or "failed" and the agent's words; NULL until done */
+} khi_command;
+typedef int (*khi_command_fn)(void *ud, const khi_command *c);
+/* KH_ENOENT when the endpoint is unknown or revoked. */
+kh_err khi_store_command_add(khi_store *s, int64_t endpoint, const char *kind, const char *args,
+                             const char *by, int64_t now, int64_t expires, int64_t *out_id);
+/* The endpoint's commands not done and not expired, oldest first, at most limit; each is
+ * marked delivered (first delivery time) once cb has seen it. */
+kh_err khi_store_commands_due(khi_store *s, int64_t endpoint, int64_t now, int limit,
+                              khi_command_fn cb, void *ud);
+/* The agent's report on command id: *out_new 0 when it was already done (a resent report).
+ * KH_ENOENT when id is not a command of this endpoint. */
+kh_err khi_store_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail,
+                              int64_t now, int *out_new);
+/* The endpoint's commands, newest first, at most limit. */
+kh_err khi_store_commands(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud);
 
 /* Users: role "province" (all units) or "unit" (read-only, own unit and below). */
 kh_err khi_store_user_set(khi_store *s, const char *name, const char *password, const char *role,

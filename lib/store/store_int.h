@@ -59,6 +59,14 @@ typedef struct khi_store_ops {
     /* for each endpoint (not revoked) with planned scans: its unit and latest planned time,
      * passed as unit_id and plan_done of a khi_rollup */
     kh_err (*plan_done)(khi_store *s, khi_stats_fn cb, void *ud);
+    kh_err (*events)(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud);
+    kh_err (*command_add)(khi_store *s, int64_t endpoint, const char *kind, const char *args,
+                          const char *by, int64_t now, int64_t expires, int64_t *out_id);
+    kh_err (*commands_due)(khi_store *s, int64_t endpoint, int64_t now, int limit, khi_command_fn cb,
+                           void *ud);
+    kh_err (*command_done)(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail,
+                           int64_t now, int *out_new);
+    kh_err (*commands)(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud);
     kh_err (*user_set)(khi_store *s, const char *name, const char *password, const char *role,
                        int64_t unit_id);
     kh_err (*login)(khi_store *s, const char *name, const char *password, int64_t ttl, int64_t now,

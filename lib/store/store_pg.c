@@ -70,6 +70,13 @@ static const char *const migrations[] = {
     " bytes BIGINT NOT NULL, detections BIGINT NOT NULL, planned BIGINT NOT NULL,"
     " UNIQUE(endpoint_id, uid));"
     "CREATE INDEX scans_planned ON scans(endpoint_id, planned);",
+    /* 5: commands to endpoints */
+    "CREATE TABLE commands(id BIGSERIAL PRIMARY KEY, endpoint_id BIGINT NOT NULL REFERENCES endpoints(id),"
+    " kind TEXT NOT NULL, args TEXT NOT NULL, created_by TEXT, created BIGINT NOT NULL,"
+    " expires BIGINT NOT NULL, delivered BIGINT, done BIGINT, status TEXT, detail TEXT);"
+    "CREATE INDEX commands_endpoint ON commands(endpoint_id, done);"
+    "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
+    "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
 };
 
 static void lock(khi_store *s)
@@ -119,6 +126,11 @@ static void bytea(char out[67], const uint8_t in[32])
 static int64_t get_i64(PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+static const char *opt_text(PGresult *r, int row, int col)
+{
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
 }
 
 static void pg_close(khi_store *s)
@@ -415,11 +427,11 @@ static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     char ep[32], t[32];
     i64(ep, sizeof(ep), endpoint);
     i64(t, sizeof(t), ev->time);
-    const char *p[] = {ep, ev->uid, t, ev->path, ev->sha256, ev->signature, ev->action};
+    const char *p[] = {ep, ev->uid, t, ev->path, ev->sha256, ev->signature, ev->action, ev->quarantine_id};
     lock(s);
-    PGresult *r = q(s, "INSERT INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
-                       " VALUES($1::bigint, $2, $3::bigint, $4, $5, $6, $7)"
-                       " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 7, p);
+    PGresult *r = q(s, "INSERT INTO events(endpoint_id, uid, time, path, sha256, signature, action, quarantine_id)"
+                       " VALUES($1::bigint, $2, $3::bigint, $4, $5, $6, $7, $8)"
+                       " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 8, p);
     kh_err e = r ? KH_OK : KH_EIO;
     if (r)
         *out_new = PQntuples(r) == 1;
@@ -619,6 +631,124 @@ static kh_err pg_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *rec, i
     return KH_OK;
 }
 
+static kh_err pg_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
+{
+    char e_[32], l_[32];
+    i64(e_, sizeof(e_), endpoint);
+    i64(l_, sizeof(l_), limit);
+    const char *p[] = {e_, l_};
+    lock(s);
+    PGresult *r = q(s, "SELECT uid, time, path, sha256, signature, action, quarantine_id FROM events"
+                       " WHERE endpoint_id = $1::bigint ORDER BY time DESC, id DESC LIMIT $2::int", 2, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        khi_event_rec ev = {PQgetvalue(r, i, 0), opt_text(r, i, 2), opt_text(r, i, 3), opt_text(r, i, 4),
+                            opt_text(r, i, 5), opt_text(r, i, 6), get_i64(r, i, 1)};
+        if (cb(ud, &ev))
+            break;
+    }
+    PQclear(r);
+    return KH_OK;
+}
+
+static kh_err pg_command_add(khi_store *s, int64_t endpoint, const char *kind, const char *args, const char *by,
+                             int64_t now, int64_t expires, int64_t *out_id)
+{
+    char e_[32], n_[32], x_[32];
+    i64(e_, sizeof(e_), endpoint);
+    i64(n_, sizeof(n_), now);
+    i64(x_, sizeof(x_), expires);
+    const char *p[] = {kind, args, by, n_, x_, e_};
+    lock(s);
+    PGresult *r = q(s, "INSERT INTO commands(endpoint_id, kind, args, created_by, created, expires)"
+                       " SELECT id, $1, $2, $3, $4::bigint, $5::bigint FROM endpoints"
+                       " WHERE id = $6::bigint AND revoked = 0 RETURNING id", 6, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    kh_err e = PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
+    if (e == KH_OK)
+        *out_id = get_i64(r, 0, 0);
+    PQclear(r);
+    return e;
+}
+
+#define COMMAND_COLS "id, endpoint_id, created, expires, delivered, done, kind, args, created_by, status, detail"
+
+/* cb for each row of r (columns COMMAND_COLS), until it returns non-zero; clears r. */
+static void each_command(PGresult *r, khi_command_fn cb, void *ud)
+{
+    for (int i = 0; i < PQntuples(r); i++) {
+        khi_command c = {get_i64(r, i, 0), get_i64(r, i, 1), get_i64(r, i, 2), get_i64(r, i, 3),
+                         get_i64(r, i, 4), get_i64(r, i, 5), PQgetvalue(r, i, 6), PQgetvalue(r, i, 7),
+                         opt_text(r, i, 8), opt_text(r, i, 9), opt_text(r, i, 10)};
+        if (cb(ud, &c))
+            break;
+    }
+    PQclear(r);
+}
+
+static kh_err pg_commands_due(khi_store *s, int64_t endpoint, int64_t now, int limit, khi_command_fn cb, void *ud)
+{
+    char e_[32], n_[32], l_[32];
+    i64(e_, sizeof(e_), endpoint);
+    i64(n_, sizeof(n_), now);
+    i64(l_, sizeof(l_), limit);
+    const char *p[] = {e_, n_, l_};
+    lock(s);
+    /* one statement: the rows as they were, and delivered set on those first delivered now */
+    PGresult *r = q(s, "WITH d AS (SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = $1::bigint"
+                       " AND done IS NULL AND expires > $2::bigint ORDER BY id LIMIT $3::int),"
+                       " m AS (UPDATE commands c SET delivered = $2::bigint FROM d"
+                       " WHERE c.id = d.id AND c.delivered IS NULL)"
+                       " SELECT * FROM d ORDER BY id", 3, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    each_command(r, cb, ud);
+    return KH_OK;
+}
+
+static kh_err pg_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail, int64_t now,
+                              int *out_new)
+{
+    char e_[32], i_[32], n_[32];
+    i64(e_, sizeof(e_), endpoint);
+    i64(i_, sizeof(i_), id);
+    i64(n_, sizeof(n_), now);
+    const char *p[] = {n_, ok ? "ok" : "failed", detail, i_, e_};
+    lock(s);
+    PGresult *r = q(s, "WITH u AS (UPDATE commands SET done = $1::bigint, status = $2, detail = $3"
+                       " WHERE id = $4::bigint AND endpoint_id = $5::bigint AND done IS NULL RETURNING id)"
+                       " SELECT (SELECT count(*) FROM u),"
+                       " (SELECT count(*) FROM commands WHERE id = $4::bigint AND endpoint_id = $5::bigint)", 5, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    *out_new = get_i64(r, 0, 0) > 0;
+    kh_err e = get_i64(r, 0, 1) > 0 ? KH_OK : KH_ENOENT;
+    PQclear(r);
+    return e;
+}
+
+static kh_err pg_commands(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud)
+{
+    char e_[32], l_[32];
+    i64(e_, sizeof(e_), endpoint);
+    i64(l_, sizeof(l_), limit);
+    const char *p[] = {e_, l_};
+    lock(s);
+    PGresult *r = q(s, "SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = $1::bigint"
+                       " ORDER BY id DESC LIMIT $2::int", 2, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    each_command(r, cb, ud);
+    return KH_OK;
+}
+
 static kh_err pg_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
 {
     lock(s);
@@ -711,6 +841,7 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
-    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_scan, pg_plan_done, pg_user_set,
+    pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_scan, pg_plan_done,
+    pg_events, pg_command_add, pg_commands_due, pg_command_done, pg_commands, pg_user_set,
     pg_login,     pg_session,
 };

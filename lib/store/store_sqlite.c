@@ -66,6 +66,13 @@ static const char *const migrations[] = {
     " bytes INTEGER NOT NULL, detections INTEGER NOT NULL, planned INTEGER NOT NULL,"
     " UNIQUE(endpoint_id, uid));"
     "CREATE INDEX scans_planned ON scans(endpoint_id, planned);",
+    /* 5: commands to endpoints */
+    "CREATE TABLE commands(id INTEGER PRIMARY KEY, endpoint_id INTEGER NOT NULL REFERENCES endpoints(id),"
+    " kind TEXT NOT NULL, args TEXT NOT NULL, created_by TEXT, created INTEGER NOT NULL,"
+    " expires INTEGER NOT NULL, delivered INTEGER, done INTEGER, status TEXT, detail TEXT);"
+    "CREATE INDEX commands_endpoint ON commands(endpoint_id, done);"
+    "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
+    "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -387,8 +394,8 @@ static kh_err sq_heartbeat_locked(khi_store *s, int64_t id, const khi_inventory 
 
 static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
 {
-    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO events(endpoint_id, uid, time, path, sha256, signature, action)"
-                               " VALUES(?, ?, ?, ?, ?, ?, ?)");
+    sqlite3_stmt *st = prep(s, "INSERT OR IGNORE INTO events(endpoint_id, uid, time, path, sha256, signature, action,"
+                               " quarantine_id) VALUES(?, ?, ?, ?, ?, ?, ?, ?)");
     if (!st)
         return KH_EIO;
     sqlite3_bind_int64(st, 1, endpoint);
@@ -398,6 +405,7 @@ static kh_err sq_event_locked(khi_store *s, int64_t endpoint, const khi_event_re
     bind_text(st, 5, ev->sha256);
     bind_text(st, 6, ev->signature);
     bind_text(st, 7, ev->action);
+    bind_text(st, 8, ev->quarantine_id);
     kh_err e = run_done(st);
     if (e == KH_OK)
         *out_new = sqlite3_changes(SQ(s)->db) > 0;
@@ -439,6 +447,132 @@ static kh_err sq_plan_done_locked(khi_store *s, khi_stats_fn cb, void *ud)
     }
     sqlite3_finalize(st);
     return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
+}
+
+static kh_err sq_events_locked(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
+{
+    sqlite3_stmt *st = prep(s, "SELECT uid, time, path, sha256, signature, action, quarantine_id FROM events"
+                               " WHERE endpoint_id = ? ORDER BY time DESC, id DESC LIMIT ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    sqlite3_bind_int(st, 2, limit);
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_event_rec ev = {(const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 2),
+                            (const char *)sqlite3_column_text(st, 3), (const char *)sqlite3_column_text(st, 4),
+                            (const char *)sqlite3_column_text(st, 5), (const char *)sqlite3_column_text(st, 6),
+                            sqlite3_column_int64(st, 1)};
+        stop = cb(ud, &ev);
+    }
+    sqlite3_finalize(st);
+    return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
+}
+
+/* ---- commands ---- */
+
+static kh_err sq_command_add_locked(khi_store *s, int64_t endpoint, const char *kind, const char *args,
+                                    const char *by, int64_t now, int64_t expires, int64_t *out_id)
+{
+    sqlite3_stmt *st = prep(s, "INSERT INTO commands(endpoint_id, kind, args, created_by, created, expires)"
+                               " SELECT id, ?, ?, ?, ?, ? FROM endpoints WHERE id = ? AND revoked = 0");
+    if (!st)
+        return KH_EIO;
+    bind_text(st, 1, kind);
+    bind_text(st, 2, args);
+    bind_text(st, 3, by);
+    sqlite3_bind_int64(st, 4, now);
+    sqlite3_bind_int64(st, 5, expires);
+    sqlite3_bind_int64(st, 6, endpoint);
+    kh_err e = run_done(st);
+    if (e == KH_OK && sqlite3_changes(SQ(s)->db) == 0)
+        return KH_ENOENT;
+    if (e == KH_OK)
+        *out_id = sqlite3_last_insert_rowid(SQ(s)->db);
+    return e;
+}
+
+#define COMMAND_COLS "id, endpoint_id, created, expires, coalesce(delivered, 0), coalesce(done, 0), kind, args," \
+                     " created_by, status, detail"
+
+/* Calls cb with each row of st (columns COMMAND_COLS) until it returns non-zero. */
+static kh_err each_command(sqlite3_stmt *st, khi_command_fn cb, void *ud)
+{
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_command c = {0};
+        c.id = sqlite3_column_int64(st, 0);
+        c.endpoint = sqlite3_column_int64(st, 1);
+        c.created = sqlite3_column_int64(st, 2);
+        c.expires = sqlite3_column_int64(st, 3);
+        c.delivered = sqlite3_column_int64(st, 4);
+        c.done = sqlite3_column_int64(st, 5);
+        c.kind = (const char *)sqlite3_column_text(st, 6);
+        c.args = (const char *)sqlite3_column_text(st, 7);
+        c.by = (const char *)sqlite3_column_text(st, 8);
+        c.status = (const char *)sqlite3_column_text(st, 9);
+        c.detail = (const char *)sqlite3_column_text(st, 10);
+        stop = cb(ud, &c);
+    }
+    sqlite3_finalize(st);
+    return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
+}
+
+static kh_err sq_commands_due_locked(khi_store *s, int64_t endpoint, int64_t now, int limit, khi_command_fn cb,
+                                     void *ud)
+{
+    sqlite3_stmt *st = prep(s, "SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = ? AND done IS NULL"
+                               " AND expires > ? ORDER BY id LIMIT ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    sqlite3_bind_int64(st, 2, now);
+    sqlite3_bind_int(st, 3, limit);
+    kh_err e = each_command(st, cb, ud);
+    if (e != KH_OK || !(st = prep(s, "UPDATE commands SET delivered = ? WHERE endpoint_id = ? AND done IS NULL"
+                                     " AND delivered IS NULL AND expires > ?")))
+        return e != KH_OK ? e : KH_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    sqlite3_bind_int64(st, 2, endpoint);
+    sqlite3_bind_int64(st, 3, now);
+    return run_done(st);
+}
+
+static kh_err sq_command_done_locked(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail,
+                                     int64_t now, int *out_new)
+{
+    sqlite3_stmt *st = prep(s, "UPDATE commands SET done = ?, status = ?, detail = ?"
+                               " WHERE id = ? AND endpoint_id = ? AND done IS NULL");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, now);
+    bind_text(st, 2, ok ? "ok" : "failed");
+    bind_text(st, 3, detail);
+    sqlite3_bind_int64(st, 4, id);
+    sqlite3_bind_int64(st, 5, endpoint);
+    kh_err e = run_done(st);
+    if (e != KH_OK)
+        return e;
+    *out_new = sqlite3_changes(SQ(s)->db) > 0;
+    if (*out_new)
+        return KH_OK;
+    if (!(st = prep(s, "SELECT 1 FROM commands WHERE id = ? AND endpoint_id = ?")))
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_int64(st, 2, endpoint);
+    e = sqlite3_step(st) == SQLITE_ROW ? KH_OK : KH_ENOENT;
+    sqlite3_finalize(st);
+    return e;
+}
+
+static kh_err sq_commands_locked(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud)
+{
+    sqlite3_stmt *st = prep(s, "SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = ? ORDER BY id DESC LIMIT ?");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, 1, endpoint);
+    sqlite3_bind_int(st, 2, limit);
+    return each_command(st, cb, ud);
 }
 
 /* ---- roll-ups ---- */
@@ -843,6 +977,48 @@ static kh_err sq_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
     return e;
 }
 
+static kh_err sq_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_events_locked(s, endpoint, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
+static kh_err sq_command_add(khi_store *s, int64_t endpoint, const char *kind, const char *args, const char *by,
+                             int64_t now, int64_t expires, int64_t *out_id)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_command_add_locked(s, endpoint, kind, args, by, now, expires, out_id);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
+static kh_err sq_commands_due(khi_store *s, int64_t endpoint, int64_t now, int limit, khi_command_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_commands_due_locked(s, endpoint, now, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
+static kh_err sq_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail, int64_t now,
+                              int *out_new)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_command_done_locked(s, endpoint, id, ok, detail, now, out_new);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
+static kh_err sq_commands(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    kh_err e = sq_commands_locked(s, endpoint, limit, cb, ud);
+    pthread_mutex_unlock(&SQ(s)->mu);
+    return e;
+}
+
 static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
@@ -873,6 +1049,7 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
-    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_scan, sq_plan_done, sq_user_set,
+    sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_scan, sq_plan_done,
+    sq_events, sq_command_add, sq_commands_due, sq_command_done, sq_commands, sq_user_set,
     sq_login,     sq_session,
 };

@@ -2,7 +2,8 @@
  * test_store.c - the console's store: roll-ups from the per-day tables against a count made
  * here event by event, over periods that cut days at both ends, lie within one day, or span
  * everything; top signatures and top infected endpoints; a unit tree with units under units;
- * resent events counted once; scan results and scan-plan compliance.
+ * resent events counted once; scan results and scan-plan compliance; an endpoint's events;
+ * commands delivered until done, reported once, expired, refused for another endpoint.
  *
  * Runs on SQLite (a temporary file) unless KH_TEST_DB_URL names another store:
  * tests/cli/test_console_pg.sh runs it again against a real PostgreSQL server.
@@ -115,7 +116,8 @@ static int setup(void **state)
         char uid[32];
         int fresh = 0;
         snprintf(uid, sizeof(uid), "ev-%zu", i);
-        khi_event_rec r = {uid, "C:\\Users\\Người dùng\\a.exe", NULL, events[i].sig, "quarantined", events[i].time};
+        khi_event_rec r = {.uid = uid, .path = "C:\\Users\\Người dùng\\a.exe", .signature = events[i].sig,
+                           .action = "quarantined", .quarantine_id = "0a1b", .time = events[i].time};
         if (khi_store_event(f->s, f->ep_id[events[i].endpoint], &r, &fresh) != KH_OK || !fresh)
             return -1;
         /* the agent resends it: stored once, counted once */
@@ -323,6 +325,90 @@ static void test_plan_compliance(void **state)
     assert_int_equal(self.plan_done, 0);
 }
 
+typedef struct seen {
+    int n;
+    int64_t ids[8];
+    char kinds[8][32], status[8][16], detail[8][64];
+    int64_t delivered[8];
+} seen;
+
+static int see(void *ud, const khi_command *c)
+{
+    seen *x = ud;
+    if (x->n < 8) {
+        x->ids[x->n] = c->id;
+        x->delivered[x->n] = c->delivered;
+        snprintf(x->kinds[x->n], sizeof(x->kinds[0]), "%s", c->kind);
+        snprintf(x->status[x->n], sizeof(x->status[0]), "%s", c->status ? c->status : "-");
+        snprintf(x->detail[x->n], sizeof(x->detail[0]), "%s", c->detail ? c->detail : "-");
+    }
+    x->n++;
+    return 0;
+}
+
+static void test_commands(void **state)
+{
+    fixture *f = *state;
+    int64_t a = f->ep_id[0], b = f->ep_id[1], scan = 0, upd = 0, old = 0, x = 0;
+    assert_int_equal(khi_store_command_add(f->s, a, "scan", "{\"paths\":[\"/srv/tệp\"]}", "quản trị", T0, T0 + DAY, &scan),
+                     KH_OK);
+    assert_int_equal(khi_store_command_add(f->s, a, "update", "{}", "admin", T0 + 1, T0 + DAY, &upd), KH_OK);
+    assert_int_equal(khi_store_command_add(f->s, a, "update", "{}", "admin", T0 - 2 * DAY, T0 - DAY, &old), KH_OK);
+    assert_int_equal(khi_store_command_add(f->s, 987654, "update", "{}", "admin", T0, T0 + DAY, &x), KH_ENOENT);
+    /* due: the two live ones, oldest first; the expired one is not delivered */
+    seen d = {0};
+    assert_int_equal(khi_store_commands_due(f->s, a, T0 + 10, 20, see, &d), KH_OK);
+    assert_int_equal(d.n, 2);
+    assert_true(d.ids[0] == scan && d.ids[1] == upd);
+    assert_string_equal(d.kinds[0], "scan");
+    seen none = {0};
+    assert_int_equal(khi_store_commands_due(f->s, b, T0 + 10, 20, see, &none), KH_OK);
+    assert_int_equal(none.n, 0);
+    /* done once; a resent report is a duplicate; another endpoint cannot report it */
+    int fresh = 0;
+    assert_int_equal(khi_store_command_done(f->s, a, scan, 1, "12 tệp, 0 phát hiện", T0 + 20, &fresh), KH_OK);
+    assert_true(fresh);
+    assert_int_equal(khi_store_command_done(f->s, a, scan, 0, "again", T0 + 30, &fresh), KH_OK);
+    assert_false(fresh);
+    assert_int_equal(khi_store_command_done(f->s, b, upd, 1, NULL, T0 + 20, &fresh), KH_ENOENT);
+    seen d2 = {0};
+    assert_int_equal(khi_store_commands_due(f->s, a, T0 + 40, 20, see, &d2), KH_OK);
+    assert_int_equal(d2.n, 1);
+    assert_true(d2.ids[0] == upd);
+    assert_int_equal(d2.delivered[0], T0 + 10); /* first delivery kept */
+    /* the list: newest first, with state and the agent's words intact */
+    seen l = {0};
+    assert_int_equal(khi_store_commands(f->s, a, 100, see, &l), KH_OK);
+    assert_int_equal(l.n, 3);
+    assert_true(l.ids[0] == old && l.ids[1] == upd && l.ids[2] == scan);
+    assert_string_equal(l.status[2], "ok");
+    assert_string_equal(l.detail[2], "12 tệp, 0 phát hiện");
+    assert_string_equal(l.status[1], "-");
+}
+
+static int count_event(void *ud, const khi_event_rec *rec)
+{
+    int *n = ud;
+    if (*n == 0) { /* the newest of endpoint 0's */
+        assert_string_equal(rec->uid, "ev-2");
+        assert_string_equal(rec->quarantine_id, "0a1b");
+        assert_string_equal(rec->path, "C:\\Users\\Người dùng\\a.exe");
+    }
+    (*n)++;
+    return 0;
+}
+
+static void test_endpoint_events(void **state)
+{
+    fixture *f = *state;
+    int n = 0;
+    assert_int_equal(khi_store_events(f->s, f->ep_id[0], 100, count_event, &n), KH_OK);
+    assert_int_equal(n, 3);
+    n = 1; /* skip the check of the first */
+    assert_int_equal(khi_store_events(f->s, f->ep_id[3], 2, count_event, &n), KH_OK);
+    assert_int_equal(n, 3);
+}
+
 static void test_unknown_unit(void **state)
 {
     fixture *f = *state;
@@ -338,6 +424,8 @@ int main(void)
         cmocka_unit_test(test_top_endpoints_match_events),
         cmocka_unit_test(test_plan_compliance),
         cmocka_unit_test(test_unknown_unit),
+        cmocka_unit_test(test_commands),
+        cmocka_unit_test(test_endpoint_events),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

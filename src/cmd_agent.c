@@ -11,10 +11,15 @@
  *           scan plan (monthly or quarterly, day and hour, paths, exclusions) runs when due
  *           (kh_plan_due), once per window, and STATE/plan-scan records when it last did.
  *           With --mirror URL (and --trust-dir), signatures are updated at start and then every
- *           policy update_interval (signed packages, lib/update), and the engine is reloaded
+ *           policy update_interval (signed packages, lib/update), and the engine is reloaded.
+ *           The policy's action "quarantine" moves detected files into STATE/quarantine (or
+ *           --quarantine DIR); its realtime switch and realtime_paths start real-time
+ *           protection (agent_realtime.c), whose detections are sent within a second or two.
+ *           Commands in the reply (scan now, update now, quarantine restore or delete) are
+ *           run once each, their results kept in STATE/commands.json until reported
  *   post    send one signed JSON body (for administrators and tests)
  *   unit    a systemd service running "agent run" with these options (low priority, restarted
- *           on failure but not once revoked, read-only system and home)
+ *           on failure but not once revoked, read-only /usr, /boot and /etc)
  *
  * Scans run at low priority (nice 10, idle I/O class). A refused request (revoked endpoint,
  * bad signature) stops the agent with the server's reason; a server that cannot be reached is
@@ -38,6 +43,8 @@
 #include <unistd.h>
 #include <khien/khien.h>
 #include <khien/console.h>
+#include <khien/quarantine.h>
+#include "agent.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -134,104 +141,6 @@ static int send_json(const char *server, const kh_agent_identity *id, const char
     return send_json_reply(server, id, path, json, why, why_len, NULL);
 }
 
-typedef struct scan_ctx {
-    kh_queue *q;
-    const char *file;
-    unsigned found;
-    json_t *exclude; /* absolute paths not scanned, nor anything under them (may be NULL) */
-    int64_t files, bytes;
-} scan_ctx;
-
-static int excluded(const scan_ctx *ctx, const char *path)
-{
-    size_t i;
-    json_t *v;
-    json_array_foreach(ctx->exclude, i, v)
-    {
-        const char *x = json_string_value(v);
-        size_t n = x ? strlen(x) : 0;
-        while (n > 1 && x[n - 1] == '/')
-            n--;
-        if (n && !strncmp(path, x, n) && (path[n] == '\0' || path[n] == '/'))
-            return 1;
-    }
-    return 0;
-}
-
-static void sha256_file(const char *path, char out[65])
-{
-    unsigned char buf[65536], h[32];
-    unsigned hl = 0;
-    out[0] = '\0';
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return;
-    EVP_MD_CTX *c = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-    size_t n;
-    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-        EVP_DigestUpdate(c, buf, n);
-    EVP_DigestFinal_ex(c, h, &hl);
-    EVP_MD_CTX_free(c);
-    fclose(f);
-    for (unsigned i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", h[i]);
-}
-
-static int on_event(void *ud, const kh_event *ev)
-{
-    scan_ctx *s = ud;
-    if (ev->kind != KH_EVENT_DETECTION)
-        return 0;
-    unsigned char r[16];
-    char uid[33], sha[65];
-    FILE *u = fopen("/dev/urandom", "rb");
-    if (!u || fread(r, 1, sizeof(r), u) != sizeof(r)) {
-        if (u)
-            fclose(u);
-        return 0;
-    }
-    fclose(u);
-    for (int i = 0; i < 16; i++)
-        snprintf(uid + 2 * i, 3, "%02x", r[i]);
-    sha256_file(s->file, sha);
-    json_t *j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "uid", uid, "time", (json_int_t)time(NULL),
-                          "path", ev->object, "sha256", sha, "signature", ev->name, "action", "reported");
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    if (text && kh_queue_push(s->q, text, 1) == KH_OK)
-        s->found++;
-    free(text);
-    json_decref(j);
-    return 0;
-}
-
-static void walk_scan(kh_scanner *sc, scan_ctx *ctx, const char *path, int depth)
-{
-    struct stat st;
-    if (depth > 64 || excluded(ctx, path) || lstat(path, &st) != 0)
-        return;
-    if (S_ISREG(st.st_mode)) {
-        kh_scan_result res;
-        ctx->file = path;
-        ctx->files++;
-        ctx->bytes += (int64_t)st.st_size;
-        kh_scan_file(sc, path, on_event, ctx, &res);
-    } else if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        if (!d)
-            return;
-        struct dirent *de;
-        while ((de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char child[4200];
-            snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-            walk_scan(sc, ctx, child, depth + 1);
-        }
-        closedir(d);
-    }
-}
-
 /* Write j to STATE/name whole, then rename it into place; 0, or -1 with a message. */
 static int save_state_json(const char *state, const char *name, json_t *j, size_t flags)
 {
@@ -245,7 +154,7 @@ static int save_state_json(const char *state, const char *name, json_t *j, size_
 }
 
 /* Keep a scan's result in STATE/scans.json until the console has it (send_scans). */
-static void record_scan(const char *state, int64_t started, const scan_ctx *ctx, int64_t planned)
+static void record_scan(const char *state, int64_t started, const agent_scan *ctx, int64_t planned)
 {
     char path[4200], uid[40];
     snprintf(path, sizeof(path), "%s/scans.json", state);
@@ -285,13 +194,51 @@ static int send_scans(const char *server, const kh_agent_identity *id, const cha
     return rc;
 }
 
-static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, json_t *exclude,
-                      const char *state, int64_t planned, unsigned *found)
+/* The agent's state for one run. */
+typedef struct agent {
+    const char *server, *state, *db, *trust;
+    char qdir[4200], qpath[4200];
+    kh_agent_identity id;
+    kh_queue *q;
+    kh_engine_slot *slot; /* the engine, loaded when first needed */
+    const char *mirrors[8];
+    size_t nmirrors;
+    time_t next_update;
+    char *paths[64]; /* --scan */
+    int npaths;
+    int64_t last_scan;
+    agent_rt *rt; /* real-time protection, when the policy turns it on */
+} agent;
+
+static kh_engine *load_engine(const char *db);
+
+/* The engine with a reference of the caller's, loading it first if needed; NULL when there is
+ * no usable database. */
+static kh_engine *engine_get(agent *a)
+{
+    if (!a->slot) {
+        kh_engine *e = load_engine(a->db);
+        if (!e)
+            return NULL;
+        kh_err err = kh_engine_slot_create(e, &a->slot);
+        kh_engine_release(e);
+        if (err != KH_OK)
+            return NULL;
+    }
+    return kh_engine_slot_acquire(a->slot);
+}
+
+/* Scan paths at low priority, queue detections, keep the scan's result for the console. */
+static int scan_paths(agent *a, char **paths, int npaths, json_t *exclude, int quarantine, int64_t planned,
+                      agent_scan *out)
 {
     kh_scanner *sc = NULL;
-    scan_ctx ctx = {q, NULL, 0, exclude, 0, 0};
+    agent_scan ctx = {a->q, exclude, a->qdir, quarantine, 0, 0, 0, NULL};
     int64_t started = (int64_t)time(NULL);
-    if (kh_scanner_create(engine, NULL, &sc) != KH_OK)
+    kh_engine *engine = engine_get(a);
+    kh_err e = engine ? kh_scanner_create(engine, NULL, &sc) : KH_ENOENT;
+    kh_engine_release(engine);
+    if (e != KH_OK)
         return -1;
     if (nice(10) == -1 && errno) {
         /* not fatal: scan at normal priority */
@@ -300,14 +247,20 @@ static int scan_paths(kh_engine *engine, kh_queue *q, char **paths, int npaths, 
     syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
 #endif
     for (int i = 0; i < npaths; i++)
-        walk_scan(sc, &ctx, paths[i], 0);
+        agent_scan_tree(sc, &ctx, paths[i]);
     kh_scanner_destroy(sc);
-    *found = ctx.found;
-    record_scan(state, started, &ctx, planned);
+    record_scan(a->state, started, &ctx, planned);
+    *out = ctx;
     return 0;
 }
 
-static char *inventory(const char *dbdir, int64_t last_scan)
+static int quarantine_on(json_t *pol)
+{
+    const char *action = json_string_value(json_object_get(pol, "action"));
+    return action && !strcmp(action, "quarantine");
+}
+
+static char *inventory(const char *dbdir, int64_t last_scan, int realtime)
 {
     char host[256] = "", os[300] = "";
     struct utsname u;
@@ -327,7 +280,7 @@ static char *inventory(const char *dbdir, int64_t last_scan)
     json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "hostname", host, "os", os,
                           "agent_version", KH_VERSION_STRING, "engine_version", KH_VERSION_STRING,
                           "sig_version", (json_int_t)st.version, "sig_time", (json_int_t)sig_time,
-                          "last_full_scan", (json_int_t)last_scan, "realtime", 0);
+                          "last_full_scan", (json_int_t)last_scan, "realtime", realtime);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
@@ -425,8 +378,7 @@ static kh_engine *load_engine(const char *db)
 }
 
 /* Run the unit's planned scan when it is due; 1 when it ran. */
-static int planned_scan(json_t *pol, const char *state, const char *db, kh_engine **engine, kh_queue *q,
-                        int64_t *last_scan)
+static int planned_scan(agent *a, json_t *pol)
 {
     json_t *plan = json_object_get(pol, "scan_plan");
     json_t *paths = json_object_get(plan, "paths");
@@ -435,12 +387,10 @@ static int planned_scan(json_t *pol, const char *state, const char *db, kh_engin
         return 0;
     int64_t now = (int64_t)time(NULL), planned = 0;
     int due = kh_plan_due(every, (int)json_integer_value(json_object_get(plan, "day")),
-                          (int)json_integer_value(json_object_get(plan, "hour")), read_stamp(state), now, &planned);
+                          (int)json_integer_value(json_object_get(plan, "hour")), read_stamp(a->state), now, &planned);
     if (due < 0)
         fprintf(stderr, "khien agent: the policy's scan plan is not valid; no planned scan\n");
     if (due != 1)
-        return 0;
-    if (!*engine && !(*engine = load_engine(db)))
         return 0;
     char *p[64];
     int n = 0;
@@ -451,123 +401,300 @@ static int planned_scan(json_t *pol, const char *state, const char *db, kh_engin
         if (n < 64 && json_string_value(v))
             p[n++] = (char *)json_string_value(v);
     }
-    unsigned found = 0;
-    scan_paths(*engine, q, p, n, json_object_get(plan, "exclude"), state, planned, &found);
-    *last_scan = (int64_t)time(NULL);
-    write_stamp(state, *last_scan);
+    agent_scan res;
+    if (scan_paths(a, p, n, json_object_get(plan, "exclude"), quarantine_on(pol), planned, &res) != 0)
+        return 0;
+    a->last_scan = (int64_t)time(NULL);
+    write_stamp(a->state, a->last_scan);
     printf("planned scan done (every %s, planned %lld, %d path(s)): %u detection(s) queued\n", every,
-           (long long)planned, n, found);
+           (long long)planned, n, res.found);
     return 1;
 }
 
-/* Update the signatures from the mirrors when the policy's interval has passed; 1 when a new
- * version was installed (the engine must be reloaded). */
-static int maybe_update(const char *const *mirrors, size_t nmirrors, const char *db, const char *trust,
-                        json_t *pol, time_t *next_update)
+/* Update the signatures from the mirrors when the policy's interval has passed (or now, with
+ * force), reloading the engine when a new version was installed. 1 updated, 0 up to date or
+ * not due, -1 failed; what happened goes to msg. */
+static int maybe_update(agent *a, json_t *pol, int force, char *msg, size_t msg_len)
 {
-    if (!nmirrors || time(NULL) < *next_update)
-        return 0;
+    snprintf(msg, msg_len, "%s", a->nmirrors ? "not due" : "no mirror configured (khien agent run --mirror URL)");
+    if (!a->nmirrors || (!force && time(NULL) < a->next_update))
+        return a->nmirrors ? 0 : -1;
     json_int_t iv = json_integer_value(json_object_get(pol, "update_interval"));
     if (iv < 300)
         iv = 3600;
-    kh_update_opts o = {mirrors, nmirrors, db ? db : cli_default_update_dir(), trust, NULL, 0, 0};
+    kh_update_opts o = {a->mirrors, a->nmirrors, a->db ? a->db : cli_default_update_dir(), a->trust, NULL, 0, 0};
     kh_update_result r;
     char err[1024] = "";
     kh_err e = kh_update_run(&o, &r, err, sizeof(err));
     if (e != KH_OK) {
-        fprintf(stderr, "khien agent: signature update failed, retry in 5 minutes: %s\n", err[0] ? err : kh_strerror(e));
-        *next_update = time(NULL) + (iv < 300 ? iv : 300);
+        snprintf(msg, msg_len, "signature update failed: %s", err[0] ? err : kh_strerror(e));
+        fprintf(stderr, "khien agent: %s; retry in 5 minutes\n", msg);
+        a->next_update = time(NULL) + 300;
+        return -1;
+    }
+    a->next_update = time(NULL) + (time_t)iv;
+    if (r.up_to_date) {
+        snprintf(msg, msg_len, "signatures up to date (version %llu)", (unsigned long long)r.install.to_version);
         return 0;
     }
-    *next_update = time(NULL) + (time_t)iv;
-    if (r.up_to_date)
-        return 0;
-    printf("signatures updated to version %llu from %s\n", (unsigned long long)r.install.to_version, r.mirror);
+    snprintf(msg, msg_len, "signatures updated to version %llu from %s", (unsigned long long)r.install.to_version,
+             r.mirror);
+    printf("%s\n", msg);
+    if (a->slot) {
+        kh_engine *fresh = load_engine(a->db); /* the old engine stays if the new one fails */
+        if (fresh) {
+            kh_engine_slot_replace(a->slot, fresh);
+            kh_engine_release(fresh);
+        }
+    }
     return 1;
+}
+
+/* Start, restart or stop real-time protection as the policy says. */
+static void realtime_follow(agent *a, json_t *pol)
+{
+    json_t *paths = json_object_get(pol, "realtime_paths");
+    int want = json_is_true(json_object_get(pol, "realtime")) && json_array_size(paths);
+    int quarantine = quarantine_on(pol);
+    if (a->rt && want && agent_rt_same(a->rt, paths, quarantine))
+        return;
+    if (a->rt) {
+        agent_rt_stop(a->rt);
+        a->rt = NULL;
+        printf("real-time protection off\n");
+    }
+    if (!want)
+        return;
+    kh_engine *e = engine_get(a);
+    kh_engine_release(e);
+    char err[512] = "";
+    if (e && (a->rt = agent_rt_start(a->slot, a->qpath, a->qdir, quarantine, paths, err, sizeof(err))))
+        printf("real-time protection on (%s), %zu path(s)\n", agent_rt_method(a->rt), json_array_size(paths));
+    else
+        fprintf(stderr, "khien agent: real-time protection cannot start: %s\n", e ? err : "no signatures");
+}
+
+/* ---- commands from the console ---- */
+
+typedef struct entry_find {
+    const char *id;
+    char path[4096];
+} entry_find;
+
+static int find_entry(void *ud, const kh_qentry *e)
+{
+    entry_find *f = ud;
+    if (strcmp(e->id, f->id) != 0)
+        return 0;
+    snprintf(f->path, sizeof(f->path), "%s", e->original_path);
+    return 1;
+}
+
+/* Do one command; ok 1/0 and what happened into detail. */
+static int run_command(agent *a, json_t *pol, const char *kind, json_t *args, char *detail, size_t len)
+{
+    if (!strcmp(kind, "scan")) {
+        json_t *plan = json_object_get(pol, "scan_plan"), *given = json_object_get(args, "paths");
+        json_t *list = json_array_size(given) ? given : json_object_get(plan, "paths");
+        char *p[64];
+        int n = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            if (n < 64 && json_string_value(v))
+                p[n++] = (char *)json_string_value(v);
+        }
+        for (int k = 0; !n && k < a->npaths; k++)
+            p[n++] = a->paths[k];
+        if (!n) {
+            snprintf(detail, len, "nothing to scan: no paths in the command, the scan plan or --scan");
+            return 0;
+        }
+        agent_scan res;
+        if (scan_paths(a, p, n, list == given ? NULL : json_object_get(plan, "exclude"), quarantine_on(pol), 0,
+                       &res) != 0) {
+            snprintf(detail, len, "no usable signature database");
+            return 0;
+        }
+        a->last_scan = (int64_t)time(NULL);
+        snprintf(detail, len, "scanned %lld file(s), %lld byte(s): %u detection(s)", (long long)res.files,
+                 (long long)res.bytes, res.found);
+        return 1;
+    }
+    if (!strcmp(kind, "update"))
+        return maybe_update(a, pol, 1, detail, len) >= 0;
+    const char *qid = json_string_value(json_object_get(args, "id"));
+    if (qid && !strcmp(kind, "quarantine_restore")) {
+        const char *to = json_string_value(json_object_get(args, "to"));
+        char why[512] = "";
+        entry_find f = {qid, ""};
+        if (a->rt) { /* real-time protection must not take it back at once */
+            if (!to)
+                kh_quarantine_list(a->qdir, find_entry, &f, NULL);
+            if (to || f.path[0])
+                agent_rt_ignore_once(a->rt, to ? to : f.path);
+        }
+        kh_err e = kh_quarantine_restore(a->qdir, qid, to, why, sizeof(why));
+        snprintf(detail, len, e == KH_OK ? "restored%s%s" : "not restored: %s%s", e == KH_OK && to ? " to " : "",
+                 e == KH_OK ? (to ? to : "") : (why[0] ? why : kh_strerror(e)));
+        return e == KH_OK;
+    }
+    if (qid && !strcmp(kind, "quarantine_delete")) {
+        kh_err e = kh_quarantine_delete(a->qdir, qid);
+        snprintf(detail, len, e == KH_OK ? "deleted" : "not deleted: %s", kh_strerror(e));
+        return e == KH_OK;
+    }
+    snprintf(detail, len, "this agent does not know the command '%s'", kind);
+    return 0;
+}
+
+/* Do the commands of a heartbeat's reply not done before (STATE/commands.json keeps results
+ * until the console has them, so a command delivered again is reported, not run again). */
+static void run_commands(agent *a, json_t *pol, json_t *cmds)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/commands.json", a->state);
+    json_t *done = json_load_file(path, 0, NULL);
+    if (!json_is_object(done)) {
+        json_decref(done);
+        done = json_object();
+    }
+    size_t i;
+    json_t *c;
+    json_array_foreach(cmds, i, c)
+    {
+        char key[32], detail[1024];
+        const char *kind = json_string_value(json_object_get(c, "kind"));
+        json_int_t id = json_integer_value(json_object_get(c, "id"));
+        snprintf(key, sizeof(key), "%lld", (long long)id);
+        if (!kind || id <= 0 || json_object_get(done, key))
+            continue;
+        int ok = run_command(a, pol, kind, json_object_get(c, "args"), detail, sizeof(detail));
+        printf("command %lld (%s): %s\n", (long long)id, kind, detail);
+        json_object_set_new(done, key, json_pack("{s:I, s:b, s:s}", "id", id, "ok", ok, "detail", detail));
+        save_state_json(a->state, "commands.json", done, JSON_COMPACT); /* before anything else can fail */
+    }
+    json_decref(done);
+}
+
+/* Report the kept command results; 0 sent (or none), 1 retry later. A result the console
+ * refuses (a command it no longer has) is dropped with a warning. */
+static int send_command_results(agent *a, char *why, size_t why_len)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/commands.json", a->state);
+    json_t *done = json_load_file(path, 0, NULL), *arr = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach(done, k, v)
+    {
+        json_array_append(arr, v);
+    }
+    json_decref(done);
+    if (!json_array_size(arr)) {
+        json_decref(arr);
+        return 0;
+    }
+    json_t *body = json_pack("{s:o}", "results", arr);
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    int rc = text ? send_json(a->server, &a->id, "/api/v1/commands", text, why, why_len) : 1;
+    free(text);
+    if (rc == 2)
+        fprintf(stderr, "khien agent: the console refused command results, dropped: %s\n", why);
+    if (rc != 1)
+        unlink(path);
+    return rc == 1;
 }
 
 static int agent_run(int argc, char **argv)
 {
-    const char *server = opt(argc, argv, "--server", NULL), *state = opt(argc, argv, "--state", "/var/lib/khien/agent");
-    const char *db = opt(argc, argv, "--db", NULL);
+    agent a;
+    memset(&a, 0, sizeof(a));
+    a.server = opt(argc, argv, "--server", NULL);
+    a.state = opt(argc, argv, "--state", "/var/lib/khien/agent");
+    a.db = opt(argc, argv, "--db", NULL);
+    a.trust = opt(argc, argv, "--trust-dir", cli_default_trust_dir());
     uint64_t interval = 60, scan_every = 0;
     cli_parse_uint(opt(argc, argv, "--interval", "60"), 86400, &interval);
     cli_parse_uint(opt(argc, argv, "--scan-every", "0"), 86400 * 366, &scan_every);
     int once = has(argc, argv, "--once");
-    char *paths[64];
-    const char *mirrors[8];
-    int npaths = 0;
-    size_t nmirrors = 0;
     for (int i = 2; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--scan") && npaths < 64)
-            paths[npaths++] = argv[++i];
-        else if (!strcmp(argv[i], "--mirror") && nmirrors < 8)
-            mirrors[nmirrors++] = argv[++i];
+        if (!strcmp(argv[i], "--scan") && a.npaths < 64)
+            a.paths[a.npaths++] = argv[++i];
+        else if (!strcmp(argv[i], "--mirror") && a.nmirrors < 8)
+            a.mirrors[a.nmirrors++] = argv[++i];
     }
-    const char *trust = opt(argc, argv, "--trust-dir", cli_default_trust_dir());
-    time_t next_update = 0;
-    kh_agent_identity id;
-    if (!server || load_identity(state, &id) != 0) {
-        fprintf(stderr, "khien agent run: needs --server URL and an identity in %s (khien agent enrol)\n", state);
+    if (!a.server || load_identity(a.state, &a.id) != 0) {
+        fprintf(stderr, "khien agent run: needs --server URL and an identity in %s (khien agent enrol)\n", a.state);
         return 2;
     }
-    char qpath[4200], why[1024];
-    snprintf(qpath, sizeof(qpath), "%s/queue.db", state);
-    kh_queue *q = NULL;
-    if (kh_queue_open(qpath, 0, &q) != KH_OK) {
-        fprintf(stderr, "khien agent: cannot open the queue %s\n", qpath);
+    char why[1024], msg[1024];
+    snprintf(a.qpath, sizeof(a.qpath), "%s/queue.db", a.state);
+    snprintf(a.qdir, sizeof(a.qdir), "%s", opt(argc, argv, "--quarantine", ""));
+    if (!a.qdir[0])
+        snprintf(a.qdir, sizeof(a.qdir), "%s/quarantine", a.state);
+    if (kh_queue_open(a.qpath, 0, &a.q) != KH_OK) {
+        fprintf(stderr, "khien agent: cannot open the queue %s\n", a.qpath);
         return 1;
     }
-    kh_engine *engine = NULL;
-    json_t *pol = load_policy(state); /* the policy as last received; each round reads it again */
-    maybe_update(mirrors, nmirrors, db, trust, pol, &next_update); /* a new endpoint starts with signatures */
+    json_t *pol = load_policy(a.state); /* the policy as last received; each round reads it again */
+    maybe_update(&a, pol, 0, msg, sizeof(msg)); /* a new endpoint starts with signatures */
     json_decref(pol);
-    if (npaths && !(engine = load_engine(db))) {
-        kh_queue_close(q);
-        return 1;
+    if (a.npaths) {
+        kh_engine *e = engine_get(&a);
+        if (!e) {
+            kh_queue_close(a.q);
+            return 1;
+        }
+        kh_engine_release(e);
     }
     signal(SIGINT, on_stop);
     signal(SIGTERM, on_stop);
     int status = 0;
     time_t next_scan = 0;
-    int64_t last_scan = read_stamp(state);
+    a.last_scan = read_stamp(a.state);
     while (!stop_flag) {
-        pol = load_policy(state);
-        if (maybe_update(mirrors, nmirrors, db, trust, pol, &next_update) && engine) {
-            kh_engine *fresh = load_engine(db); /* the old engine stays if the new one fails */
-            if (fresh) {
-                kh_engine_release(engine);
-                engine = fresh;
-            }
-        }
-        if (npaths && time(NULL) >= next_scan) {
-            unsigned found = 0;
-            scan_paths(engine, q, paths, npaths, NULL, state, 0, &found);
-            last_scan = (int64_t)time(NULL);
+        pol = load_policy(a.state);
+        maybe_update(&a, pol, 0, msg, sizeof(msg));
+        if (!once)
+            realtime_follow(&a, pol);
+        if (a.npaths && time(NULL) >= next_scan) {
+            agent_scan res;
+            if (scan_paths(&a, a.paths, a.npaths, NULL, quarantine_on(pol), 0, &res) == 0)
+                printf("scan done: %u detection(s) queued\n", res.found);
+            a.last_scan = (int64_t)time(NULL);
             next_scan = scan_every ? time(NULL) + (time_t)scan_every : (time_t)INT64_MAX;
-            printf("scan done: %u detection(s) queued\n", found);
         }
-        planned_scan(pol, state, db, &engine, q, &last_scan);
-        json_decref(pol);
-        char *inv = db || engine || nmirrors ? inventory(db ? db : cli_default_update_dir(), last_scan)
-                                             : inventory(NULL, last_scan);
+        planned_scan(&a, pol);
+        char *inv = inventory(a.db || a.slot || a.nmirrors ? (a.db ? a.db : cli_default_update_dir()) : NULL,
+                              a.last_scan, a.rt != NULL);
         json_t *reply = NULL;
-        int rc = inv ? send_json_reply(server, &id, "/api/v1/heartbeat", inv, why, sizeof(why), &reply) : 1;
+        int rc = inv ? send_json_reply(a.server, &a.id, "/api/v1/heartbeat", inv, why, sizeof(why), &reply) : 1;
         free(inv);
-        if (rc == 0 && json_is_object(json_object_get(reply, "policy")))
-            save_policy(state, json_object_get(reply, "policy"));
+        if (rc == 0 && json_is_object(json_object_get(reply, "policy"))) {
+            save_policy(a.state, json_object_get(reply, "policy"));
+            json_decref(pol);
+            pol = load_policy(a.state);
+        }
+        if (rc == 0)
+            run_commands(&a, pol, json_object_get(reply, "commands"));
         json_decref(reply);
+        json_decref(pol);
         if (rc == 0)
-            rc = flush(server, &id, q, why, sizeof(why));
+            rc = flush(a.server, &a.id, a.q, why, sizeof(why));
         if (rc == 0)
-            rc = send_scans(server, &id, state, why, sizeof(why));
+            rc = send_scans(a.server, &a.id, a.state, why, sizeof(why));
+        if (rc == 0)
+            rc = send_command_results(&a, why, sizeof(why));
         if (rc == 2) {
             fprintf(stderr, "khien agent: the server refused this endpoint: %s\n", why);
             status = 3;
             break;
         }
         if (rc == 1) {
-            fprintf(stderr, "khien agent: server not reachable, %zu event(s) kept: %s\n", kh_queue_length(q), why);
+            fprintf(stderr, "khien agent: server not reachable, %zu event(s) kept: %s\n", kh_queue_length(a.q), why);
             status = once ? 1 : 0;
         } else {
             printf("reported; queue empty\n");
@@ -576,11 +703,16 @@ static int agent_run(int argc, char **argv)
         fflush(stdout);
         if (once)
             break;
-        for (uint64_t s = 0; s < interval && !stop_flag; s++)
+        /* real-time detections are sent within a second or two rather than at the next beat */
+        for (uint64_t s = 0; s < interval && !stop_flag; s++) {
             sleep(1);
+            if (a.rt && kh_queue_length(a.q) && flush(a.server, &a.id, a.q, why, sizeof(why)) == 0)
+                fflush(stdout);
+        }
     }
-    kh_engine_release(engine);
-    kh_queue_close(q);
+    agent_rt_stop(a.rt);
+    kh_engine_slot_destroy(a.slot);
+    kh_queue_close(a.q);
     return status;
 }
 
@@ -614,7 +746,8 @@ static int agent_unit(int argc, char **argv)
     uint64_t iv = 0;
     if (!server) {
         fprintf(stderr, "usage: khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
-                        "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [-o FILE]\n");
+                        "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [--quarantine DIR]\n"
+                        "                        [-o FILE]\n");
         return 2;
     }
     if (interval && cli_parse_uint(interval, 86400, &iv) != 0) {
@@ -666,7 +799,8 @@ static int agent_unit(int argc, char **argv)
         bad |= unit_arg(f, interval);
     }
     for (int i = 2; i + 1 < argc; i++)
-        if (!strcmp(argv[i], "--scan") || !strcmp(argv[i], "--mirror") || !strcmp(argv[i], "--trust-dir")) {
+        if (!strcmp(argv[i], "--scan") || !strcmp(argv[i], "--mirror") || !strcmp(argv[i], "--trust-dir") ||
+            !strcmp(argv[i], "--quarantine")) {
             fputc(' ', f);
             bad |= unit_arg(f, argv[i]);
             fputc(' ', f);
@@ -680,8 +814,9 @@ static int agent_unit(int argc, char **argv)
           "IOSchedulingClass=idle\n"
           "NoNewPrivileges=yes\n"
           "PrivateTmp=yes\n"
+          "# /usr, /boot and /etc read-only; home directories stay writable: a detected download\n"
+          "# there must be movable into the quarantine\n"
           "ProtectSystem=full\n"
-          "ProtectHome=read-only\n"
           "ReadWritePaths=", f);
     bad |= unit_arg(f, state);
     if (db) {
@@ -760,10 +895,11 @@ int cmd_agent(int argc, char **argv)
           "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
           "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
           "                       [--mirror URL]... [--trust-dir DIR]   (signature updates)\n"
+          "                       [--quarantine DIR]   (default STATE/quarantine)\n"
           "       khien agent post --server URL [--state DIR] PATH JSON\n"
           "       khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
-          "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [-o FILE]\n"
-          "                        (a systemd service)\n"
+          "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [--quarantine DIR]\n"
+          "                        [-o FILE]   (a systemd service)\n"
           "STATE defaults to /var/lib/khien/agent (identity and event queue).\n",
           argc >= 2 && !strcmp(argv[1], "--help") ? stdout : stderr);
     return argc >= 2 && !strcmp(argv[1], "--help") ? 0 : 2;

@@ -5,11 +5,15 @@
  * A policy is a JSON object, every member optional:
  *   {"scan_plan": {"every": "month" | "quarter", "day": 1-28, "hour": 0-23,
  *                  "paths": ["/absolute", ...], "exclude": ["/absolute", ...]},
- *    "realtime": true | false, "update_interval": 300-604800 (seconds)}
+ *    "realtime": true | false, "realtime_paths": ["/absolute", ...],
+ *    "action": "report" | "quarantine", "update_interval": 300-604800 (seconds)}
+ * realtime_paths are the directories real-time protection watches when realtime is on; action
+ * is what the agent does with a file it detects (quarantine: moved into its quarantine, from
+ * where a restore command brings it back).
  * Unknown members are refused rather than ignored: a misspelt "scan_plan" must not quietly
  * mean "no plan". What an endpoint follows is the built-in default (a monthly plan on day 1 at
  * 02:00 with no paths, so nothing is scanned until paths are set; real-time off; hourly
- * updates), overlaid member by member (the plan's members too) with the province's policy
+ * updates; detections reported, not moved), overlaid member by member (the plan's members too) with the province's policy
  * (unit 0), then each unit's from the top down to the endpoint's own: a commune that sets only
  * its update interval keeps the province's scan plan.
  *
@@ -28,8 +32,9 @@
 
 json_t *khi_policy_default(void)
 {
-    return json_pack("{s:{s:s, s:i, s:i, s:[], s:[]}, s:b, s:i}", "scan_plan", "every", "month", "day", 1,
-                     "hour", 2, "paths", "exclude", "realtime", 0, "update_interval", 3600);
+    return json_pack("{s:{s:s, s:i, s:i, s:[], s:[]}, s:b, s:[], s:s, s:i}", "scan_plan", "every", "month", "day", 1,
+                     "hour", 2, "paths", "exclude", "realtime", 0, "realtime_paths", "action", "report",
+                     "update_interval", 3600);
 }
 
 static int bad(char *why, size_t why_len, const char *fmt, const char *what)
@@ -43,13 +48,12 @@ static int check_paths(json_t *arr, const char *key, char *why, size_t why_len)
     size_t i;
     json_t *v;
     if (!json_is_array(arr) || json_array_size(arr) > MAX_PATHS)
-        return bad(why, why_len, "scan_plan.%s must be a list of at most 64 absolute paths", key);
+        return bad(why, why_len, "%s must be a list of at most 64 absolute paths", key);
     json_array_foreach(arr, i, v)
     {
         const char *p = json_string_value(v);
         if (!p || p[0] != '/' || json_string_length(v) > MAX_PATH_LEN || strlen(p) != json_string_length(v))
-            return bad(why, why_len, "scan_plan.%s must hold absolute paths (\"/...\", no NUL, at most 4096 bytes)",
-                       key);
+            return bad(why, why_len, "%s must hold absolute paths (\"/...\", no NUL, at most 4096 bytes)", key);
     }
     return 1;
 }
@@ -70,8 +74,10 @@ json_t *khi_policy_check(json_t *in, char *why, size_t why_len)
     }
     json_object_foreach(in, k, v)
     {
-        if (strcmp(k, "scan_plan") && strcmp(k, "realtime") && strcmp(k, "update_interval")) {
-            bad(why, why_len, "unknown policy member '%s' (scan_plan, realtime, update_interval)", k);
+        if (strcmp(k, "scan_plan") && strcmp(k, "realtime") && strcmp(k, "realtime_paths") && strcmp(k, "action") &&
+            strcmp(k, "update_interval")) {
+            bad(why, why_len, "unknown policy member '%s' (scan_plan, realtime, realtime_paths, action, update_interval)",
+                k);
             return NULL;
         }
     }
@@ -98,14 +104,22 @@ json_t *khi_policy_check(json_t *in, char *why, size_t why_len)
             bad(why, why_len, "%s", "scan_plan.day must be 1 to 28 and scan_plan.hour 0 to 23");
             return NULL;
         }
-        if ((json_object_get(plan, "paths") && !check_paths(json_object_get(plan, "paths"), "paths", why, why_len)) ||
+        if ((json_object_get(plan, "paths") && !check_paths(json_object_get(plan, "paths"), "scan_plan.paths", why, why_len)) ||
             (json_object_get(plan, "exclude") &&
-             !check_paths(json_object_get(plan, "exclude"), "exclude", why, why_len)))
+             !check_paths(json_object_get(plan, "exclude"), "scan_plan.exclude", why, why_len)))
             return NULL;
     }
     v = json_object_get(in, "realtime");
     if (v && !json_is_boolean(v)) {
         bad(why, why_len, "%s", "realtime must be true or false");
+        return NULL;
+    }
+    if (json_object_get(in, "realtime_paths") &&
+        !check_paths(json_object_get(in, "realtime_paths"), "realtime_paths", why, why_len))
+        return NULL;
+    const char *action = json_string_value(json_object_get(in, "action"));
+    if (json_object_get(in, "action") && (!action || (strcmp(action, "report") && strcmp(action, "quarantine")))) {
+        bad(why, why_len, "%s", "action must be \"report\" or \"quarantine\"");
         return NULL;
     }
     if (!int_in(in, "update_interval", 300, 604800)) {

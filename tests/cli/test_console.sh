@@ -3,7 +3,9 @@
 # enrolment, heartbeat, a planted EICAR reaching the server once, a server outage during a
 # detection, an agent restart with a full queue, revocation, bad and oversized bodies, a wrong
 # key, SQL-meta characters and Vietnamese text, logins and roles, roll-ups, policies and the
-# planned scan (exclusions honoured, once a month).
+# planned scan (exclusions honoured, once a month); commands to agents (scan now, quarantine
+# restore and delete, update without a mirror) run once and reported; the quarantine action;
+# real-time protection catching a file written into a new directory.
 # Usage: test_console.sh KHIEN SRC
 KHIEN=$1
 SRC=$2
@@ -196,6 +198,66 @@ check "next round: up to date, nothing installed" hasnt "$T/out" "signatures upd
 K agent run --server "$URL" --state "$T/a2" --db "$T/agentdb2" --mirror "$MIRROR" --trust-dir "$T/keys/nowhere" --once > "$T/out" 2>&1
 check "a package no trusted key signed is not installed" has "$T/out" "signature update failed"
 kill "$MPID"; MPID=""
+
+# --- commands to an agent; the quarantine action; real-time protection ---
+EP2=$(sed -n 's/^endpoint=//p' "$T/a2/identity")
+mkdir -p "$T/cmdscan" "$T/rt"; eicar "$T/cmdscan/tải về.com"
+api -X POST -H "Authorization: Bearer $S" -d "{\"action\":\"quarantine\",\"realtime\":true,\"realtime_paths\":[\"$T/rt\"]}" "$URL/api/v1/policy?unit=$MK" > "$T/code"
+check "policy: quarantine, real-time on" test "$(cat "$T/code")" = 200
+api -X POST -H "Authorization: Bearer $S" -d "{\"kind\":\"scan\",\"args\":{\"paths\":[\"$T/cmdscan\"]}}" "$URL/api/v1/endpoints/$EP2/commands" > "$T/code"
+check "scan-now command accepted" test "$(cat "$T/code")" = 200
+CSCAN=$(jq_ "d['command']")
+api -X POST -H "Authorization: Bearer $S2" -d '{"kind":"update"}' "$URL/api/v1/endpoints/$EP2/commands" > "$T/code"
+check "unit user cannot send commands" test "$(cat "$T/code")" = 403
+api -X POST -H "Authorization: Bearer $S" -d '{"kind":"format_disk"}' "$URL/api/v1/endpoints/$EP2/commands" > "$T/code"
+check "unknown command kind is 400" test "$(cat "$T/code")" = 400
+check "... and says which" has "$T/body" "unknown command kind 'format_disk'"
+api -X POST -H "Authorization: Bearer $S" -d '{"kind":"update"}' "$URL/api/v1/endpoints/987654/commands" > "$T/code"
+check "command for an unknown endpoint is 404" test "$(cat "$T/code")" = 404
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+check "command pending until the agent's heartbeat" test "$(jq_ "d['commands'][0]['state']")" = pending
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1; expect_status "agent round with a command" 0 $?
+check "the agent ran the scan command" has "$T/out" "command $CSCAN (scan): scanned 1 file(s)"
+check "the detected file was quarantined" test ! -e "$T/cmdscan/tải về.com"
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+check "command reported done, with the agent's words" test "$(jq_ "(d['commands'][0]['state'], d['commands'][0]['detail'])")" = "('ok', 'scanned 1 file(s), 68 byte(s): 1 detection(s)')"
+check "command delivered then" test "$(jq_ "d['commands'][0]['delivered'] > 0 and d['commands'][0]['done'] >= d['commands'][0]['delivered']")" = True
+check "command results delivered" test ! -e "$T/a2/commands.json"
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/$EP2/events" > /dev/null
+check "event says quarantined, with the entry" test "$(jq_ "(d['events'][0]['action'], d['events'][0]['path'].endswith('tải về.com'), len(d['events'][0]['quarantine_id']))")" = "('quarantined', True, 32)"
+QID=$(jq_ "d['events'][0]['quarantine_id']")
+api -H "Authorization: Bearer $S2" "$URL/api/v1/endpoints/$EP2/events" > "$T/code"
+check "a unit user cannot see another unit's endpoint" test "$(cat "$T/code")" = 404
+api -X POST -H "Authorization: Bearer $S" -d "{\"kind\":\"quarantine_restore\",\"args\":{\"id\":\"$QID\"}}" "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+CREST=$(jq_ "d['command']")
+api -X POST -H "Authorization: Bearer $S" -d '{"kind":"quarantine_delete","args":{"id":"abcdef"}}' "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+CDEL=$(jq_ "d['command']")
+api -X POST -H "Authorization: Bearer $S" -d '{"kind":"update"}' "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1; expect_status "agent round with three commands" 0 $?
+check "restored to where it was" test -f "$T/cmdscan/tải về.com"
+check "a missing entry: not deleted, said so" has "$T/out" "command $CDEL (quarantine_delete): not deleted"
+check "update without a mirror: said so" has "$T/out" "no mirror configured"
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/$EP2/commands" > /dev/null
+check "states: failed, failed, ok, ok" test "$(jq_ "[c['state'] for c in d['commands']]")" = "['failed', 'failed', 'ok', 'ok']"
+check "the restore's id" test "$(jq_ "[c['id'] for c in d['commands'] if c['kind'] == 'quarantine_restore'][0]")" = "$CREST"
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --once > "$T/out" 2>&1
+check "commands done are not run again" hasnt "$T/out" "command "
+K agent post --server "$URL" --state "$T/a2" /api/v1/commands "{\"results\":[{\"id\":$CSCAN,\"ok\":false}]}" > "$T/out" 2>&1
+check "a resent result is a duplicate, the first one stays" has "$T/out" '"duplicates":1'
+K agent post --server "$URL" --state "$T/stc1" /api/v1/commands "{\"results\":[{\"id\":$CSCAN,\"ok\":true}]}" > "$T/out" 2>&1
+check "another endpoint cannot report this endpoint's command" has "$T/out" "404"
+# real-time: the agent as a daemon, a file written into a directory made after it started
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --interval 1 > "$T/rt.log" 2>&1 & APID=$!
+for _ in $(seq 100); do grep -q "real-time protection on" "$T/rt.log" && break; sleep 0.1; done
+check "real-time protection started" has "$T/rt.log" "real-time protection on"
+mkdir -p "$T/rt/Tài liệu mới"; eicar "$T/rt/Tài liệu mới/hóa đơn.exe"
+for _ in $(seq 100); do
+    api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/$EP2/events" > /dev/null
+    [ "$(jq_ "d['events'][0]['path'].endswith('hóa đơn.exe')")" = True ] && break; sleep 0.2
+done
+check "real-time detection reached the console" test "$(jq_ "(d['events'][0]['path'] == '$T/rt/Tài liệu mới/hóa đơn.exe', d['events'][0]['action'])")" = "(True, 'quarantined')"
+check "... and the file is in the quarantine" test ! -e "$T/rt/Tài liệu mới/hóa đơn.exe"
+kill "$APID"; wait "$APID" 2>/dev/null
 
 # --- revocation ---
 api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200

@@ -31,6 +31,8 @@ static void test_policy_check(void **state)
     static const char *const good[] = {
         "{}",
         "{\"realtime\": true}",
+        "{\"realtime\": true, \"realtime_paths\": [\"/home\", \"/srv/Tải về\"], \"action\": \"quarantine\"}",
+        "{\"action\": \"report\"}",
         ("{\"scan_plan\": {\"every\": \"quarter\", \"day\": 28, \"hour\": 23, \"paths\": [\"/home\", \"/srv/Tài liệu\"],"
          " \"exclude\": [\"/home/cache\"]}, \"update_interval\": 300}"),
     };
@@ -47,6 +49,10 @@ static void test_policy_check(void **state)
         {"{\"scan_plan\": {\"path\": [\"/tmp\"]}}", "unknown scan_plan member 'path'"},
         {"{\"realtime\": 1}", "true or false"},
         {"{\"update_interval\": 10}", "300 to 604800"},
+        {"{\"realtime_paths\": [\"home\"]}", "realtime_paths must hold absolute paths"},
+        {"{\"realtime_paths\": \"/home\"}", "realtime_paths must be a list"},
+        {"{\"action\": \"delete\"}", "\"report\" or \"quarantine\""},
+        {"{\"action\": true}", "\"report\" or \"quarantine\""},
     };
     for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
         json_t *p = check(good[i], why, sizeof(why));
@@ -56,6 +62,54 @@ static void test_policy_check(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         why[0] = '\0';
         assert_null(check(bad[i].text, why, sizeof(why)));
+        if (!strstr(why, bad[i].reason))
+            fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, why, bad[i].reason);
+    }
+}
+
+static void test_command_check(void **state)
+{
+    (void)state;
+    char why[256];
+    static const struct {
+        const char *text, *kind;
+    } good[] = {
+        {"{\"kind\": \"scan\"}", "scan"},
+        {"{\"kind\": \"scan\", \"args\": {\"paths\": [\"/home/Người dùng\"]}}", "scan"},
+        {"{\"kind\": \"update\", \"args\": {}}", "update"},
+        {"{\"kind\": \"quarantine_restore\", \"args\": {\"id\": \"0a1b2c\", \"to\": \"/tmp/x\"}}",
+         "quarantine_restore"},
+        {"{\"kind\": \"quarantine_delete\", \"args\": {\"id\": \"ff00\"}}", "quarantine_delete"},
+    };
+    static const struct {
+        const char *text, *reason;
+    } bad[] = {
+        {"[]", "JSON object"},
+        {"{}", "kind must be"},
+        {"{\"kind\": \"format_disk\"}", "unknown command kind 'format_disk'"},
+        {"{\"kind\": \"scan\", \"when\": 1}", "unknown command member 'when'"},
+        {"{\"kind\": \"scan\", \"args\": []}", "args must be an object"},
+        {"{\"kind\": \"scan\", \"args\": {\"paths\": []}}", "1 to 64 absolute paths"},
+        {"{\"kind\": \"scan\", \"args\": {\"paths\": [\"etc\"]}}", "absolute paths"},
+        {"{\"kind\": \"update\", \"args\": {\"force\": true}}", "unknown argument 'force' of a update"},
+        {"{\"kind\": \"quarantine_delete\"}", "quarantine entry id"},
+        {"{\"kind\": \"quarantine_delete\", \"args\": {\"id\": \"../../etc/passwd\"}}", "quarantine entry id"},
+        {"{\"kind\": \"quarantine_restore\", \"args\": {\"id\": \"ab\", \"to\": \"x\"}}", "to must be an absolute"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        json_t *in = json_loads(good[i].text, 0, NULL), *c = khi_command_check(in, why, sizeof(why));
+        json_decref(in);
+        if (!c)
+            fail_msg("%s refused: %s", good[i].text, why);
+        assert_string_equal(json_string_value(json_object_get(c, "kind")), good[i].kind);
+        assert_true(json_is_object(json_object_get(c, "args")));
+        json_decref(c);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *in = json_loads(bad[i].text, 0, NULL);
+        why[0] = '\0';
+        assert_null(khi_command_check(in, why, sizeof(why)));
+        json_decref(in);
         if (!strstr(why, bad[i].reason))
             fail_msg("%s: reason '%s' lacks '%s'", bad[i].text, why, bad[i].reason);
     }
@@ -151,6 +205,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_policy_check),
         cmocka_unit_test(test_policy_overlay),
+        cmocka_unit_test(test_command_check),
         cmocka_unit_test(test_plan_due_utc),
         cmocka_unit_test(test_plan_due_vietnam),
     };

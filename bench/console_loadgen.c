@@ -1,7 +1,8 @@
 /*
  * console_loadgen.c - simulated agents against a running console, for bench/bench_console.sh.
  *
- * usage: console_loadgen URL TOKEN AGENTS SECONDS DETECTIONS_PER_S THREADS [PIN]
+ * usage: console_loadgen URL[,URL...] TOKEN AGENTS SECONDS DETECTIONS_PER_S THREADS [PIN]
+ * With several URLs (server processes sharing one database), agent i talks to URL i mod n.
  * Enrols AGENTS endpoints with TOKEN, then for SECONDS sends each agent's heartbeat once a
  * minute (AGENTS/60 per second in all) and DETECTIONS_PER_S detection events, spread over
  * THREADS threads, each request signed as a real agent signs it. Prints requests/s, latency
@@ -17,7 +18,9 @@
 #include <time.h>
 
 typedef struct shared_t {
-    const char *url, *pin;
+    char *urls[16];
+    int nurls;
+    const char *pin;
     kh_agent_identity *ids;
     int nagents, seconds, threads;
     double det_rate;
@@ -44,6 +47,11 @@ static int cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+static const char *url_of(const shared_t *sh, int agent)
+{
+    return sh->urls[agent % sh->nurls];
+}
+
 static void *enrol_worker(void *arg)
 {
     worker_t *w = arg;
@@ -52,7 +60,7 @@ static void *enrol_worker(void *arg)
     for (int i = w->index; i < sh->nagents; i += sh->threads) {
         char err[512], host[64];
         snprintf(host, sizeof(host), "may-%05d", i);
-        if (kh_agent_enrol(sh->url, token, sh->pin, host, &sh->ids[i], err, sizeof(err)) != KH_OK) {
+        if (kh_agent_enrol(url_of(sh, i), token, sh->pin, host, &sh->ids[i], err, sizeof(err)) != KH_OK) {
             fprintf(stderr, "enrol %d: %s\n", i, err);
             w->errors++;
         }
@@ -87,7 +95,7 @@ static void *load_worker(void *arg)
                                          "\"signature\":\"Bench.Sig.%ld\",\"action\":\"quarantined\"}]}",
                      w->index, ev_sent, (long)time(NULL), ev_sent, ev_sent % 50);
         double t0 = now();
-        kh_err e = kh_agent_post(sh->url, &sh->ids[agent], do_hb ? "/api/v1/heartbeat" : "/api/v1/events", body,
+        kh_err e = kh_agent_post(url_of(sh, agent), &sh->ids[agent], do_hb ? "/api/v1/heartbeat" : "/api/v1/events", body,
                                  &status, &reply, err, sizeof(err));
         double dt = now() - t0;
         kh_free(reply);
@@ -125,11 +133,22 @@ static void report(const char *kind, double *v, size_t n, double secs)
 int main(int argc, char **argv)
 {
     if (argc < 7) {
-        fprintf(stderr, "usage: console_loadgen URL TOKEN AGENTS SECONDS DETECTIONS_PER_S THREADS [PIN]\n");
+        fprintf(stderr, "usage: console_loadgen URL[,URL...] TOKEN AGENTS SECONDS DETECTIONS_PER_S THREADS [PIN]\n");
         return 2;
     }
-    shared_t sh = {argv[1], argc > 7 ? argv[7] : NULL, NULL, atoi(argv[3]), atoi(argv[4]), atoi(argv[6]),
-                   atof(argv[5])};
+    shared_t sh;
+    memset(&sh, 0, sizeof(sh));
+    for (char *save = NULL, *u = strtok_r(argv[1], ",", &save); u && sh.nurls < 16; u = strtok_r(NULL, ",", &save))
+        sh.urls[sh.nurls++] = u;
+    if (!sh.nurls) {
+        fprintf(stderr, "console_loadgen: no URL\n");
+        return 2;
+    }
+    sh.pin = argc > 7 ? argv[7] : NULL;
+    sh.nagents = atoi(argv[3]);
+    sh.seconds = atoi(argv[4]);
+    sh.threads = atoi(argv[6]);
+    sh.det_rate = atof(argv[5]);
     setenv("LOADGEN_TOKEN", argv[2], 1);
     sh.ids = calloc((size_t)sh.nagents, sizeof(*sh.ids));
     worker_t *w = calloc((size_t)sh.threads, sizeof(*w));

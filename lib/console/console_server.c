@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <time.h>
 
 #define CLOCK_SKEW 300
@@ -30,11 +31,20 @@
 #define MAX_COMMANDS 20            /* delivered per heartbeat, reported per request */
 #define COMMAND_TTL (7 * 86400)   /* a command not done in a week is dropped */
 
+#define POLICY_CACHE 512 /* units whose effective policy is kept */
+#define POLICY_TTL 10     /* seconds: another server process's policy change shows within this */
+
 struct kh_console {
     struct MHD_Daemon *d;
     khi_store *store;
     kh_console_opts o;
     uint16_t port;
+    pthread_mutex_t pmu; /* guards pcache */
+    struct {
+        int64_t unit;
+        json_t *policy; /* NULL: slot free */
+        int64_t until;
+    } pcache[POLICY_CACHE];
 };
 
 typedef struct req {
@@ -206,10 +216,39 @@ static json_t *unit_policy(kh_console *c, int64_t unit, int64_t *out_from)
     return o.p;
 }
 
+/* Heartbeats ask for the same few policies all the time: each unit's effective policy is kept
+ * for POLICY_TTL seconds (a change made through this server drops the whole cache at once). */
 static json_t *endpoint_policy(kh_console *c, int64_t endpoint)
 {
-    int64_t unit;
-    return khi_store_endpoint_unit(c->store, endpoint, &unit) == KH_OK ? unit_policy(c, unit, NULL) : NULL;
+    int64_t unit, now = now_s();
+    if (khi_store_endpoint_unit(c->store, endpoint, &unit) != KH_OK)
+        return NULL;
+    size_t slot = (size_t)unit % POLICY_CACHE;
+    json_t *p = NULL;
+    pthread_mutex_lock(&c->pmu);
+    if (c->pcache[slot].policy && c->pcache[slot].unit == unit && c->pcache[slot].until > now)
+        p = json_deep_copy(c->pcache[slot].policy); /* jansson's reference counts are not atomic */
+    pthread_mutex_unlock(&c->pmu);
+    if (p || !(p = unit_policy(c, unit, NULL)))
+        return p;
+    json_t *keep = json_deep_copy(p);
+    pthread_mutex_lock(&c->pmu);
+    json_decref(c->pcache[slot].policy);
+    c->pcache[slot].unit = unit;
+    c->pcache[slot].policy = keep;
+    c->pcache[slot].until = now + POLICY_TTL;
+    pthread_mutex_unlock(&c->pmu);
+    return p;
+}
+
+static void policy_cache_drop(kh_console *c)
+{
+    pthread_mutex_lock(&c->pmu);
+    for (size_t i = 0; i < POLICY_CACHE; i++) {
+        json_decref(c->pcache[i].policy);
+        c->pcache[i].policy = NULL;
+    }
+    pthread_mutex_unlock(&c->pmu);
 }
 
 /* A command as an agent receives it: {"id", "kind", "args"} (the stored args are checked JSON) */
@@ -661,6 +700,7 @@ static void h_policy(kh_console *c, struct MHD_Connection *conn, const who *w, i
         }
         char *text = json_dumps(ok, JSON_COMPACT | JSON_SORT_KEYS);
         kh_err e = text ? khi_store_policy_set(c->store, unit, text, now_s()) : KH_ENOMEM;
+        policy_cache_drop(c);
         free(text);
         if (e != KH_OK) {
             json_decref(ok);
@@ -913,6 +953,7 @@ kh_err kh_console_start(const kh_console_opts *opts, kh_console **out, char *err
     kh_console *c = khi_calloc(1, sizeof(*c));
     if (!c)
         return KH_ENOMEM;
+    pthread_mutex_init(&c->pmu, NULL);
     c->o = *opts;
     if (!c->o.report_window)
         c->o.report_window = 24 * 3600;
@@ -985,5 +1026,7 @@ void kh_console_stop(kh_console *c)
     if (c->d)
         MHD_stop_daemon(c->d);
     khi_store_close(c->store);
+    policy_cache_drop(c);
+    pthread_mutex_destroy(&c->pmu);
     khi_free(c);
 }

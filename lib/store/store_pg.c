@@ -3,9 +3,12 @@
  * server processes sharing one database.
  *
  * The same schema and answers as the SQLite backend. Every value is a parameter of
- * PQexecParams (text format; bytea as \x hex), never part of the SQL. One connection per store
- * with a mutex around each call (server threads share it); schema migrations take an advisory
- * lock so that several servers starting at once migrate once. Secrets are stored as in the
+ * PQexecParams (text format; bytea as \x hex), never part of the SQL. The server's threads
+ * share a pool of connections (opened as needed, at most POOL_MAX; a broken one is reset when
+ * next taken): each call takes one for its statements (a transaction stays on its connection)
+ * and gives it back, and a thread that calls again while holding one (a callback asking the
+ * store) uses the one it holds. Schema migrations take an advisory lock so that several
+ * servers starting at once migrate once. Secrets are stored as in the
  * SQLite backend: token and session digests, argon2id password strings.
  */
 #include "store/store_int.h"
@@ -17,11 +20,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define POOL_MAX 8
+
 typedef struct pg_store {
     khi_store base;
-    PGconn *c;
+    char *url;
+    PGconn *conn[POOL_MAX];
+    int busy[POOL_MAX];
+    int n; /* connections opened */
     pthread_mutex_t mu;
+    pthread_cond_t freed;
 } pg_store;
+
+/* the connection this thread holds, of which store, how many calls deep */
+static __thread struct {
+    pg_store *store;
+    int slot, depth;
+} held;
 
 #define PG(s) ((pg_store *)(s))
 #define MIGRATION_LOCK 7253104
@@ -79,22 +94,92 @@ static const char *const migrations[] = {
     "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
 };
 
+static void quiet(void *ud, const char *msg)
+{
+    (void)ud;
+    (void)msg;
+}
+
+static PGconn *connect_one(const char *url)
+{
+    PGconn *c = PQconnectdb(url);
+    if (c && PQstatus(c) == CONNECTION_OK) {
+        PQsetClientEncoding(c, "UTF8");
+        PQsetNoticeProcessor(c, quiet, NULL); /* the library never prints */
+    }
+    return c;
+}
+
+/* Take a connection for this thread (or go one deeper on the one it holds). A thread holds
+ * connections of one store at a time: no call of one store runs inside a call of another. */
 static void lock(khi_store *s)
 {
-    pthread_mutex_lock(&PG(s)->mu);
+    pg_store *p = PG(s);
+    if (held.depth && held.store == p) {
+        held.depth++;
+        return;
+    }
+    pthread_mutex_lock(&p->mu);
+    int k = -1;
+    while (k < 0) {
+        for (int i = 0; i < p->n && k < 0; i++)
+            if (!p->busy[i] && p->conn[i])
+                k = i;
+        if (k < 0 && p->n < POOL_MAX) { /* open one more, outside the mutex */
+            int i = p->n++;
+            p->busy[i] = 1;
+            pthread_mutex_unlock(&p->mu);
+            PGconn *c = connect_one(p->url);
+            pthread_mutex_lock(&p->mu);
+            if (c && PQstatus(c) == CONNECTION_OK) {
+                p->conn[i] = c;
+                k = i;
+                break;
+            }
+            PQfinish(c); /* the server refuses more: make do with those open */
+            if (i == p->n - 1) {
+                p->busy[i] = 0;
+                p->n--;
+            } /* else the slot stays reserved and unused: another thread opened one after it */
+        }
+        if (k < 0)
+            pthread_cond_wait(&p->freed, &p->mu);
+    }
+    p->busy[k] = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (PQstatus(p->conn[k]) != CONNECTION_OK)
+        PQreset(p->conn[k]); /* the server restarted or the link broke */
+    held.store = p;
+    held.slot = k;
+    held.depth = 1;
 }
 
 static void unlock(khi_store *s)
 {
-    pthread_mutex_unlock(&PG(s)->mu);
+    pg_store *p = PG(s);
+    if (--held.depth > 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->busy[held.slot] = 0;
+    pthread_cond_signal(&p->freed);
+    pthread_mutex_unlock(&p->mu);
+    held.store = NULL;
+}
+
+/* The connection this thread holds. */
+static PGconn *cur(void)
+{
+    return held.store->conn[held.slot];
 }
 
 /* Run sql with n text parameters (NULL = SQL NULL); returns the result (caller clears) or
  * NULL on error. */
 static PGresult *q(khi_store *s, const char *sql, int n, const char *const *params)
 {
+    lock(s); /* the caller's connection when it holds one */
     /* without parameters, PQexec (which also runs the several statements of a migration) */
-    PGresult *r = n ? PQexecParams(PG(s)->c, sql, n, NULL, params, NULL, NULL, 0) : PQexec(PG(s)->c, sql);
+    PGresult *r = n ? PQexecParams(cur(), sql, n, NULL, params, NULL, NULL, 0) : PQexec(cur(), sql);
+    unlock(s);
     ExecStatusType st = PQresultStatus(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         PQclear(r);
@@ -137,9 +222,11 @@ static void pg_close(khi_store *s)
 {
     if (!s)
         return;
-    if (PG(s)->c)
-        PQfinish(PG(s)->c);
+    for (int i = 0; i < PG(s)->n; i++)
+        PQfinish(PG(s)->conn[i]);
     pthread_mutex_destroy(&PG(s)->mu);
+    pthread_cond_destroy(&PG(s)->freed);
+    khi_free(PG(s)->url);
     khi_free(s);
 }
 
@@ -148,9 +235,11 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
     char lk[32], ver[32];
     i64(lk, sizeof(lk), MIGRATION_LOCK);
     const char *p1[] = {lk};
+    lock(s); /* one connection throughout: the advisory lock is the session's */
     if (run(s, "SELECT pg_advisory_lock($1::bigint)", 1, p1) != KH_OK ||
         run(s, "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT)", 0, NULL) != KH_OK) {
-        khi_snprintf(err, err_len, "schema: %s", PQerrorMessage(PG(s)->c));
+        khi_snprintf(err, err_len, "schema: %s", PQerrorMessage(cur()));
+        unlock(s);
         return KH_EIO;
     }
     int version = 0;
@@ -166,22 +255,17 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
             run(s, "INSERT INTO meta(key, value) VALUES('schema_version', $1)"
                    " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 1, p2) != KH_OK ||
             run(s, "COMMIT", 0, NULL) != KH_OK) {
-            khi_snprintf(err, err_len, "schema migration %zu: %s", i + 1, PQerrorMessage(PG(s)->c));
+            khi_snprintf(err, err_len, "schema migration %zu: %s", i + 1, PQerrorMessage(cur()));
             run(s, "ROLLBACK", 0, NULL);
             e = KH_EIO;
         }
     }
     run(s, "SELECT pg_advisory_unlock($1::bigint)", 1, p1);
+    unlock(s);
     return e;
 }
 
 static const khi_store_ops pg_ops;
-
-static void quiet(void *ud, const char *msg)
-{
-    (void)ud;
-    (void)msg;
-}
 
 kh_err khi_store_pg_open(const char *url, khi_store **out, char *err, size_t err_len)
 {
@@ -192,14 +276,19 @@ kh_err khi_store_pg_open(const char *url, khi_store **out, char *err, size_t err
         return KH_ENOMEM;
     p->base.ops = &pg_ops;
     pthread_mutex_init(&p->mu, NULL);
-    p->c = PQconnectdb(url);
-    if (!p->c || PQstatus(p->c) != CONNECTION_OK) {
-        khi_snprintf(err, err_len, "PostgreSQL: %s", p->c ? PQerrorMessage(p->c) : "out of memory");
+    pthread_cond_init(&p->freed, NULL);
+    if (!(p->url = khi_strdup(url))) {
+        pg_close(&p->base);
+        return KH_ENOMEM;
+    }
+    p->conn[0] = connect_one(url); /* the first at once: a wrong address is said at start */
+    if (!p->conn[0] || PQstatus(p->conn[0]) != CONNECTION_OK) {
+        khi_snprintf(err, err_len, "PostgreSQL: %s", p->conn[0] ? PQerrorMessage(p->conn[0]) : "out of memory");
+        PQfinish(p->conn[0]);
         pg_close(&p->base);
         return KH_EIO;
     }
-    PQsetClientEncoding(p->c, "UTF8");
-    PQsetNoticeProcessor(p->c, quiet, NULL); /* the library never prints */
+    p->n = 1;
     kh_err e = migrate(&p->base, err, err_len);
     if (e != KH_OK) {
         pg_close(&p->base);

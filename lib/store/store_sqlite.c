@@ -1,8 +1,13 @@
 /*
  * store_sqlite.c - the embedded storage backend: SQLite in WAL mode.
  *
- * One connection in serialized mode shared by the server's threads; WAL lets readers of the
- * console go on while agents write. The schema is versioned: each migration runs once, in a
+ * Two connections. Writes go through one, and the agents' hot writes (heartbeats, detection
+ * events, scan results) through one writer thread that batches them: whatever the server's
+ * threads submitted while it committed the last batch becomes the next transaction (a savepoint
+ * per request, so one failing request does not undo the others), and each request returns once
+ * its batch is committed: a reply of "stored" means on disk. Reads of the console (roll-ups, top
+ * lists, the tree, sessions) use the other connection: WAL lets them run while agents write, so
+ * a long roll-up never holds up a heartbeat. The schema is versioned: each migration runs once, in a
  * transaction, and the version is recorded in meta. Secrets are never stored: enrolment tokens
  * and session ids are kept as SHA-256 digests, passwords as argon2id strings (libsodium).
  */
@@ -14,11 +19,35 @@
 #include <stdio.h>
 #include <string.h>
 
+/* A request for the writer thread. */
+typedef struct sq_job {
+    enum { JOB_HEARTBEAT, JOB_EVENT, JOB_SCAN } kind;
+    int64_t id, now;
+    const void *rec; /* khi_inventory, khi_event_rec or khi_scan_rec (the caller's) */
+    int *out_new;
+    kh_err result;
+    int done;
+    struct sq_job *next;
+} sq_job;
+
+#define BATCH_MAX 512
+
 typedef struct sq_store {
-    khi_store base; /* first: a khi_store * is a sq_store * */
-    sqlite3 *db;
-    pthread_mutex_t mu; /* one connection: its transactions must not interleave across threads */
+    khi_store base;      /* first: a khi_store * is a sq_store * */
+    sqlite3 *db;         /* writes */
+    sqlite3 *rdb;        /* reads (query_only) */
+    pthread_mutex_t mu;  /* db: its transactions must not interleave across threads */
+    pthread_mutex_t rmu; /* rdb */
+    /* the writer thread and its queue */
+    pthread_t writer;
+    int writer_on, stopping;
+    pthread_mutex_t jmu;
+    pthread_cond_t jready, jdone;
+    sq_job *head, *tail;
 } sq_store;
+
+/* The connection the calls of this thread use now (set by the wrappers below). */
+static __thread sqlite3 *tl_db;
 
 #define SQ(s) ((sq_store *)(s))
 
@@ -111,6 +140,7 @@ static kh_err migrate(khi_store *s, char *err, size_t err_len)
 }
 
 static void sq_close(khi_store *s);
+static void *writer_main(void *arg);
 static const khi_store_ops sq_ops;
 
 kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_t err_len)
@@ -126,7 +156,11 @@ kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_
     pthread_mutexattr_init(&ma);
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&q->mu, &ma);
+    pthread_mutex_init(&q->rmu, &ma);
     pthread_mutexattr_destroy(&ma);
+    pthread_mutex_init(&q->jmu, NULL);
+    pthread_cond_init(&q->jready, NULL);
+    pthread_cond_init(&q->jdone, NULL);
     khi_store *s = &q->base;
     if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
                         NULL) != SQLITE_OK) {
@@ -146,6 +180,17 @@ kh_err khi_store_sqlite_open(const char *path, khi_store **out, char *err, size_
         sq_close(s);
         return e;
     }
+    /* the readers' connection (an in-memory database has only the one) */
+    if (strcmp(path, ":memory:") != 0 &&
+        (sqlite3_open_v2(path, &q->rdb, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK ||
+         sqlite3_exec(q->rdb, "PRAGMA query_only=1", NULL, NULL, NULL) != SQLITE_OK)) {
+        khi_snprintf(err, err_len, "%s: %s", path, q->rdb ? sqlite3_errmsg(q->rdb) : "cannot open");
+        sq_close(s);
+        return KH_EIO;
+    }
+    if (q->rdb)
+        sqlite3_busy_timeout(q->rdb, 5000);
+    q->writer_on = pthread_create(&q->writer, NULL, writer_main, q) == 0;
     *out = s;
     return KH_OK;
 }
@@ -154,8 +199,21 @@ static void sq_close(khi_store *s)
 {
     if (!s)
         return;
-    sqlite3_close(SQ(s)->db);
-    pthread_mutex_destroy(&SQ(s)->mu);
+    sq_store *q = SQ(s);
+    if (q->writer_on) {
+        pthread_mutex_lock(&q->jmu);
+        q->stopping = 1;
+        pthread_cond_signal(&q->jready);
+        pthread_mutex_unlock(&q->jmu);
+        pthread_join(q->writer, NULL);
+    }
+    sqlite3_close(q->rdb);
+    sqlite3_close(q->db);
+    pthread_mutex_destroy(&q->mu);
+    pthread_mutex_destroy(&q->rmu);
+    pthread_mutex_destroy(&q->jmu);
+    pthread_cond_destroy(&q->jready);
+    pthread_cond_destroy(&q->jdone);
     khi_free(s);
 }
 
@@ -164,7 +222,7 @@ static void sq_close(khi_store *s)
 static sqlite3_stmt *prep(khi_store *s, const char *sql)
 {
     sqlite3_stmt *st = NULL;
-    return sqlite3_prepare_v2(SQ(s)->db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
+    return sqlite3_prepare_v2(tl_db ? tl_db : SQ(s)->db, sql, -1, &st, NULL) == SQLITE_OK ? st : NULL;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
@@ -817,232 +875,342 @@ static kh_err sq_session_locked(khi_store *s, const char *session_hex, int64_t n
     return e;
 }
 
-/* ---- every call holds the connection's lock ---- */
+/* ---- the connections: reads, writes, and the writer thread's batches ---- */
+
+static sqlite3 *read_begin(khi_store *s)
+{
+    pthread_mutex_lock(&SQ(s)->rmu);
+    sqlite3 *prev = tl_db;
+    tl_db = SQ(s)->rdb ? SQ(s)->rdb : SQ(s)->db;
+    return prev;
+}
+
+static void read_end(khi_store *s, sqlite3 *prev)
+{
+    tl_db = prev;
+    pthread_mutex_unlock(&SQ(s)->rmu);
+}
+
+static sqlite3 *write_begin(khi_store *s)
+{
+    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = tl_db;
+    tl_db = SQ(s)->db;
+    return prev;
+}
+
+static void write_end(khi_store *s, sqlite3 *prev)
+{
+    tl_db = prev;
+    pthread_mutex_unlock(&SQ(s)->mu);
+}
+
+static kh_err run_job(khi_store *s, sq_job *j)
+{
+    switch (j->kind) {
+    case JOB_HEARTBEAT:
+        return sq_heartbeat_locked(s, j->id, j->rec, j->now);
+    case JOB_EVENT:
+        return sq_event_locked(s, j->id, j->rec, j->out_new);
+    default:
+        return sq_scan_locked(s, j->id, j->rec, j->out_new);
+    }
+}
+
+/* One transaction for a batch of jobs, each under its own savepoint. */
+static void run_batch(khi_store *s, sq_job *first)
+{
+    sqlite3 *prev = write_begin(s);
+    int open = exec(s, "BEGIN IMMEDIATE") == KH_OK;
+    for (sq_job *j = first; j; j = j->next) {
+        if (!open || exec(s, "SAVEPOINT job") != KH_OK) {
+            j->result = KH_EIO;
+            continue;
+        }
+        j->result = run_job(s, j);
+        if (j->result != KH_OK && j->result != KH_ENOENT)
+            exec(s, "ROLLBACK TO job");
+        exec(s, "RELEASE job");
+    }
+    if (open && exec(s, "COMMIT") != KH_OK) {
+        exec(s, "ROLLBACK");
+        for (sq_job *j = first; j; j = j->next)
+            j->result = KH_EIO;
+    }
+    write_end(s, prev);
+}
+
+static void *writer_main(void *arg)
+{
+    sq_store *q = arg;
+    pthread_mutex_lock(&q->jmu);
+    for (;;) {
+        while (!q->head && !q->stopping)
+            pthread_cond_wait(&q->jready, &q->jmu);
+        if (!q->head)
+            break; /* stopping, and nothing left to write */
+        sq_job *first = q->head, *last = first;
+        for (size_t n = 1; last->next && n < BATCH_MAX; n++)
+            last = last->next;
+        q->head = last->next;
+        if (!q->head)
+            q->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&q->jmu);
+        run_batch(&q->base, first);
+        pthread_mutex_lock(&q->jmu);
+        for (sq_job *j = first, *next; j; j = next) {
+            next = j->next; /* j lives on its caller's stack: read next before done */
+            j->done = 1;
+        }
+        pthread_cond_broadcast(&q->jdone);
+    }
+    pthread_mutex_unlock(&q->jmu);
+    return NULL;
+}
+
+/* Hand a job to the writer thread and wait until its batch is committed. */
+static kh_err submit(khi_store *s, sq_job *j)
+{
+    sq_store *q = SQ(s);
+    if (!q->writer_on) { /* no thread (it could not start): the job alone */
+        sqlite3 *prev = write_begin(s);
+        kh_err e = run_job(s, j);
+        write_end(s, prev);
+        return e;
+    }
+    pthread_mutex_lock(&q->jmu);
+    if (q->tail)
+        q->tail->next = j;
+    else
+        q->head = j;
+    q->tail = j;
+    pthread_cond_signal(&q->jready);
+    while (!j->done)
+        pthread_cond_wait(&q->jdone, &q->jmu);
+    pthread_mutex_unlock(&q->jmu);
+    return j->result;
+}
+
 
 static kh_err sq_unit_add(khi_store *s, int64_t parent, const char *name, const char *kind,
                           const char *code, int64_t *out_id)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_unit_add_locked(s, parent, name, kind, code, out_id);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_unit_find(khi_store *s, const char *name, int64_t *out_id)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_unit_find_locked(s, name, out_id);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static int sq_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     int r = sq_unit_within_locked(s, unit, ancestor);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_unit_name_locked(s, id, out, out_len);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_units(khi_store *s, khi_unit_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_units_locked(s, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int uses, int64_t now,
                               char out_hex[65])
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_token_create_locked(s, unit_id, ttl, uses, now, out_hex);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_enrol(khi_store *s, const char *token_hex, const uint8_t pubkey[32],
                        const char *hostname, int64_t now, int64_t *out_endpoint)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_enrol_locked(s, token_hex, pubkey, hostname, now, out_endpoint);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], int *out_revoked)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_endpoint_key_locked(s, id, out_pubkey, out_revoked);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_endpoint_revoke(khi_store *s, int64_t id)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_endpoint_revoke_locked(s, id);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
-    kh_err r = sq_heartbeat_locked(s, id, inv, now);
-    pthread_mutex_unlock(&SQ(s)->mu);
-    return r;
+    sq_job j = {JOB_HEARTBEAT, id, now, inv, NULL, KH_OK, 0, NULL};
+    return submit(s, &j);
 }
 
 static kh_err sq_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, int *out_new)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
-    kh_err r = sq_event_locked(s, endpoint, ev, out_new);
-    pthread_mutex_unlock(&SQ(s)->mu);
-    return r;
+    sq_job j = {JOB_EVENT, endpoint, 0, ev, out_new, KH_OK, 0, NULL};
+    return submit(s, &j);
 }
 
 static kh_err sq_unit_stats(khi_store *s, int64_t from, int64_t to, int64_t now, int64_t window,
                             int64_t silent_after, khi_stats_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_unit_stats_locked(s, from, to, now, window, silent_after, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                 khi_top_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_top_signatures_locked(s, unit, from, to, limit, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t to, int limit,
                                khi_top_endpoint_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_top_endpoints_locked(s, unit, from, to, limit, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_policy_set(khi_store *s, int64_t unit, const char *json, int64_t now)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_policy_set_locked(s, unit, json, now);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_policy_get(khi_store *s, int64_t unit, char **out)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_policy_get_locked(s, unit, out);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_endpoint_unit_locked(s, endpoint, out_unit);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 
 static kh_err sq_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *r, int *out_new)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
-    kh_err e = sq_scan_locked(s, endpoint, r, out_new);
-    pthread_mutex_unlock(&SQ(s)->mu);
-    return e;
+    sq_job j = {JOB_SCAN, endpoint, 0, r, out_new, KH_OK, 0, NULL};
+    return submit(s, &j);
 }
 
 static kh_err sq_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err e = sq_plan_done_locked(s, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return e;
 }
 
 static kh_err sq_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err e = sq_events_locked(s, endpoint, limit, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return e;
 }
 
 static kh_err sq_command_add(khi_store *s, int64_t endpoint, const char *kind, const char *args, const char *by,
                              int64_t now, int64_t expires, int64_t *out_id)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err e = sq_command_add_locked(s, endpoint, kind, args, by, now, expires, out_id);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return e;
 }
 
 static kh_err sq_commands_due(khi_store *s, int64_t endpoint, int64_t now, int limit, khi_command_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err e = sq_commands_due_locked(s, endpoint, now, limit, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return e;
 }
 
 static kh_err sq_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok, const char *detail, int64_t now,
                               int *out_new)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err e = sq_command_done_locked(s, endpoint, id, ok, detail, now, out_new);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return e;
 }
 
 static kh_err sq_commands(khi_store *s, int64_t endpoint, int limit, khi_command_fn cb, void *ud)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err e = sq_commands_locked(s, endpoint, limit, cb, ud);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return e;
 }
 
 static kh_err sq_user_set(khi_store *s, const char *name, const char *password, const char *role,
                           int64_t unit_id)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_user_set_locked(s, name, password, role, unit_id);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_login(khi_store *s, const char *name, const char *password, int64_t ttl,
                        int64_t now, char out_session[65])
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = write_begin(s);
     kh_err r = sq_login_locked(s, name, password, ttl, now, out_session);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    write_end(s, prev);
     return r;
 }
 
 static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
                          size_t user_len, char *out_role, size_t role_len, int64_t *out_unit)
 {
-    pthread_mutex_lock(&SQ(s)->mu);
+    sqlite3 *prev = read_begin(s);
     kh_err r = sq_session_locked(s, session_hex, now, out_user, user_len, out_role, role_len, out_unit);
-    pthread_mutex_unlock(&SQ(s)->mu);
+    read_end(s, prev);
     return r;
 }
 

@@ -3,7 +3,9 @@
  * here event by event, over periods that cut days at both ends, lie within one day, or span
  * everything; top signatures and top infected endpoints; a unit tree with units under units;
  * resent events counted once; scan results and scan-plan compliance; an endpoint's events;
- * commands delivered until done, reported once, expired, refused for another endpoint.
+ * commands delivered until done, reported once, expired, refused for another endpoint; many
+ * threads writing events and heartbeats at once while another reads roll-ups (the SQLite
+ * backend's writer thread batches them): every event stored once, every reply true.
  *
  * Runs on SQLite (a temporary file) unless KH_TEST_DB_URL names another store:
  * tests/cli/test_console_pg.sh runs it again against a real PostgreSQL server.
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -409,6 +412,61 @@ static void test_endpoint_events(void **state)
     assert_int_equal(n, 3);
 }
 
+#define WRITERS 8
+#define PER_WRITER 250
+#define BUSY_DAY (T0 + 100 * DAY)
+
+typedef struct writer_arg {
+    fixture *f;
+    int index, errors, fresh;
+} writer_arg;
+
+static void *write_many(void *p)
+{
+    writer_arg *w = p;
+    for (int i = 0; i < PER_WRITER; i++) {
+        char uid[48];
+        int fresh = 0;
+        snprintf(uid, sizeof(uid), "busy-%d-%d", w->index, i);
+        khi_event_rec r = {.uid = uid, .path = "/srv/tệp", .signature = "Busy.Sig", .action = "reported",
+                           .time = BUSY_DAY + i};
+        int64_t ep = w->f->ep_id[(w->index + i) % NEP];
+        if (khi_store_event(w->f->s, ep, &r, &fresh) != KH_OK)
+            w->errors++;
+        w->fresh += fresh;
+        if (khi_store_event(w->f->s, ep, &r, &fresh) != KH_OK || fresh) /* resent: never twice */
+            w->errors++;
+        khi_inventory inv = {.hostname = "máy", .os = "Linux", .sig_version = i};
+        if (i % 10 == 0 && khi_store_heartbeat(w->f->s, ep, &inv, BUSY_DAY + i) != KH_OK)
+            w->errors++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_writes(void **state)
+{
+    fixture *f = *state;
+    pthread_t th[WRITERS];
+    writer_arg w[WRITERS];
+    for (int i = 0; i < WRITERS; i++) {
+        w[i] = (writer_arg){f, i, 0, 0};
+        assert_int_equal(pthread_create(&th[i], NULL, write_many, &w[i]), 0);
+    }
+    khi_rollup self; /* reads go on meanwhile */
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(khi_store_rollup(f->s, 0, BUSY_DAY, BUSY_DAY + DAY, BUSY_DAY, 3600, DAY, &self), KH_OK);
+    int fresh = 0;
+    for (int i = 0; i < WRITERS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].errors, 0);
+        fresh += w[i].fresh;
+    }
+    assert_int_equal(fresh, WRITERS * PER_WRITER);
+    assert_int_equal(khi_store_rollup(f->s, 0, BUSY_DAY, BUSY_DAY + DAY, BUSY_DAY + DAY, 3600, DAY, &self), KH_OK);
+    assert_int_equal(self.detections, WRITERS * PER_WRITER);
+    assert_int_equal(self.infected, NEP);
+}
+
 static void test_unknown_unit(void **state)
 {
     fixture *f = *state;
@@ -426,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_unknown_unit),
         cmocka_unit_test(test_commands),
         cmocka_unit_test(test_endpoint_events),
+        cmocka_unit_test(test_concurrent_writes),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -30,8 +30,8 @@ void agent_scan_tree(kh_scanner *sc, agent_scan *a, const char *path);
  * detections in its own connection to the queue at queue_path. */
 typedef struct agent_rt agent_rt;
 /* NULL with a reason in err when the paths cannot be watched. */
-agent_rt *agent_rt_start(kh_engine_slot *slot, const char *queue_path, const char *qdir, int quarantine,
-                         json_t *paths, char *err, size_t err_len);
+agent_rt *agent_rt_start(kh_engine_slot *slot, const char *queue_path, size_t queue_max, const char *qdir,
+                         int quarantine, json_t *paths, char *err, size_t err_len);
 /* "fanotify" or "inotify". */
 const char *agent_rt_method(const agent_rt *rt);
 /* Files scanned and detections queued so far. */

@@ -106,8 +106,8 @@ static void *run(void *arg)
     return NULL;
 }
 
-agent_rt *agent_rt_start(kh_engine_slot *slot, const char *queue_path, const char *qdir, int quarantine,
-                         json_t *paths, char *err, size_t err_len)
+agent_rt *agent_rt_start(kh_engine_slot *slot, const char *queue_path, size_t queue_max, const char *qdir,
+                         int quarantine, json_t *paths, char *err, size_t err_len)
 {
     const char *p[64];
     size_t n = 0, i;
@@ -129,7 +129,7 @@ agent_rt *agent_rt_start(kh_engine_slot *slot, const char *queue_path, const cha
     rt->paths = json_deep_copy(paths);
     rt->qdir = strdup(qdir);
     kh_err e = kh_watch_open(p, n, KH_WATCH_AUTO, 0, &rt->w, err, err_len);
-    if (e == KH_OK && kh_queue_open(queue_path, 0, &rt->q) != KH_OK) {
+    if (e == KH_OK && kh_queue_open(queue_path, queue_max, &rt->q) != KH_OK) {
         snprintf(err, err_len, "cannot open the queue %s", queue_path);
         e = KH_EIO;
     }

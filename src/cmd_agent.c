@@ -16,7 +16,10 @@
  *           --quarantine DIR); its realtime switch and realtime_paths start real-time
  *           protection (agent_realtime.c), whose detections are sent within a second or two.
  *           Commands in the reply (scan now, update now, quarantine restore or delete) are
- *           run once each, their results kept in STATE/commands.json until reported
+ *           run once each, their results kept in STATE/commands.json until reported. The
+ *           queue holds at most --queue-max events; what it had to drop is reported in every
+ *           heartbeat. It always runs in the foreground (--foreground is accepted for
+ *           service managers and tests that say so)
  *   post    send one signed JSON body (for administrators and tests)
  *   unit    a systemd service running "agent run" with these options (low priority, restarted
  *           on failure but not once revoked, read-only /usr, /boot and /etc)
@@ -67,6 +70,31 @@ static int has(int argc, char **argv, const char *name)
     for (int i = 2; i < argc; i++)
         if (!strcmp(argv[i], name))
             return 1;
+    return 0;
+}
+
+/* Are all arguments from argv[2] known options (valued: each takes a value; flags: none)?
+ * 0, or -1 after saying which one is not. */
+static int check_opts(int argc, char **argv, const char *const *valued, const char *const *flags)
+{
+    for (int i = 2; i < argc; i++) {
+        int known = 0;
+        for (const char *const *v = valued; *v && !known; v++)
+            if (!strcmp(argv[i], *v)) {
+                known = 1;
+                if (++i >= argc) {
+                    fprintf(stderr, "khien agent %s: %s needs a value\n", argv[1], *v);
+                    return -1;
+                }
+            }
+        for (const char *const *f = flags; *f && !known; f++)
+            known = !strcmp(argv[i], *f);
+        if (!known) {
+            fprintf(stderr, "khien agent %s: unknown option or argument '%s' (see khien agent --help)\n", argv[1],
+                    argv[i]);
+            return -1;
+        }
+    }
     return 0;
 }
 
@@ -204,6 +232,7 @@ typedef struct agent {
     const char *mirrors[8];
     size_t nmirrors;
     time_t next_update;
+    size_t queue_max; /* --queue-max */
     char *paths[64]; /* --scan */
     int npaths;
     int64_t last_scan;
@@ -260,7 +289,7 @@ static int quarantine_on(json_t *pol)
     return action && !strcmp(action, "quarantine");
 }
 
-static char *inventory(const char *dbdir, int64_t last_scan, int realtime)
+static char *inventory(const char *dbdir, int64_t last_scan, int realtime, kh_queue *q)
 {
     char host[256] = "", os[300] = "";
     struct utsname u;
@@ -277,10 +306,11 @@ static char *inventory(const char *dbdir, int64_t last_scan, int realtime)
         if (stat(m, &sb) == 0)
             sig_time = (int64_t)sb.st_mtime;
     }
-    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i}", "hostname", host, "os", os,
+    json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:i, s:I, s:I}", "hostname", host, "os", os,
                           "agent_version", KH_VERSION_STRING, "engine_version", KH_VERSION_STRING,
                           "sig_version", (json_int_t)st.version, "sig_time", (json_int_t)sig_time,
-                          "last_full_scan", (json_int_t)last_scan, "realtime", realtime);
+                          "last_full_scan", (json_int_t)last_scan, "realtime", realtime, "queue_length",
+                          (json_int_t)kh_queue_length(q), "queue_dropped", (json_int_t)kh_queue_dropped(q));
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     return text;
@@ -468,7 +498,7 @@ static void realtime_follow(agent *a, json_t *pol)
     kh_engine *e = engine_get(a);
     kh_engine_release(e);
     char err[512] = "";
-    if (e && (a->rt = agent_rt_start(a->slot, a->qpath, a->qdir, quarantine, paths, err, sizeof(err))))
+    if (e && (a->rt = agent_rt_start(a->slot, a->qpath, a->queue_max, a->qdir, quarantine, paths, err, sizeof(err))))
         printf("real-time protection on (%s), %zu path(s)\n", agent_rt_method(a->rt), json_array_size(paths));
     else
         fprintf(stderr, "khien agent: real-time protection cannot start: %s\n", e ? err : "no signatures");
@@ -610,6 +640,11 @@ static int send_command_results(agent *a, char *why, size_t why_len)
 
 static int agent_run(int argc, char **argv)
 {
+    static const char *const valued[] = {"--server", "--state", "--db", "--interval", "--scan-every", "--scan",
+                                         "--mirror", "--trust-dir", "--quarantine", "--queue-max", NULL};
+    static const char *const flags[] = {"--once", "--foreground", NULL};
+    if (check_opts(argc, argv, valued, flags) != 0)
+        return 2;
     agent a;
     memset(&a, 0, sizeof(a));
     a.server = opt(argc, argv, "--server", NULL);
@@ -635,7 +670,13 @@ static int agent_run(int argc, char **argv)
     snprintf(a.qdir, sizeof(a.qdir), "%s", opt(argc, argv, "--quarantine", ""));
     if (!a.qdir[0])
         snprintf(a.qdir, sizeof(a.qdir), "%s/quarantine", a.state);
-    if (kh_queue_open(a.qpath, 0, &a.q) != KH_OK) {
+    uint64_t qmax = 0;
+    if (cli_parse_uint(opt(argc, argv, "--queue-max", "0"), 100000000, &qmax) != 0) {
+        fprintf(stderr, "khien agent run: --queue-max must be a number of events\n");
+        return 2;
+    }
+    a.queue_max = (size_t)qmax;
+    if (kh_queue_open(a.qpath, a.queue_max, &a.q) != KH_OK) {
         fprintf(stderr, "khien agent: cannot open the queue %s\n", a.qpath);
         return 1;
     }
@@ -669,7 +710,7 @@ static int agent_run(int argc, char **argv)
         }
         planned_scan(&a, pol);
         char *inv = inventory(a.db || a.slot || a.nmirrors ? (a.db ? a.db : cli_default_update_dir()) : NULL,
-                              a.last_scan, a.rt != NULL);
+                              a.last_scan, a.rt != NULL, a.q);
         json_t *reply = NULL;
         int rc = inv ? send_json_reply(a.server, &a.id, "/api/v1/heartbeat", inv, why, sizeof(why), &reply) : 1;
         free(inv);
@@ -893,9 +934,10 @@ int cmd_agent(int argc, char **argv)
     }
     fputs("usage: khien agent enrol --server URL --token TOKEN [--pin sha256//...] [--state DIR]\n"
           "       khien agent run --server URL [--state DIR] [--db DIR] [--scan PATH]...\n"
-          "                       [--scan-every SECONDS] [--interval SECONDS] [--once]\n"
+          "                       [--scan-every SECONDS] [--interval SECONDS] [--once | --foreground]\n"
           "                       [--mirror URL]... [--trust-dir DIR]   (signature updates)\n"
           "                       [--quarantine DIR]   (default STATE/quarantine)\n"
+          "                       [--queue-max N]   (events kept while the console is away; 100000)\n"
           "       khien agent post --server URL [--state DIR] PATH JSON\n"
           "       khien agent unit --server URL [--state DIR] [--db DIR] [--interval SECONDS]\n"
           "                        [--scan PATH]... [--mirror URL]... [--trust-dir DIR] [--quarantine DIR]\n"

@@ -9,7 +9,9 @@
  *
  * HTTP API (JSON bodies, UTF-8):
  *   POST /api/v1/enrol       {"token", "pubkey" (hex), "hostname"} -> {"endpoint"}
- *   POST /api/v1/heartbeat   signed; inventory                    -> {"ok", "server_time",
+ *   POST /api/v1/heartbeat   signed; inventory (hostname, os, agent_version, engine_version,
+ *                            sig_version, sig_time, last_full_scan, realtime, queue_length,
+ *                            queue_dropped)                    -> {"ok", "server_time",
  *                            "policy", "commands": [{"id", "kind", "args"}]}
  *   POST /api/v1/events      signed; {"events": [{"uid", "time", "path", "sha256",
  *                            "signature", "action"}]}             -> {"stored", "duplicates"}
@@ -23,6 +25,10 @@
  *                            infection index, scan-plan compliance, top signatures, for the
  *                            unit and its children
  *   GET  /api/v1/top-endpoints?unit=ID&from=T&to=T&limit=N  session -> most infected endpoints
+ *   GET  /api/v1/endpoints?unit=ID&offset=N&limit=N  session -> the inventory of the unit's
+ *                            endpoints and below (hostname, OS, versions, signature age, last
+ *                            seen, last full scan, real-time on/off, the agent's queue and what
+ *                            it dropped, status reporting/silent/revoked)
  *   POST /api/v1/endpoints/ID/revoke  session, province role
  *   POST /api/v1/endpoints/ID/commands  session, province role; {"kind": "scan" | "update" |
  *                            "quarantine_restore" | "quarantine_delete", "args": {...}} -> {"command"}:

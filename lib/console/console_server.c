@@ -274,7 +274,8 @@ static void h_heartbeat(kh_console *c, int64_t id, const khi_buf *body, reply *r
         opt_str(j, "agent_version", 64, &inv.agent_version, r) &&
         opt_str(j, "engine_version", 64, &inv.engine_version, r) &&
         opt_int(j, "sig_version", &inv.sig_version, r) && opt_int(j, "sig_time", &inv.sig_time, r) &&
-        opt_int(j, "last_full_scan", &inv.last_full_scan, r) && opt_int(j, "realtime", &rt, r)) {
+        opt_int(j, "last_full_scan", &inv.last_full_scan, r) && opt_int(j, "realtime", &rt, r) &&
+        opt_int(j, "queue_length", &inv.queue_length, r) && opt_int(j, "queue_dropped", &inv.queue_dropped, r)) {
         inv.realtime = rt != 0;
         json_t *pol = NULL, *cmds = json_array();
         if (!cmds || khi_store_heartbeat(c->store, id, &inv, now_s()) != KH_OK || !(pol = endpoint_policy(c, id)) ||
@@ -739,6 +740,52 @@ static int add_command(void *ud, const khi_command *cmd)
     return 0;
 }
 
+typedef struct ep_list {
+    json_t *arr;
+    int64_t now, window;
+} ep_list;
+
+static int add_endpoint(void *ud, const khi_endpoint *e)
+{
+    ep_list *l = ud;
+    const char *status = e->revoked ? "revoked" : e->last_seen >= l->now - l->window ? "reporting" : "silent";
+    json_array_append_new(
+        l->arr, json_pack("{s:I, s:I, s:s?, s:s?, s:s?, s:s?, s:I, s:I, s:o, s:I, s:I, s:I, s:b, s:I, s:I, s:s}", "id",
+                          (json_int_t)e->id, "unit", (json_int_t)e->unit_id, "hostname", e->inv.hostname, "os",
+                          e->inv.os, "agent_version", e->inv.agent_version, "engine_version", e->inv.engine_version,
+                          "sig_version", (json_int_t)e->inv.sig_version, "sig_time", (json_int_t)e->inv.sig_time,
+                          "sig_age", e->inv.sig_time ? json_integer(l->now - e->inv.sig_time) : json_null(),
+                          "enrolled", (json_int_t)e->enrolled, "last_seen", (json_int_t)e->last_seen, "last_full_scan",
+                          (json_int_t)e->inv.last_full_scan, "realtime", e->inv.realtime, "queue_length",
+                          (json_int_t)e->inv.queue_length, "queue_dropped", (json_int_t)e->inv.queue_dropped, "status",
+                          status));
+    return 0;
+}
+
+/* GET /api/v1/endpoints?unit=&offset=&limit=: the inventory of a unit's endpoints */
+static void h_endpoints(kh_console *c, struct MHD_Connection *conn, const who *w, reply *r)
+{
+    int bad = 0;
+    int64_t unit = query_int(conn, "unit", w->unit, &bad), offset = query_int(conn, "offset", 0, &bad);
+    int64_t limit = query_int(conn, "limit", 100, &bad);
+    if (bad || offset < 0 || limit < 1 || limit > 1000) {
+        err_reply(r, MHD_HTTP_BAD_REQUEST, "unit, offset and limit (1 to 1000) must be numbers");
+        return;
+    }
+    if (!khi_store_unit_within(c->store, unit, w->unit)) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "unit %lld is outside what %s may see", (long long)unit, w->user);
+        return;
+    }
+    ep_list l = {json_array(), now_s(), c->o.report_window};
+    if (!l.arr || khi_store_endpoints(c->store, unit, offset, (int)limit, add_endpoint, &l) != KH_OK) {
+        json_decref(l.arr);
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        return;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:I, s:I, s:o}", "unit", (json_int_t)unit, "offset", (json_int_t)offset, "endpoints", l.arr);
+}
+
 static int add_event(void *ud, const khi_event_rec *ev)
 {
     json_array_append_new(ud, json_pack("{s:s, s:I, s:s?, s:s?, s:s?, s:s?, s:s?}", "uid", ev->uid, "time",
@@ -870,6 +917,9 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
     } else if ((get || post) && !strcmp(url, "/api/v1/policy")) {
         if (session_auth(c, conn, &w, r))
             h_policy(c, conn, &w, post, body, r);
+    } else if (get && !strcmp(url, "/api/v1/endpoints")) {
+        if (session_auth(c, conn, &w, r))
+            h_endpoints(c, conn, &w, r);
     } else if ((get || post) && !strncmp(url, "/api/v1/endpoints/", 18)) {
         if (session_auth(c, conn, &w, r))
             h_endpoint(c, &w, url, post, body, r);

@@ -309,6 +309,11 @@ kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void
     return e;
 }
 
+kh_err khi_store_endpoints(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb, void *ud)
+{
+    return s->ops->endpoints(s, unit, offset, limit, cb, ud);
+}
+
 kh_err khi_store_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
 {
     return s->ops->events(s, endpoint, limit, cb, ud);

@@ -26,7 +26,15 @@ typedef struct khi_inventory {
     const char *hostname, *os, *agent_version, *engine_version;
     int64_t sig_version, sig_time, last_full_scan;
     int realtime;
+    int64_t queue_length, queue_dropped; /* events waiting on the agent; dropped (queue full) */
 } khi_inventory;
+
+/* An endpoint as the console lists it. */
+typedef struct khi_endpoint {
+    int64_t id, unit_id, enrolled, last_seen;
+    int revoked;
+    khi_inventory inv;
+} khi_endpoint;
 
 typedef struct khi_event_rec {
     const char *uid, *path, *sha256, *signature, *action;
@@ -113,6 +121,10 @@ typedef int (*khi_policy_fn)(void *ud, int64_t unit, const char *json);
 kh_err khi_store_policy_chain(khi_store *s, int64_t unit, khi_policy_fn cb, void *ud);
 /* The unit an endpoint belongs to. KH_ENOENT when unknown. */
 kh_err khi_store_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit);
+
+/* The endpoints of unit and the units below it (0: all), by id, from offset, at most limit. */
+typedef int (*khi_endpoint_fn)(void *ud, const khi_endpoint *e);
+kh_err khi_store_endpoints(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb, void *ud);
 
 /* The endpoint's latest events, newest first, at most limit (ev valid during the call). */
 typedef int (*khi_event_fn)(void *ud, const khi_event_rec *ev);

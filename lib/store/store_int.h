@@ -59,6 +59,7 @@ typedef struct khi_store_ops {
     /* for each endpoint (not revoked) with planned scans: its unit and latest planned time,
      * passed as unit_id and plan_done of a khi_rollup */
     kh_err (*plan_done)(khi_store *s, khi_stats_fn cb, void *ud);
+    kh_err (*endpoints)(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb, void *ud);
     kh_err (*events)(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud);
     kh_err (*command_add)(khi_store *s, int64_t endpoint, const char *kind, const char *args,
                           const char *by, int64_t now, int64_t expires, int64_t *out_id);

@@ -92,6 +92,9 @@ static const char *const migrations[] = {
     "CREATE INDEX commands_endpoint ON commands(endpoint_id, done);"
     "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
     "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
+    /* 6: the agents' queues */
+    "ALTER TABLE endpoints ADD COLUMN queue_length BIGINT;"
+    "ALTER TABLE endpoints ADD COLUMN queue_dropped BIGINT;",
 };
 
 static void quiet(void *ud, const char *msg)
@@ -492,19 +495,22 @@ static kh_err pg_endpoint_revoke(khi_store *s, int64_t id)
 
 static kh_err pg_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, int64_t now)
 {
-    char sv[32], st[32], rt[32], lf[32], t[32], u[32];
+    char sv[32], st[32], rt[32], lf[32], t[32], u[32], ql[32], qd[32];
+    i64(ql, sizeof(ql), inv->queue_length);
+    i64(qd, sizeof(qd), inv->queue_dropped);
     i64(sv, sizeof(sv), inv->sig_version);
     i64(st, sizeof(st), inv->sig_time);
     i64(rt, sizeof(rt), inv->realtime);
     i64(lf, sizeof(lf), inv->last_full_scan);
     i64(t, sizeof(t), now);
     i64(u, sizeof(u), id);
-    const char *p[] = {inv->hostname, inv->os, inv->agent_version, inv->engine_version, sv, st, rt, lf, t, u};
+    const char *p[] = {inv->hostname, inv->os, inv->agent_version, inv->engine_version, sv, st, rt, lf, t, u, ql, qd};
     lock(s);
     PGresult *r = q(s, "UPDATE endpoints SET hostname = coalesce($1, hostname), os = $2, agent_version = $3,"
                        " engine_version = $4, sig_version = $5::bigint, sig_time = $6::bigint, realtime = $7::int,"
-                       " last_full_scan = $8::bigint, last_seen = $9::bigint WHERE id = $10::bigint AND revoked = 0",
-                    10, p);
+                       " last_full_scan = $8::bigint, last_seen = $9::bigint, queue_length = $11::bigint,"
+                       " queue_dropped = $12::bigint WHERE id = $10::bigint AND revoked = 0",
+                    12, p);
     kh_err e = !r ? KH_EIO : strcmp(PQcmdTuples(r), "0") == 0 ? KH_ENOENT : KH_OK;
     PQclear(r);
     unlock(s);
@@ -720,6 +726,35 @@ static kh_err pg_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *rec, i
     return KH_OK;
 }
 
+static kh_err pg_endpoints(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb, void *ud)
+{
+    char u_[32], o_[32], l_[32];
+    i64(u_, sizeof(u_), unit);
+    i64(o_, sizeof(o_), offset);
+    i64(l_, sizeof(l_), limit);
+    const char *p[] = {u_, l_, o_};
+    lock(s);
+    PGresult *r = q(s, "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($1::bigint = 0 AND parent_id IS NULL)"
+                       " OR id = $1::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id)"
+                       " SELECT id, unit_id, enrolled, last_seen, revoked, hostname, os, agent_version, engine_version,"
+                       " sig_version, sig_time, last_full_scan, realtime, queue_length, queue_dropped FROM endpoints"
+                       " WHERE unit_id IN (SELECT id FROM sub) ORDER BY id LIMIT $2::int OFFSET $3::bigint", 3, p);
+    unlock(s);
+    if (!r)
+        return KH_EIO;
+    for (int i = 0; i < PQntuples(r); i++) {
+        khi_endpoint e = {get_i64(r, i, 0), get_i64(r, i, 1), get_i64(r, i, 2), get_i64(r, i, 3),
+                          (int)get_i64(r, i, 4),
+                          {opt_text(r, i, 5), opt_text(r, i, 6), opt_text(r, i, 7), opt_text(r, i, 8),
+                           get_i64(r, i, 9), get_i64(r, i, 10), get_i64(r, i, 11), (int)get_i64(r, i, 12),
+                           get_i64(r, i, 13), get_i64(r, i, 14)}};
+        if (cb(ud, &e))
+            break;
+    }
+    PQclear(r);
+    return KH_OK;
+}
+
 static kh_err pg_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
 {
     char e_[32], l_[32];
@@ -931,6 +966,6 @@ static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
     pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_scan, pg_plan_done,
-    pg_events, pg_command_add, pg_commands_due, pg_command_done, pg_commands, pg_user_set,
+    pg_endpoints, pg_events, pg_command_add, pg_commands_due, pg_command_done, pg_commands, pg_user_set,
     pg_login,     pg_session,
 };

@@ -102,6 +102,9 @@ static const char *const migrations[] = {
     "CREATE INDEX commands_endpoint ON commands(endpoint_id, done);"
     "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
     "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
+    /* 6: the agents' queues */
+    "ALTER TABLE endpoints ADD COLUMN queue_length INTEGER;"
+    "ALTER TABLE endpoints ADD COLUMN queue_dropped INTEGER;",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -433,7 +436,8 @@ static kh_err sq_heartbeat_locked(khi_store *s, int64_t id, const khi_inventory 
 {
     sqlite3_stmt *st = prep(s, "UPDATE endpoints SET hostname = coalesce(?, hostname), os = ?,"
                                " agent_version = ?, engine_version = ?, sig_version = ?, sig_time = ?,"
-                               " realtime = ?, last_full_scan = ?, last_seen = ? WHERE id = ? AND revoked = 0");
+                               " realtime = ?, last_full_scan = ?, last_seen = ?, queue_length = ?, queue_dropped = ?"
+                               " WHERE id = ? AND revoked = 0");
     if (!st)
         return KH_EIO;
     bind_text(st, 1, inv->hostname);
@@ -445,7 +449,9 @@ static kh_err sq_heartbeat_locked(khi_store *s, int64_t id, const khi_inventory 
     sqlite3_bind_int(st, 7, inv->realtime);
     sqlite3_bind_int64(st, 8, inv->last_full_scan);
     sqlite3_bind_int64(st, 9, now);
-    sqlite3_bind_int64(st, 10, id);
+    sqlite3_bind_int64(st, 10, inv->queue_length);
+    sqlite3_bind_int64(st, 11, inv->queue_dropped);
+    sqlite3_bind_int64(st, 12, id);
     kh_err e = run_done(st);
     return e == KH_OK && sqlite3_changes(SQ(s)->db) == 0 ? KH_ENOENT : e;
 }
@@ -502,6 +508,45 @@ static kh_err sq_plan_done_locked(khi_store *s, khi_stats_fn cb, void *ud)
         x.unit_id = sqlite3_column_int64(st, 0);
         x.plan_done = sqlite3_column_int64(st, 1);
         stop = cb(ud, &x);
+    }
+    sqlite3_finalize(st);
+    return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
+}
+
+static kh_err sq_endpoints_locked(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb,
+                                  void *ud)
+{
+    sqlite3_stmt *st = prep(s, "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE (:unit = 0 AND parent_id IS NULL)"
+                               " OR id = :unit UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id) "
+                               "SELECT id, unit_id, enrolled, coalesce(last_seen, 0), revoked, hostname, os,"
+                               " agent_version, engine_version, coalesce(sig_version, 0), coalesce(sig_time, 0),"
+                               " coalesce(last_full_scan, 0), coalesce(realtime, 0), coalesce(queue_length, 0),"
+                               " coalesce(queue_dropped, 0) FROM endpoints WHERE unit_id IN (SELECT id FROM sub)"
+                               " ORDER BY id LIMIT :limit OFFSET :offset");
+    if (!st)
+        return KH_EIO;
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":unit"), unit);
+    sqlite3_bind_int(st, sqlite3_bind_parameter_index(st, ":limit"), limit);
+    sqlite3_bind_int64(st, sqlite3_bind_parameter_index(st, ":offset"), offset);
+    int rc, stop = 0;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        khi_endpoint e = {0};
+        e.id = sqlite3_column_int64(st, 0);
+        e.unit_id = sqlite3_column_int64(st, 1);
+        e.enrolled = sqlite3_column_int64(st, 2);
+        e.last_seen = sqlite3_column_int64(st, 3);
+        e.revoked = sqlite3_column_int(st, 4);
+        e.inv.hostname = (const char *)sqlite3_column_text(st, 5);
+        e.inv.os = (const char *)sqlite3_column_text(st, 6);
+        e.inv.agent_version = (const char *)sqlite3_column_text(st, 7);
+        e.inv.engine_version = (const char *)sqlite3_column_text(st, 8);
+        e.inv.sig_version = sqlite3_column_int64(st, 9);
+        e.inv.sig_time = sqlite3_column_int64(st, 10);
+        e.inv.last_full_scan = sqlite3_column_int64(st, 11);
+        e.inv.realtime = sqlite3_column_int(st, 12);
+        e.inv.queue_length = sqlite3_column_int64(st, 13);
+        e.inv.queue_dropped = sqlite3_column_int64(st, 14);
+        stop = cb(ud, &e);
     }
     sqlite3_finalize(st);
     return stop || rc == SQLITE_DONE ? KH_OK : KH_EIO;
@@ -1145,6 +1190,14 @@ static kh_err sq_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
     return e;
 }
 
+static kh_err sq_endpoints(khi_store *s, int64_t unit, int64_t offset, int limit, khi_endpoint_fn cb, void *ud)
+{
+    sqlite3 *prev = read_begin(s);
+    kh_err e = sq_endpoints_locked(s, unit, offset, limit, cb, ud);
+    read_end(s, prev);
+    return e;
+}
+
 static kh_err sq_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn cb, void *ud)
 {
     sqlite3 *prev = read_begin(s);
@@ -1218,6 +1271,6 @@ static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
     sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_scan, sq_plan_done,
-    sq_events, sq_command_add, sq_commands_due, sq_command_done, sq_commands, sq_user_set,
+    sq_endpoints, sq_events, sq_command_add, sq_commands_due, sq_command_done, sq_commands, sq_user_set,
     sq_login,     sq_session,
 };

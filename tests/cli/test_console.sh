@@ -258,6 +258,24 @@ done
 check "real-time detection reached the console" test "$(jq_ "(d['events'][0]['path'] == '$T/rt/Tài liệu mới/hóa đơn.exe', d['events'][0]['action'])")" = "(True, 'quarantined')"
 check "... and the file is in the quarantine" test ! -e "$T/rt/Tài liệu mới/hóa đơn.exe"
 kill "$APID"; wait "$APID" 2>/dev/null
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints?unit=$MK" > /dev/null
+check "inventory: the commune's two endpoints" test "$(jq_ "[e['id'] for e in d['endpoints']] == sorted(e['id'] for e in d['endpoints']) and len(d['endpoints'])")" = 2
+check "inventory: real-time on, reporting, hostname intact" test "$(jq_ "[(e['realtime'], e['status'], e['hostname']) for e in d['endpoints'] if e['id'] == $EP2][0][:2]")" = "(True, 'reporting')"
+check "inventory: the hostname the agent reports" test "$(jq_ "[e['hostname'] for e in d['endpoints'] if e['id'] == $EP2][0]")" = "$(hostname)"
+api -H "Authorization: Bearer $S2" "$URL/api/v1/endpoints?unit=$MK" > "$T/code"
+check "inventory of another unit refused" test "$(cat "$T/code")" = 403
+# a bounded queue while the console is away: the oldest is dropped, counted, and reported
+mkdir -p "$T/two"; eicar "$T/two/a.com"; eicar "$T/two/b.com"
+stop_server
+K agent run --server "$URL" --state "$T/a2" --db "$SRC/data/db" --scan "$T/two" --queue-max 1 --once > "$T/out" 2>&1
+check "console away: one event kept of two" has "$T/out" "1 event(s) kept"
+start_server "$PORT"
+K agent run --server "$URL" --state "$T/a2" --queue-max 1 --once > /dev/null 2>&1; expect_status "queue delivered" 0 $?
+S=$(curl -s -X POST -d '{"user":"admin","password":"mật khẩu của tỉnh"}' "$URL/api/v1/login" | python3 -c "import json,sys; print(json.load(sys.stdin)['session'])")
+api -H "Authorization: Bearer $S" "$URL/api/v1/endpoints?unit=$MK" > /dev/null
+check "the drop reported to the console" test "$(jq_ "[e['queue_dropped'] for e in d['endpoints'] if e['id'] == $EP2][0]")" = 1
+K agent run --server "$URL" --state "$T/a2" --bogus > "$T/out" 2>&1; expect_status "unknown agent option refused" 2 $?
+check "... by name" has "$T/out" "unknown option or argument '--bogus'"
 
 # --- revocation ---
 api -X POST -H "Authorization: Bearer $S" "$URL/api/v1/endpoints/1/revoke" > "$T/code"; check "revoke" test "$(cat "$T/code")" = 200

@@ -25,8 +25,10 @@ fi
     --scan /usr/share/clamav-testfiles --once || true
 cat <<MSG
 
-Khiên console: https://127.0.0.1:$PORT/  (user admin, password $PASS; certificate pin
+Khiên web console: https://127.0.0.1:$PORT/  (user admin, password $PASS; Vietnamese and
+English; the certificate is the console's own, made at first start: its pin is
 $("$K" console pin --tls-dir "$D/tls"))
+The same figures from the JSON API:
   S=\$(curl -sk -X POST -d '{"user":"admin","password":"$PASS"}' https://127.0.0.1:$PORT/api/v1/login \\
       | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"])')
   curl -sk -H "Authorization: Bearer \$S" https://127.0.0.1:$PORT/api/v1/rollup | python3 -m json.tool

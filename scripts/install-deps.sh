@@ -14,7 +14,7 @@ build_pkgs=(
   libsodium-dev         # Ed25519 package signatures (issue 3)
   libsqlite3-dev        # embedded storage
   libcurl4-openssl-dev  # update client: mirrors over HTTP(S), proxies, resume
-  libmicrohttpd-dev     # khien server: mirror and (later) console
+  libmicrohttpd-dev     # khien server: mirror, console API and web console
   libpq-dev             # console storage on PostgreSQL, for scale
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
@@ -30,6 +30,7 @@ test_pkgs=(
   postgresql                 # the console tests start a real PostgreSQL server
   bind9-utils unbound        # dns: named-checkzone and a real Unbound loading the RPZ zone
   systemd                    # systemd-analyze verify checks the agent's service file
+  chromium chromium-driver   # the web console's tests run in a real browser (WebDriver)
 )
 
 pkgs=("${build_pkgs[@]}")

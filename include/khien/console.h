@@ -20,6 +20,8 @@
  *   POST /api/v1/commands    signed; {"results": [{"id", "ok", "detail"}]} -> {"stored",
  *                            "duplicates"}: what the agent did with the commands it was given
  *   POST /api/v1/login       {"user", "password"}                 -> {"session"} (+ cookie)
+ *   GET  /api/v1/me          session -> {"user", "role", "unit", "unit_name"}
+ *   POST /api/v1/logout      session -> the session ends, its cookie is cleared
  *   GET  /api/v1/units       session                              -> the organisation tree
  *   GET  /api/v1/rollup?unit=ID&from=T&to=T  session             -> coverage, freshness,
  *                            infection index, scan-plan compliance, top signatures, for the
@@ -45,6 +47,9 @@
  *                            carries it as "policy"
  * A policy: {"scan_plan": {"every": "month"|"quarter", "day": 1-28, "hour": 0-23, "paths": [...],
  * "exclude": [...]}, "realtime": bool, "update_interval": seconds}, each member optional.
+ * Sessions come as "Authorization: Bearer S" or as the khien_session cookie that login sets
+ * (HttpOnly, SameSite=Strict); a POST relying on the cookie must carry an X-Khien-Request
+ * header. Any other GET is the web console (web/, compiled in): "/" is its page.
  * Signed requests carry X-Khien-Endpoint, X-Khien-Time (unix seconds, within 5 minutes) and
  * X-Khien-Signature: hex Ed25519 over "METHOD\nPATH\nTIME\nSHA256-OF-BODY-HEX".
  */

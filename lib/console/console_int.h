@@ -20,4 +20,13 @@ void khi_policy_overlay(json_t *p, const char *stored);
  * reason in why (console_command.c). */
 json_t *khi_command_check(json_t *in, char *why, size_t why_len);
 
+/* The web console's files, compiled in (web_assets.c, made from web/ by cmake/embed_web.cmake);
+ * the table ends with a NULL path. */
+typedef struct khi_web_asset {
+    const char *path, *type;
+    const unsigned char *data;
+    size_t len;
+} khi_web_asset;
+extern const khi_web_asset khi_web_assets[];
+
 #endif

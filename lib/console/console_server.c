@@ -447,12 +447,20 @@ typedef struct who {
     int64_t unit;
 } who;
 
-static int session_auth(kh_console *c, struct MHD_Connection *conn, who *w, reply *r)
+/* A session from the Authorization header (scripts) or the cookie (the web console). A POST
+ * that relies on the cookie must also carry X-Khien-Request, which a page of another site
+ * cannot add without the server's consent (no CORS here): no cross-site request forgery. */
+static int session_auth(kh_console *c, struct MHD_Connection *conn, int post, who *w, reply *r)
 {
-    const char *tok = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "khien_session");
+    const char *tok = NULL;
     const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!tok && auth && strncmp(auth, "Bearer ", 7) == 0)
+    if (auth && strncmp(auth, "Bearer ", 7) == 0) {
         tok = auth + 7;
+    } else if ((tok = MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "khien_session")) != NULL && post &&
+               !MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Khien-Request")) {
+        err_reply(r, MHD_HTTP_FORBIDDEN, "a change made with the session cookie needs the X-Khien-Request header");
+        return 0;
+    }
     if (!tok || khi_store_session(c->store, tok, now_s(), w->user, sizeof(w->user), w->role,
                                   sizeof(w->role), &w->unit) != KH_OK) {
         err_reply(r, MHD_HTTP_UNAUTHORIZED, "log in first (POST /api/v1/login)");
@@ -479,6 +487,33 @@ static void h_login(kh_console *c, const khi_buf *body, reply *r)
         }
     }
     json_decref(j);
+}
+
+/* GET /api/v1/me: who is logged in (the web console shows what the role allows) */
+static void h_me(kh_console *c, const who *w, reply *r)
+{
+    char name[512] = "";
+    if (w->unit)
+        khi_store_unit_name(c->store, w->unit, name, sizeof(name));
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:s, s:s, s:I, s:s}", "user", w->user, "role", w->role, "unit", (json_int_t)w->unit,
+                     "unit_name", name);
+}
+
+/* POST /api/v1/logout: the session ends and the cookie goes */
+static void h_logout(kh_console *c, struct MHD_Connection *conn, reply *r)
+{
+    const char *auth = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    const char *tok = auth && !strncmp(auth, "Bearer ", 7)
+                          ? auth + 7
+                          : MHD_lookup_connection_value(conn, MHD_COOKIE_KIND, "khien_session");
+    if (tok && khi_store_session_end(c->store, tok) != KH_OK) {
+        err_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "storage error");
+        return;
+    }
+    r->code = MHD_HTTP_OK;
+    r->j = json_pack("{s:b}", "ok", 1);
+    khi_snprintf(r->cookie, sizeof(r->cookie), "khien_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 }
 
 static int add_unit(void *ud, const khi_unit *u)
@@ -905,29 +940,61 @@ static void route(kh_console *c, struct MHD_Connection *conn, const char *method
             h_command_results(c, id, body, r);
     } else if (post && !strcmp(url, "/api/v1/login"))
         h_login(c, body, r);
-    else if (get && !strcmp(url, "/api/v1/units")) {
-        if (session_auth(c, conn, &w, r))
+    else if (get && !strcmp(url, "/api/v1/me")) {
+        if (session_auth(c, conn, post, &w, r))
+            h_me(c, &w, r);
+    } else if (post && !strcmp(url, "/api/v1/logout")) {
+        if (session_auth(c, conn, post, &w, r))
+            h_logout(c, conn, r);
+    } else if (get && !strcmp(url, "/api/v1/units")) {
+        if (session_auth(c, conn, post, &w, r))
             h_units(c, &w, r);
     } else if (get && !strcmp(url, "/api/v1/rollup")) {
-        if (session_auth(c, conn, &w, r))
+        if (session_auth(c, conn, post, &w, r))
             h_rollup(c, conn, &w, r);
     } else if (get && !strcmp(url, "/api/v1/top-endpoints")) {
-        if (session_auth(c, conn, &w, r))
+        if (session_auth(c, conn, post, &w, r))
             h_top_endpoints(c, conn, &w, r);
     } else if ((get || post) && !strcmp(url, "/api/v1/policy")) {
-        if (session_auth(c, conn, &w, r))
+        if (session_auth(c, conn, post, &w, r))
             h_policy(c, conn, &w, post, body, r);
     } else if (get && !strcmp(url, "/api/v1/endpoints")) {
-        if (session_auth(c, conn, &w, r))
+        if (session_auth(c, conn, post, &w, r))
             h_endpoints(c, conn, &w, r);
     } else if ((get || post) && !strncmp(url, "/api/v1/endpoints/", 18)) {
-        if (session_auth(c, conn, &w, r))
+        if (session_auth(c, conn, post, &w, r))
             h_endpoint(c, &w, url, post, body, r);
     } else if (!strncmp(url, "/api/", 5)) {
         err_reply(r, MHD_HTTP_NOT_FOUND, "no %s %s in this API", method, url);
     } else {
         err_reply(r, MHD_HTTP_NOT_FOUND, "not found");
     }
+}
+
+/* The web console's files: compiled in, never from disk; the page may run only its own script
+ * and style, and may not be framed. */
+static enum MHD_Result serve_asset(struct MHD_Connection *conn, const char *url)
+{
+    const khi_web_asset *a = khi_web_assets;
+    while (a->path && strcmp(a->path, url) != 0)
+        a++;
+    static const char missing[] = "<!doctype html><meta charset=utf-8><title>404</title>"
+                                  "<p>Không có trang này. / No such page. <a href=\"/\">Khiên</a>";
+    struct MHD_Response *resp =
+        a->path ? MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT)
+                : MHD_create_response_from_buffer(sizeof(missing) - 1, (void *)missing, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, "Content-Type", a->path ? a->type : "text/html; charset=utf-8");
+    MHD_add_response_header(resp, "Content-Security-Policy",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+                            "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    enum MHD_Result ret = MHD_queue_response(conn, a->path ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
@@ -953,6 +1020,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_len = 0;
         return MHD_YES;
     }
+    if (!strcmp(method, "GET") && strncmp(url, "/api/", 5) != 0)
+        return serve_asset(conn, url);
     reply r = {MHD_HTTP_INTERNAL_SERVER_ERROR, NULL, ""};
     if (q->too_big)
         err_reply(&r, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %zu bytes", c->o.max_body);

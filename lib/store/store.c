@@ -359,3 +359,8 @@ kh_err khi_store_session(khi_store *s, const char *session_hex, int64_t now, cha
 {
     return s->ops->session(s, session_hex, now, out_user, user_len, out_role, role_len, out_unit);
 }
+
+kh_err khi_store_session_end(khi_store *s, const char *session_hex)
+{
+    return s->ops->session_end(s, session_hex);
+}

@@ -162,5 +162,7 @@ kh_err khi_store_login(khi_store *s, const char *name, const char *password, int
                        int64_t now, char out_session[65]);
 kh_err khi_store_session(khi_store *s, const char *session_hex, int64_t now, char *out_user,
                          size_t user_len, char *out_role, size_t role_len, int64_t *out_unit);
+/* End a session (log out); KH_OK also when there was none. */
+kh_err khi_store_session_end(khi_store *s, const char *session_hex);
 
 #endif

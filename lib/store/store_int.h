@@ -74,6 +74,7 @@ typedef struct khi_store_ops {
                     char out_session[65]);
     kh_err (*session)(khi_store *s, const char *session_hex, int64_t now, char *out_user,
                       size_t user_len, char *out_role, size_t role_len, int64_t *out_unit);
+    kh_err (*session_end)(khi_store *s, const char *session_hex);
 } khi_store_ops;
 
 struct khi_store {

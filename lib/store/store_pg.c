@@ -93,8 +93,7 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
     "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
     /* 6: the agents' queues */
-    "ALTER TABLE endpoints ADD COLUMN queue_length BIGINT;"
-    "ALTER TABLE endpoints ADD COLUMN queue_dropped BIGINT;",
+    "ALTER TABLE endpoints ADD COLUMN queue_length BIGINT; ALTER TABLE endpoints ADD COLUMN queue_dropped BIGINT;",
 };
 
 static void quiet(void *ud, const char *msg)
@@ -962,10 +961,22 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
     return e;
 }
 
+static kh_err pg_session_end(khi_store *s, const char *session_hex)
+{
+    uint8_t tok[32], h[32];
+    char hx[67];
+    if (!session_hex || strlen(session_hex) != 64 || khi_hex_decode(session_hex, 32, tok) != 0)
+        return KH_OK;
+    crypto_hash_sha256(h, tok, sizeof(tok));
+    bytea(hx, h);
+    const char *p[] = {hx};
+    return run(s, "DELETE FROM sessions WHERE hash = $1::bytea", 1, p);
+}
+
 static const khi_store_ops pg_ops = {
     pg_close,     pg_unit_add,  pg_unit_find,    pg_unit_within, pg_unit_name,
     pg_units,     pg_token_create, pg_enrol,     pg_endpoint_key, pg_endpoint_revoke,
     pg_heartbeat, pg_event,     pg_unit_stats,       pg_top_signatures, pg_top_endpoints, pg_policy_set, pg_policy_get, pg_endpoint_unit, pg_scan, pg_plan_done,
     pg_endpoints, pg_events, pg_command_add, pg_commands_due, pg_command_done, pg_commands, pg_user_set,
-    pg_login,     pg_session,
+    pg_login,     pg_session, pg_session_end,
 };

@@ -103,8 +103,7 @@ static const char *const migrations[] = {
     "ALTER TABLE events ADD COLUMN quarantine_id TEXT;"
     "CREATE INDEX events_endpoint ON events(endpoint_id, time);",
     /* 6: the agents' queues */
-    "ALTER TABLE endpoints ADD COLUMN queue_length INTEGER;"
-    "ALTER TABLE endpoints ADD COLUMN queue_dropped INTEGER;",
+    "ALTER TABLE endpoints ADD COLUMN queue_length INTEGER; ALTER TABLE endpoints ADD COLUMN queue_dropped INTEGER;",
 };
 
 static kh_err fail(khi_store *s, char *err, size_t err_len, const char *what)
@@ -1267,10 +1266,25 @@ static kh_err sq_session(khi_store *s, const char *session_hex, int64_t now, cha
     return r;
 }
 
+static kh_err sq_session_end(khi_store *s, const char *session_hex)
+{
+    uint8_t tok[32], h[32];
+    if (!session_hex || strlen(session_hex) != 64 || khi_hex_decode(session_hex, 32, tok) != 0)
+        return KH_OK;
+    digest(tok, sizeof(tok), h);
+    sqlite3 *prev = write_begin(s);
+    sqlite3_stmt *st = prep(s, "DELETE FROM sessions WHERE hash = ?");
+    if (st)
+        sqlite3_bind_blob(st, 1, h, 32, SQLITE_TRANSIENT);
+    kh_err e = st ? run_done(st) : KH_EIO;
+    write_end(s, prev);
+    return e;
+}
+
 static const khi_store_ops sq_ops = {
     sq_close,     sq_unit_add,  sq_unit_find,    sq_unit_within, sq_unit_name,
     sq_units,     sq_token_create, sq_enrol,     sq_endpoint_key, sq_endpoint_revoke,
     sq_heartbeat, sq_event,     sq_unit_stats,       sq_top_signatures, sq_top_endpoints, sq_policy_set, sq_policy_get, sq_endpoint_unit, sq_scan, sq_plan_done,
     sq_endpoints, sq_events, sq_command_add, sq_commands_due, sq_command_done, sq_commands, sq_user_set,
-    sq_login,     sq_session,
+    sq_login,     sq_session, sq_session_end,
 };

@@ -115,7 +115,8 @@ kh_err khi_ovba_decompress(const uint8_t *data, size_t len, size_t max, uint8_t 
         return KH_EFORMAT;
     while (used < max) {
         if (len - pos < 2) {
-            damaged = pos < len; /* a lone byte where a chunk header should be */
+            if (pos < len)
+                damaged = 1; /* a lone byte where a chunk header should be */
             break;
         }
         uint16_t hdr = le16(data + pos);

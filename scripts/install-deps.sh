@@ -18,6 +18,7 @@ build_pkgs=(
   libpq-dev             # console storage on PostgreSQL, for scale
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
+  zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg)
 )
 test_pkgs=(
   clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan runtimes

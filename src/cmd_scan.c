@@ -229,6 +229,8 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
     json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "size", json_integer((json_int_t)res->size));
     json_object_set_new(o, "objects", json_integer(res->objects));
+    if (res->flags & KH_RESULT_MACROS)
+        json_object_set_new(o, "macros", json_true());
     for (size_t i = 0; i < fe->n; i++) {
         const fev *f = &fe->v[i];
         json_t *e = json_object();

@@ -96,7 +96,13 @@ typedef struct kh_scan_result {
     uint64_t size;          /* size of the top-level object */
     uint64_t bytes_scanned; /* bytes given to the matchers, all layers */
     char error[256];        /* English reason when verdict is KH_VERDICT_ERROR, else "" */
+    uint32_t flags;         /* KH_RESULT_* bits: what was found in the file, any layer */
 } kh_scan_result;
+
+/* kh_scan_result.flags */
+enum {
+    KH_RESULT_MACROS = 1u << 0, /* an Office document or OLE2 file holds a VBA project */
+};
 
 /* Create a scanner on a compiled engine (retains it). opts may be NULL for defaults; it is
  * copied. Returns KH_OK, KH_ESTATE (engine not compiled), KH_EMATCHER, KH_ENOMEM. */

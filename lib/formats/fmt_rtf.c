@@ -77,8 +77,7 @@ static void sanitize(char *s)
             *s = '_';
 }
 
-/* The file inside a Package native stream; returns non-zero to stop. */
-static int package(const uint8_t *d, size_t n, const char *fallback, khi_part_fn cb, void *ud)
+int khi_ole1_package(const uint8_t *d, size_t n, const char *fallback, khi_part_fn cb, void *ud)
 {
     char label[256], path[512], name[256];
     size_t off = 2;
@@ -121,7 +120,7 @@ static int ole1(const uint8_t *d, size_t n, const char *objname, khi_part_fn cb,
     off += 4;
     size_t l = nl < n - off ? nl : n - off;
     if (strcmp(cls, "Package") == 0)
-        return package(d + off, l, objname, cb, ud);
+        return khi_ole1_package(d + off, l, objname, cb, ud);
     khi_snprintf(name, sizeof(name), "%s.%s", objname, cls[0] ? cls : "native");
     return cb(ud, d + off, l, name);
 }

@@ -62,6 +62,10 @@ int khi_rtf_detect(const uint8_t *data, size_t len);
  * or the native data of another OLE1 class ("objdata-N.<class>"), borrowed for the call. Uses
  * one buffer of at most len + 1 bytes. Returns KH_OK or KH_ENOMEM. */
 kh_err khi_rtf_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
+/* The file inside an OLE1 Package native stream (type, label, path, then the file; also what an
+ * OLE2 \x01Ole10Native stream holds after its size), named by the base name of its path, else
+ * its label, else fallback; borrowed from d. Nothing for a link. Returns cb's result. */
+int khi_ole1_package(const uint8_t *d, size_t n, const char *fallback, khi_part_fn cb, void *ud);
 
 /* ---- HTML (fmt_html.c) ---- */
 /* Does it start (after white space) with '<' and hold a known HTML tag in the first 4 KiB? */
@@ -70,5 +74,49 @@ int khi_html_detect(const uint8_t *data, size_t len);
  * base64 runs in scripts, decoded). Uses two buffers of len + 1 bytes. Returns KH_OK or
  * KH_ENOMEM. */
 kh_err khi_html_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
+
+/* ---- OLE2 compound files and VBA (fmt_ole2.c, fmt_ole2_vba.c) ---- */
+/* Does it start with the compound file magic D0 CF 11 E0 A1 B1 1A E1? */
+int khi_ole2_detect(const uint8_t *data, size_t len);
+
+typedef struct khi_ole2_info {
+    int has_vba;       /* a VBA project: a `dir` in a VBA storage, or a `_VBA_PROJECT` stream */
+    int nomem;         /* an allocation failed (the walk then returns KH_ENOMEM) */
+    unsigned problems; /* damage met: truncation, chain loops, sectors outside the file... */
+    char detail[256];  /* the first problem, in English; "" when there was none */
+} khi_ole2_info;
+
+/* Every stream with bytes, named by its storage path ("Macros/VBA/Module1"; UTF-8, control
+ * characters such as the \x01 of "\x01Ole10Native" dropped, '/' in a name as '_'); then the
+ * file inside each \x01Ole10Native Package ("<storage path>/<file name>"); then each VBA
+ * module's decompressed source ("<storage path>/<stream>.vba"). Parts are borrowed for the
+ * call. Damage is not an error: what can be read is handed out and out_info (may be NULL;
+ * filled in) says what was wrong. Uses about 4x len (plus 16x a module for VBA), hands out at
+ * most 64 MiB. Returns KH_OK or KH_ENOMEM. */
+kh_err khi_ole2_walk_info(const uint8_t *data, size_t len, khi_part_fn cb, void *ud,
+                          khi_ole2_info *out_info);
+/* khi_ole2_walk_info without the info. */
+kh_err khi_ole2_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
+
+/* UTF-16LE (n bytes, up to a NUL unit) into out as UTF-8, cut to out_len - 1 bytes on a
+ * character boundary: surrogate pairs joined, a lone surrogate as U+FFFD, control characters
+ * dropped, '/' as '_'. out_len must be at least 1. */
+void khi_utf16le_to_utf8(const uint8_t *p, size_t n, char *out, size_t out_len);
+
+/* MS-OVBA decompression of a CompressedContainer (data[0] == 0x01) into a new buffer (owned by
+ * the caller, khi_free; NULL when nothing came out) of at most max bytes. On damage (a chunk
+ * signature other than 3, a copy before its chunk, data cut short) what was decoded before it
+ * is returned and *out_damaged (may be NULL) is set. Returns KH_OK, KH_EFORMAT (no signature
+ * byte: *out_buf NULL) or KH_ENOMEM. */
+kh_err khi_ovba_decompress(const uint8_t *data, size_t len, size_t max, uint8_t **out_buf,
+                           size_t *out_len, int *out_damaged);
+
+/* Called for each module of a VBA dir stream with its stream name (UTF-8) and the offset of
+ * its compressed source in that stream; non-zero stops. */
+typedef int (*khi_vba_module_fn)(void *ud, const char *stream, uint32_t offset);
+/* Each module (MODULESTREAMNAME, its Unicode form preferred, and MODULEOFFSET, reported at the
+ * module's terminator) of a decompressed dir stream. Stops at the first record that runs past
+ * len. Allocates nothing. */
+void khi_vba_dir_modules(const uint8_t *dir, size_t len, khi_vba_module_fn cb, void *ud);
 
 #endif

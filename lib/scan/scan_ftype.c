@@ -133,7 +133,7 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_LZIP;
     if (len >= 7 && d[2] == '-' && d[3] == 'l' && (d[4] == 'h' || d[4] == 'z') && d[6] == '-')
         return KHI_FT_LHA;
-    if (has(d, len, 0, "\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8))
+    if (khi_ole2_detect(d, len))
         return KHI_FT_OLE2;
     if (khi_tnef_detect(d, len))
         return KHI_FT_TNEF;

@@ -3,7 +3,7 @@
  *
  * One X-macro list: a new type is one line here plus its test in scan_ftype.c.
  * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream, 3 a
- * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html),
+ * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html, ole2),
  * ClamAV target type that .ndb signatures use for it (0 = none).
  */
 #ifndef KHI_SCAN_FTYPE_H
@@ -34,7 +34,7 @@
     X(LZIP, "lzip", 2, 0)              \
     X(PE, "pe", 0, 1)                  \
     X(MSDOS, "msdos", 0, 0)            \
-    X(OLE2, "ole2", 0, 2)              \
+    X(OLE2, "ole2", 3, 2)              \
     X(GRAPHICS, "graphics", 0, 5)      \
     X(ELF, "elf", 0, 6)                \
     X(MACHO, "macho", 0, 9)            \

@@ -271,7 +271,7 @@ static const char *heuristic_name(khi_cwarn w, khi_ftype container)
         return "Heuristics.Limits.Exceeded.MaxRatio";
     case KHI_CWARN_DAMAGED:
     default:
-        return "Heuristics.Broken.Archive";
+        return container == KHI_FT_OLE2 ? "Heuristics.Broken.OLE2" : "Heuristics.Broken.Archive";
     }
 }
 
@@ -463,6 +463,26 @@ static int stream_matchers(run *r, const objsrc *o, khi_ftype type)
     return allowed;
 }
 
+/* An OLE2 file's streams, VBA sources and packaged files; macros flag the result, damage is a
+ * warning on the file. */
+static kh_err ole2(run *r, const uint8_t *d, size_t len)
+{
+    khi_ole2_info info;
+    kh_err err = khi_ole2_walk_info(d, len, on_part, r, &info);
+    if (info.has_vba)
+        r->res->flags |= KH_RESULT_MACROS;
+    if (info.problems && !r->stop && !r->fatal && !r->canceled) {
+        char detail[320];
+        if (info.problems > 1)
+            khi_snprintf(detail, sizeof(detail), "damaged OLE2 file: %s (and %u more problems)",
+                         info.detail, info.problems - 1);
+        else
+            khi_snprintf(detail, sizeof(detail), "damaged OLE2 file: %s", info.detail);
+        on_container_warn(r, KHI_CWARN_DAMAGED, NULL, detail);
+    }
+    return err;
+}
+
 static void scan_object(run *r, const objsrc *o)
 {
     const kh_engine *e = r->sc->engine;
@@ -569,6 +589,9 @@ static void scan_object(run *r, const objsrc *o)
             break;
         case KHI_FT_HTML:
             err = khi_html_walk(d, (size_t)o->len, on_part, r);
+            break;
+        case KHI_FT_OLE2:
+            err = ole2(r, d, (size_t)o->len);
             break;
         default:
             err = khi_mail_walk(d, (size_t)o->len, on_part, r);

@@ -409,6 +409,8 @@ static int run_case(const char *path)
             int n = sscanf(l, "%511s %511s %511s %511s", a, b, c, obj);
             if (n < 4 || strcmp(c, "in") != 0)
                 obj[0] = '\0';
+            else /* the object is the rest of the line: member names may hold spaces */
+                snprintf(obj, sizeof(obj), "%s", strstr(l, " in ") + 4);
             if (n < 1)
                 continue;
             if (!strcmp(a, "found")) {

@@ -1202,6 +1202,8 @@ static int dns_watch(int argc, char **argv)
     }
     if (*endpoint)
         fprintf(stderr, "khien dns watch: listening for dnstap on %s\n", path);
+    else
+        fprintf(stderr, "khien dns watch: following %s from its %s\n", path, from_start ? "start" : "end");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;

@@ -206,7 +206,10 @@ KH_API kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t 
                                      kh_dns_format fmt, kh_dns_reader **out_r);
 /*
  * Follow mode for a growing file (khien dns watch): follow = 1 waits at end of file and polls
- * (every 0.2 s) for more; follow = 2 also skips what the file holds now (plain files only).
+ * (every 0.2 s) for more; follow = 2 also skips what the file holds now (plain files only;
+ * the format is detected from what it holds; a dnstap file is read to its end without records,
+ * as its frames cannot be picked up at an arbitrary byte). For a dnstap socket reader only
+ * stop_flag matters.
  * stop_flag (borrowed, may be NULL): when it becomes non-zero, next returns end of input.
  * Returns KH_OK, or KH_EINVAL when follow = 2 on standard input or a compressed file.
  */

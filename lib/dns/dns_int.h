@@ -65,6 +65,8 @@ kh_err khi_dns_in_open_mem(const void *data, size_t len, khi_dns_in **out);
 /* Up to cap bytes into buf; *out_n = 0 at end of input. */
 kh_err khi_dns_in_read(khi_dns_in *in, void *buf, size_t cap, size_t *out_n);
 void khi_dns_in_close(khi_dns_in *in);
+/* Size of a plain file now; KH_EINVAL for other sources (stdin, compressed, memory). */
+kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size);
 /* Skip to the current end of a plain file (follow from now on); KH_EINVAL for other sources. */
 kh_err khi_dns_in_seek_end(khi_dns_in *in);
 /* Whole input into a new NUL-terminated buffer (khi_free); KH_ELIMIT past limit bytes. */

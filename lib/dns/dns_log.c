@@ -40,6 +40,7 @@ struct kh_dns_reader {
     int follow;
     volatile int *stop;
     uint64_t skip_left;   /* dnstap: bytes of an oversized frame still to skip */
+    uint64_t quiet_until; /* dnstap followed from the end: data frames before this offset dropped */
     khi_dns_tapsrv *srv;  /* dnstap: frames from a socket instead of in */
 };
 
@@ -236,6 +237,8 @@ kh_err kh_dns_reader_open_dnstap(const char *endpoint, kh_dns_reader **out_r)
     return KH_OK;
 }
 
+static kh_err detect(kh_dns_reader *r);
+
 kh_err kh_dns_reader_set_follow(kh_dns_reader *r, int follow, volatile int *stop_flag)
 {
     if (!r)
@@ -245,10 +248,27 @@ kh_err kh_dns_reader_set_follow(kh_dns_reader *r, int follow, volatile int *stop
         return KH_OK;
     }
     if (follow == 2) {
-        kh_err err = khi_dns_in_seek_end(r->in);
+        /* detect from what the file holds now; dnstap cannot start at an arbitrary byte, so its
+         * frames up to the present end are read and dropped (next_frame) instead of seeking */
+        uint64_t size = 0;
+        kh_err err = khi_dns_in_size(r->in, &size);
         if (err != KH_OK)
             return err;
-        r->start = r->end = 0;
+        if (!r->detected) {
+            err = detect(r);
+            r->eof = 0;
+            if (err != KH_OK && err != KH_EFORMAT)
+                return err;
+        }
+        if (r->fmt == KH_DNS_FMT_DNSTAP) {
+            r->quiet_until = size;
+        } else {
+            err = khi_dns_in_seek_end(r->in);
+            if (err != KH_OK)
+                return err;
+            r->start = r->end = 0;
+            r->stats.bytes = 0;
+        }
     }
     r->follow = follow != 0;
     r->stop = stop_flag;
@@ -393,6 +413,11 @@ static kh_err next_frame(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
             kh_err err = fill(r);
             if (err != KH_OK)
                 return err;
+            continue;
+        }
+        if (kind == KHI_FS_DATA && r->quiet_until &&
+            r->stats.bytes - (r->end - r->start) + hdr + len <= r->quiet_until) {
+            r->start += hdr + len; /* written before watch started */
             continue;
         }
         r->lineno++;

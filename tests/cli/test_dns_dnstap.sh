@@ -4,7 +4,8 @@
 # sends Frame Streams to --dnstap-socket; the hit for the listed domain with client 127.0.0.1
 # must appear while it runs, also after Unbound restarts and reconnects. Then a hand-made
 # sender (tests/data/dns/make_dnstap.py frames) for the protocol edges: an oversized frame,
-# a damaged one, two connections at once, the FINISH reply, --dnstap-tcp.
+# a damaged one, two connections at once, the FINISH reply, --dnstap-tcp; and a growing
+# dnstap file followed from its end.
 # Usage: test_dns_dnstap.sh KHIEN SRC
 KHIEN=$1
 SRC=$2
@@ -171,6 +172,25 @@ check "first connection's hit" has "$T/watch.out" "2026-11-25T08:35:01Z 192.0.2.
 check "second connection's IPv6 hit" has "$T/watch.out" "2001:db8::9 b.evil-test.example family=bad"
 check "no hit from data before START" hasnt "$T/watch.out" "d.evil-test.example"
 check "oversized, damaged and early frames counted as malformed" grep -qE "3 records, 3 malformed, 3 hits$" "$T/watch.err"
+# --- a growing dnstap file (fstrm_capture -w): from its end, a frame written in two pieces ---
+python3 -c "
+import sys; sys.path.insert(0, '$D'); import make_dnstap as m
+open('$T/grow.fstrm', 'wb').write(m.start() + m.frame(m.client_query('10.7.7.1', 'old.evil-test.example', 1795595700000)))"
+"$KHIEN" dns watch --no-dga -l "$T/bad.txt" "$T/grow.fstrm" > "$T/watch.out" 2> "$T/watch.err" &
+WPID=$!
+wait_for "$T/watch.err" "following"
+python3 -c "
+import sys, time; sys.path.insert(0, '$D'); import make_dnstap as m
+f = open('$T/grow.fstrm', 'ab')
+f.write(m.frame(m.client_query('10.7.7.2', 'www.good.example', 1795595701000)))
+b = m.frame(m.client_query('10.7.7.3', 'new.evil-test.example', 1795595702000))
+f.write(b[:9]); f.flush(); time.sleep(0.5); f.write(b[9:]); f.close()"
+check "growing dnstap file: the new hit, its frame joined" wait_for "$T/watch.out" "T08:35:02Z 10.7.7.3 new.evil-test.example family=bad"
+stop_watch
+expect_status "dnstap file watch stops cleanly" 0 "$WST"
+check "growing dnstap file: watched from its end" hasnt "$T/watch.out" "old.evil-test.example"
+check "growing dnstap file: counted as frames, nothing malformed" grep -qE "frames, 2 records, 0 malformed, 1 hits$" "$T/watch.err"
+
 TPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 start_watch --dnstap-tcp "127.0.0.1:$TPORT"
 python3 "$T/sender.py" "$D" "tcp:127.0.0.1:$TPORT" uni > "$T/sender.out" 2>&1

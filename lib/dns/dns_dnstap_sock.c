@@ -31,6 +31,7 @@
 #define MAX_CONNS 64
 #define CONN_BUF (KHI_DNS_FRAME_MAX + 8)
 #define POLL_MS 200
+#define DRAIN_ROUNDS 1024 /* polls after the stop flag, while data is still there to read */
 
 enum { C_HANDSHAKE = 0, C_DATA };
 
@@ -48,6 +49,8 @@ struct khi_dns_tapsrv {
     char *unix_path; /* removed on close */
     conn conns[MAX_CONNS];
     size_t nconns, rr;
+    unsigned drain_rounds;
+    int nowait;
     struct fstrm_control *ctl;
     struct pollfd pfd[MAX_CONNS + 1];
 };
@@ -135,6 +138,11 @@ kh_err khi_dns_tapsrv_open(const char *endpoint, khi_dns_tapsrv **out)
     }
     *out = s;
     return KH_OK;
+}
+
+void khi_dns_tapsrv_set_nowait(khi_dns_tapsrv *s, int nowait)
+{
+    s->nowait = nowait;
 }
 
 static void conn_close(conn *c)
@@ -330,7 +338,12 @@ kh_err khi_dns_tapsrv_next(khi_dns_tapsrv *s, volatile int *stop, int *out_kind,
                 return KH_OK;
             }
         }
-        if (stop && *stop) {
+        /* once stopping: what has arrived already is still read (polls that do not wait),
+         * for a bounded number of rounds */
+        int stopping = stop && *stop;
+        if (!stopping)
+            s->drain_rounds = 0;
+        else if (s->drain_rounds++ >= DRAIN_ROUNDS) {
             *out_kind = KHI_TAP_STOP;
             return KH_OK;
         }
@@ -341,9 +354,14 @@ kh_err khi_dns_tapsrv_next(khi_dns_tapsrv *s, volatile int *stop, int *out_kind,
             s->pfd[i + 1].fd = s->conns[i].fd;
             s->pfd[i + 1].events = POLLIN;
         }
-        int n = poll(s->pfd, s->nconns + 1, POLL_MS);
+        int wait_ms = stopping || s->nowait ? 0 : POLL_MS;
+        int n = poll(s->pfd, s->nconns + 1, wait_ms);
         if (n < 0 && errno != EINTR)
             return KH_EIO;
+        if (n == 0 && wait_ms == 0) {
+            *out_kind = KHI_TAP_STOP;
+            return KH_OK;
+        }
         if (n <= 0)
             continue;
         for (size_t i = 0; i < s->nconns; i++) {

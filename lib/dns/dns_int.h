@@ -149,10 +149,13 @@ enum { KHI_TAP_STOP = 0, KHI_TAP_DATA, KHI_TAP_CONTROL, KHI_TAP_BAD };
  * Wait for the next event of any connection: KHI_TAP_DATA with the payload of a data frame
  * (*out_frame, *out_len: borrowed until the next call), KHI_TAP_CONTROL (a handshake frame,
  * answered), KHI_TAP_BAD (*out_why: an oversized frame, a protocol error; the connection is
- * closed for the latter), or KHI_TAP_STOP once *stop is non-zero. Returns KH_OK or KH_EIO.
+ * closed for the latter), or KHI_TAP_STOP once *stop is non-zero and what had arrived by then
+ * is read (bounded: 1,024 polls that do not wait). Returns KH_OK or KH_EIO.
  */
 kh_err khi_dns_tapsrv_next(khi_dns_tapsrv *s, volatile int *stop, int *out_kind, const unsigned char **out_frame,
                            size_t *out_len, const char **out_why);
+/* nowait != 0: next returns KHI_TAP_STOP as soon as nothing is there to read (fuzzing). */
+void khi_dns_tapsrv_set_nowait(khi_dns_tapsrv *s, int nowait);
 /* Close every connection and the listener (a Unix socket file is removed); NULL accepted. */
 void khi_dns_tapsrv_close(khi_dns_tapsrv *s);
 

@@ -16,7 +16,9 @@
 # go to a pool of popular names (../shared/data/benign with www./api./cdn. prefixes), 1% to a
 # listed domain or a subdomain of one, 2% to random names, as resolvers see. Times are wall
 # clock of one process reading one file (-j 1: one core); khien's own lines/s (reading only,
-# lists loaded) are printed beside. docs/benchmarks.md ("DNS") explains the figures.
+# lists loaded) are printed beside. dnstap gets N_LINES/5 CLIENT_QUERY frames written with
+# tests/data/dns/make_dnstap.py; its "lines" are frames (records). docs/benchmarks.md ("DNS")
+# explains the figures.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,14 +34,16 @@ MODEL="$ROOT/data/dns/dga.model"
 [ -d "$SHARED/maltrail" ] || { echo "bench_dns: ../shared/data/maltrail is needed" >&2; exit 2; }
 mkdir -p "$OUT"
 
-PARAMS="$N_IND $N_LINES $SEED v1"
+PARAMS="$N_IND $N_LINES $SEED v2"
 if [ "$(cat "$OUT/params" 2>/dev/null)" = "$PARAMS" ]; then
     echo "== reusing the indicators and logs in $OUT ($PARAMS)"
 else
 echo "== generating $N_IND indicators and the logs in $OUT (seed $SEED)"
-python3 - "$SHARED" "$OUT" "$N_IND" "$N_LINES" "$SEED" <<'PY'
+python3 - "$SHARED" "$OUT" "$N_IND" "$N_LINES" "$SEED" "$ROOT" <<'PY'
 import os, random, sys, gzip
 shared, out, n_ind, n_lines, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+sys.path.insert(0, os.path.join(sys.argv[6], "tests/data/dns"))
+import make_dnstap as tap
 rnd = random.Random(seed)
 doms = set()
 for top in ("malware", "malicious", "suspicious"):
@@ -104,6 +108,16 @@ write("windows-dns.log", m, lambda i, c, q, s, ms, hh, mm, ss:
 write("pdns.log", m, lambda i, c, q, s, ms, hh, mm, ss:
       'Nov 25 %02d:%02d:%02d ns1 pdns-recursor[1]: msg="Question" subsystem="syncres" level="0" prio="Info" tid="1" ts="%d.%03d" qname="%s" qtype="A" remote="%s:%d"\n' % (hh, mm, ss, s, ms, q, c, 1024 + i % 60000))
 write("queries.csv", m, lambda i, c, q, s, ms, hh, mm, ss: "%d.%03d,%s,%s,A,NOERROR\n" % (s, ms, c, q), "time,client,qname,qtype,rcode\n")
+with open(os.path.join(out, "dnstap.fstrm"), "wb") as f:
+    f.write(tap.start())
+    buf = []
+    for i, c, q in names(m):
+        buf.append(tap.frame(tap.client_query(c, q, (1795595701 + i // 20000) * 1000 + (i * 7) % 1000)))
+        if len(buf) >= 100000:
+            f.write(b"".join(buf)); buf = []
+    f.write(b"".join(buf) + tap.stop())
+with open(os.path.join(out, "dnstap.count"), "w") as f:
+    f.write("%d\n" % m)
 PY
 echo "$PARAMS" > "$OUT/params"
 fi
@@ -127,6 +141,7 @@ echo "wall ${mt_wall} s, peak RSS $((mt_rss / 1024)) MB"
 row() { # format file [extra args]
     local fmt=$1 file=$2; shift 2
     local lines; lines=$(wc -l < "$OUT/$file")
+    [ "$fmt" != dnstap ] || lines=$(cat "$OUT/dnstap.count") # binary: frames, not lines
     /usr/bin/time -f "%e %M" -o "$OUT/time.$fmt" "$KHIEN" dns scan -q -l "$IND" "$@" --format "$fmt" "$OUT/$file" > "$OUT/scan.$fmt.out" 2>&1 || true
     local wall rss; read -r wall rss < <(tail -1 "$OUT/time.$fmt")
     local own; own=$(grep -oE '\(([0-9]+) lines/s\)' "$OUT/scan.$fmt.out" | tr -dc 0-9)
@@ -137,7 +152,7 @@ row() { # format file [extra args]
 echo
 echo "== khien dns scan -j 1, $N_IND indicators, parent-domain walk (lines/s: reading+matching only)"
 printf '%-11s %10s %8s %14s %10s %10s\n' format lines wall_s lines/s rss_MB infected
-for f in bind:bind.log dnsmasq:dnsmasq.log unbound:unbound.log zeek:zeek-dns.log eve:eve.json windows:windows-dns.log pdns:pdns.log csv:queries.csv; do
+for f in bind:bind.log dnsmasq:dnsmasq.log unbound:unbound.log zeek:zeek-dns.log eve:eve.json windows:windows-dns.log pdns:pdns.log csv:queries.csv dnstap:dnstap.fstrm; do
     row "${f%%:*}" "${f#*:}" --no-dga
 done
 row bind bind.log --model "$MODEL"

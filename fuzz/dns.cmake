@@ -3,15 +3,17 @@
 # fuzz/dns_<entry> over its seed corpus corpus/dns_<entry>/, run for 8 seconds (or
 # KH_FUZZ_SECONDS_OVERRIDE) so that a CI run stays bounded. The log parsers share one source,
 # fuzz_dns_log.c, built once per format (KH_DNS_FUZZ_FORMAT = KH_DNS_FMT_<ENTRY>); the
-# indicator-list loader has its own, fuzz_dns_list.c.
-set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv list)
+# indicator-list loader has its own, fuzz_dns_list.c, and so has the wire-format DNS message
+# parser behind dnstap, fuzz_dns_wire.c (dnstap frames wrap it in protobuf, which a fuzzer
+# rarely gets through), and the dnstap socket receiver, fuzz_dns_tapsock.c (bytes from a sender).
+set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv dnstap list wire tapsock)
 set(kh_dns_fuzz_seconds 8)
 if(KH_FUZZ_SECONDS_OVERRIDE)
   set(kh_dns_fuzz_seconds ${KH_FUZZ_SECONDS_OVERRIDE})
 endif()
 foreach(entry ${KH_DNS_FUZZ_TARGETS})
-  if(entry STREQUAL "list")
-    add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_list.c)
+  if(entry STREQUAL "list" OR entry STREQUAL "wire" OR entry STREQUAL "tapsock")
+    add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_${entry}.c)
   else()
     string(TOUPPER ${entry} fmt)
     add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_log.c)

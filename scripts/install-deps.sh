@@ -19,6 +19,8 @@ build_pkgs=(
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
   zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg)
+  libfstrm-dev          # dns: dnstap input, Frame Streams control frames (files and sockets)
+  libprotobuf-c-dev protobuf-c-compiler  # dns: dnstap protobuf payload; protoc-c at build time
 )
 test_pkgs=(
   clang libclang-rt-14-dev   # libFuzzer + ASan/UBSan runtimes
@@ -29,7 +31,8 @@ test_pkgs=(
   python3 zip gzip bzip2 xz-utils zstd lzma
   openssl                    # tests sign .cvd files with their own RSA keys
   postgresql                 # the console tests start a real PostgreSQL server
-  bind9-utils unbound        # dns: named-checkzone and a real Unbound loading the RPZ zone
+  bind9-utils unbound        # dns: named-checkzone, a real Unbound loading the RPZ zone and
+                             # sending dnstap to khien dns watch (Debian's is built --enable-dnstap)
   systemd                    # systemd-analyze verify checks the agent's service file
   chromium chromium-driver   # the web console's tests run in a real browser (WebDriver)
 )

@@ -7,6 +7,7 @@
  *   khien dns rpz [-l LIST]... [-a ALLOW]... -o ZONE [--origin O] [--sinkhole ADDR]
  *   khien dns train -b BENIGN... -g DGA... [-o MODEL] [--holdout FAM,...]
  *   khien dns watch [-l LIST]... [-a ALLOW]... [--format F] LOG    follow a growing log
+ *   khien dns watch [-l LIST]... --dnstap-socket PATH | --dnstap-tcp ADDR:PORT   live dnstap
  *
  * scan reads every log with its own reader (format named or detected per file); with -j N the
  * files are shared among N threads, each with its own analyzer, merged at the end. The report
@@ -479,7 +480,7 @@ static void scan_usage(FILE *f)
           "                        RPZ zone, CSV domain,family,source; family from the file name);\n"
           "                        repeatable\n"
           "  -a, --allow PATH      allow-list (same formats); overrides the blocklists; repeatable\n"
-          "      --format F        bind, unbound, dnsmasq, zeek, eve, windows, pdns, csv\n"
+          "      --format F        bind, unbound, dnsmasq, zeek, eve, windows, pdns, csv, dnstap\n"
           "                        (default: detected per file)\n"
           "      --json            one JSON object per client, then a summary object\n"
           "      --csv             CSV: client,first_seen,last_seen,families,domains,queries,\n"
@@ -1122,13 +1123,16 @@ static void on_stop_signal(int sig)
 
 static int dns_watch(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START };
+    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START, O_TAPSOCK, O_TAPTCP };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"model", required_argument, NULL, O_MODEL},
         {"no-dga", no_argument, NULL, O_NODGA},   {"from-start", no_argument, NULL, O_START},
+        {"dnstap-socket", required_argument, NULL, O_TAPSOCK},
+        {"dnstap-tcp", required_argument, NULL, O_TAPTCP},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
+    char endpoint[4200] = "";
     lists l;
     memset(&l, 0, sizeof(l));
     kh_dns_format fmt = KH_DNS_FMT_AUTO;
@@ -1148,23 +1152,35 @@ static int dns_watch(int argc, char **argv)
         case O_MODEL: model_path = optarg; break;
         case O_NODGA: no_dga = 1; break;
         case O_START: from_start = 1; break;
+        case O_TAPSOCK:
+        case O_TAPTCP:
+            snprintf(endpoint, sizeof(endpoint), "%s:%s", c == O_TAPSOCK ? "unix" : "tcp", optarg);
+            break;
         case 'h': rc = 0; /* fall through */
         default:
             fputs("usage: khien dns watch [-l LIST]... [-a ALLOW]... [--format F] [--from-start]\n"
                   "                       [--model M | --no-dga] LOG\n"
-                  "Follow a growing resolver log (from its end, or --from-start) and print one line\n"
-                  "per query of a listed domain or a DGA-scored name as it arrives:\n"
+                  "       khien dns watch [-l LIST]... [-a ALLOW]... [--model M | --no-dga]\n"
+                  "                       --dnstap-socket PATH | --dnstap-tcp ADDR:PORT\n"
+                  "Follow a growing resolver log (from its end, or --from-start), or receive dnstap\n"
+                  "live from resolvers (Unbound dnstap-socket-path, BIND dnstap-output unix, dnsdist\n"
+                  "dnstapFrameStreamServer) on a Unix socket PATH (created, mode 0660, removed on\n"
+                  "exit) or a TCP address, and print one line per query of a listed domain or a\n"
+                  "DGA-scored name as it arrives:\n"
                   "  TIME CLIENT NAME family=F [score=S]\n"
-                  "Memory stays bounded (nothing is kept per client). Stops on SIGINT/SIGTERM.\n",
+                  "Responses (dnstap CLIENT_RESPONSE, Unbound reply: lines) repeat their query and are\n"
+                  "shown only while the input has carried no query.\n"
+                  "Memory stays bounded (nothing is kept per client; 64 KiB per dnstap connection).\n"
+                  "Stops on SIGINT/SIGTERM.\n",
                   rc ? stderr : stdout);
             goto out;
         }
     }
-    if (optind + 1 != argc) {
-        fprintf(stderr, "khien dns watch: give exactly one log file (see --help)\n");
+    if (*endpoint ? optind != argc : optind + 1 != argc) {
+        fprintf(stderr, "khien dns watch: give exactly one log file, or a dnstap socket (see --help)\n");
         goto out;
     }
-    const char *path = argv[optind];
+    const char *path = *endpoint ? endpoint : argv[optind];
     kh_dns_indset *set = NULL;
     kh_dns_dga *model = NULL;
     kh_dns_reader *r = NULL;
@@ -1172,14 +1188,22 @@ static int dns_watch(int argc, char **argv)
         goto out;
     if (!no_dga)
         model = load_model("watch", model_path, model_path != NULL);
-    kh_err err = kh_dns_reader_open(path, fmt, &r);
+    kh_err err = *endpoint ? kh_dns_reader_open_dnstap(endpoint, &r) : kh_dns_reader_open(path, fmt, &r);
     if (err == KH_OK)
         err = kh_dns_reader_set_follow(r, from_start ? 1 : 2, &watch_stop);
     if (err != KH_OK) {
-        fprintf(stderr, "khien dns watch: %s: %s\n", path,
-                err == KH_EINVAL ? "only a plain file can be followed" : kh_strerror(err));
+        const char *why = kh_strerror(err);
+        if (err == KH_EINVAL)
+            why = *endpoint ? "not a usable socket path or ADDR:PORT" : "only a plain file can be followed";
+        else if (err == KH_EEXIST)
+            why = "exists and is not a socket";
+        fprintf(stderr, "khien dns watch: %s: %s\n", path, why);
         goto done;
     }
+    if (*endpoint)
+        fprintf(stderr, "khien dns watch: listening for dnstap on %s\n", path);
+    else
+        fprintf(stderr, "khien dns watch: following %s from its %s\n", path, from_start ? "start" : "end");
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_stop_signal;
@@ -1188,7 +1212,12 @@ static int dns_watch(int argc, char **argv)
     kh_dns_rec rec;
     int have = 0;
     uint64_t hits = 0;
+    int seen_query = 0;
     while ((err = kh_dns_reader_next(r, &rec, &have)) == KH_OK && have) {
+        /* a response repeats its query's hit; it counts alone only in a replies-only log */
+        seen_query |= rec.is_query;
+        if (!rec.is_query && seen_query)
+            continue;
         const char *fam = NULL;
         double score = 1;
         if (!kh_dns_indset_match(set, rec.qname, rec.qname_len, &fam, NULL, NULL)) {
@@ -1214,9 +1243,9 @@ static int dns_watch(int argc, char **argv)
         fprintf(stderr, "khien dns watch: %s: %s\n", path, kh_strerror(err));
     kh_dns_reader_stats st;
     kh_dns_reader_get_stats(r, &st);
-    fprintf(stderr, "khien dns watch: %llu lines, %llu records, %llu malformed, %llu hits\n",
-            (unsigned long long)st.lines, (unsigned long long)st.records, (unsigned long long)st.malformed,
-            (unsigned long long)hits);
+    fprintf(stderr, "khien dns watch: %llu %s, %llu records, %llu malformed, %llu hits\n",
+            (unsigned long long)st.lines, kh_dns_reader_format(r) == KH_DNS_FMT_DNSTAP ? "frames" : "lines",
+            (unsigned long long)st.records, (unsigned long long)st.malformed, (unsigned long long)hits);
     rc = err == KH_OK ? 0 : 2;
 done:
     kh_dns_reader_destroy(r);
@@ -1239,7 +1268,8 @@ static void dns_usage(FILE *f)
           "  score  [--model M] < NAMES      name<TAB>score<TAB>verdict (dga|ok)\n"
           "  rpz    [-l LIST]... [-a ALLOW]... -o ZONE   Response Policy Zone for BIND/Unbound\n"
           "  train  -b BENIGN -g DGA [-o MODEL] [--holdout FAMS]   (re)build the DGA model\n"
-          "  watch  [-l LIST]... [-a ALLOW]... LOG   follow a growing log, one line per hit\n\n"
+          "  watch  [-l LIST]... [-a ALLOW]... LOG | --dnstap-socket PATH\n"
+          "         follow a growing log or live dnstap, one line per hit\n\n"
           "'khien dns COMMAND --help' tells more.\n",
           f);
 }

@@ -147,6 +147,7 @@ typedef enum kh_dns_format {
     KH_DNS_FMT_WINDOWS,  /* Windows DNS Server debug log (packet logging) */
     KH_DNS_FMT_PDNS,     /* PowerDNS Recursor structured log (logfmt or JSON) */
     KH_DNS_FMT_CSV,      /* CSV: time,client,qname,qtype,rcode (header names recognised) */
+    KH_DNS_FMT_DNSTAP,   /* dnstap: Frame Streams of Dnstap protobuf messages (binary) */
     KH_DNS_FMT_COUNT
 } kh_dns_format;
 
@@ -174,7 +175,7 @@ typedef struct kh_dns_rec {
 typedef struct kh_dns_reader kh_dns_reader;
 
 typedef struct kh_dns_reader_stats {
-    uint64_t lines;     /* lines read */
+    uint64_t lines;     /* lines read (dnstap: frames) */
     uint64_t records;   /* records returned */
     uint64_t ignored;   /* well-formed lines that carry no query (headers, other messages) */
     uint64_t malformed; /* lines that did not parse (reported through diag) */
@@ -188,12 +189,27 @@ typedef struct kh_dns_reader_stats {
  * KH_ENOMEM, KH_EARCHIVE (damaged compressed stream).
  */
 KH_API kh_err kh_dns_reader_open(const char *path, kh_dns_format fmt, kh_dns_reader **out_r);
+/*
+ * A dnstap receiver: listen on endpoint, "unix:PATH" (the socket file is created, replacing a
+ * stale socket, mode 0660, and removed on destroy) or "tcp:HOST:PORT", for resolvers that send
+ * Frame Streams (bidirectional: READY/ACCEPT/START...STOP/FINISH, or unidirectional from
+ * START), any number over time, up to 64 at once. kh_dns_reader_next waits for the next
+ * record until the stop flag given to kh_dns_reader_set_follow becomes non-zero. Memory is
+ * bounded: 64 KiB + 8 a connection; a bigger frame is skipped and counted as malformed, as is a
+ * protocol error (that connection is then closed). endpoint: borrowed. *out_r: owned.
+ * Returns KH_OK, KH_EINVAL (bad endpoint, path too long), KH_EEXIST (PATH exists and is not
+ * a socket), KH_EACCES, KH_EIO (bind/listen failed), KH_ENOMEM.
+ */
+KH_API kh_err kh_dns_reader_open_dnstap(const char *endpoint, kh_dns_reader **out_r);
 /* A reader over bytes in memory (borrowed: keep data alive until destroy); name for diags. */
 KH_API kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t len,
                                      kh_dns_format fmt, kh_dns_reader **out_r);
 /*
  * Follow mode for a growing file (khien dns watch): follow = 1 waits at end of file and polls
- * (every 0.2 s) for more; follow = 2 also skips what the file holds now (plain files only).
+ * (every 0.2 s) for more; follow = 2 also skips what the file holds now (plain files only;
+ * the format is detected from what it holds; a dnstap file is read to its end without records,
+ * as its frames cannot be picked up at an arbitrary byte). For a dnstap socket reader only
+ * stop_flag matters.
  * stop_flag (borrowed, may be NULL): when it becomes non-zero, next returns end of input.
  * Returns KH_OK, or KH_EINVAL when follow = 2 on standard input or a compressed file.
  */

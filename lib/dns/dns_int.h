@@ -65,6 +65,8 @@ kh_err khi_dns_in_open_mem(const void *data, size_t len, khi_dns_in **out);
 /* Up to cap bytes into buf; *out_n = 0 at end of input. */
 kh_err khi_dns_in_read(khi_dns_in *in, void *buf, size_t cap, size_t *out_n);
 void khi_dns_in_close(khi_dns_in *in);
+/* Size of a plain file now; KH_EINVAL for other sources (stdin, compressed, memory). */
+kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size);
 /* Skip to the current end of a plain file (follow from now on); KH_EINVAL for other sources. */
 kh_err khi_dns_in_seek_end(khi_dns_in *in);
 /* Whole input into a new NUL-terminated buffer (khi_free); KH_ELIMIT past limit bytes. */
@@ -80,6 +82,7 @@ typedef struct khi_dns_pstate {
     char scratch[1024]; /* decoded copies (Windows names, JSON strings) */
     char scratch2[128];
     char scratch3[64];
+    struct khi_dns_tap *tap; /* dnstap only: protobuf arena and Frame Streams state (owned) */
 } khi_dns_pstate;
 
 enum { KHI_COL_TS, KHI_COL_CLIENT, KHI_COL_QNAME, KHI_COL_QTYPE, KHI_COL_RCODE, KHI_COL_RCODE_NAME,
@@ -103,9 +106,83 @@ int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_r
 int khi_dns_parse_windows(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_pdns(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_csv(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+/* dnstap: "line" is the payload of one Frame Streams data frame (a Dnstap protobuf message). */
+int khi_dns_parse_dnstap(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 
 /* The parser of a format (never AUTO). */
 khi_dns_parse_fn khi_dns_parser(kh_dns_format fmt);
+
+/* ---- dnstap: Frame Streams framing and the protobuf payload (dns_log_dnstap.c) ---- */
+
+/* Largest Frame Streams frame accepted (data or control); bigger ones are skipped and counted. */
+#define KHI_DNS_FRAME_MAX 65536
+/* The only content type read. */
+#define KHI_DNSTAP_CONTENT_TYPE "protobuf:dnstap.Dnstap"
+
+/* What starts a Frame Streams buffer (khi_dns_fs_split). */
+enum { KHI_FS_MORE = 0, KHI_FS_DATA, KHI_FS_CONTROL, KHI_FS_TOO_BIG };
+/*
+ * Look at the frame at the head of p/n: KHI_FS_MORE when its header or payload is not all
+ * there yet, else its kind with *out_hdr (4 for a data frame, 8 for an escaped control frame)
+ * and *out_len (payload bytes; for KHI_FS_TOO_BIG the bytes to skip after the header).
+ */
+int khi_dns_fs_split(const unsigned char *p, size_t n, size_t *out_hdr, size_t *out_len);
+/* The dnstap state of a parser state (allocated once; KH_ENOMEM) and its release. */
+kh_err khi_dns_tap_prepare(khi_dns_pstate *st);
+void khi_dns_tap_cleanup(khi_dns_pstate *st);
+/*
+ * A control frame of a Frame Streams file (payload, no escape/length): START with another
+ * content type makes the data frames up to STOP ignored. Returns KHI_PARSE_IGNORE, or
+ * KHI_PARSE_BAD with *why when it does not decode.
+ */
+int khi_dns_tap_control(khi_dns_pstate *st, const unsigned char *p, size_t len, const char **why);
+
+/* ---- dnstap receiver: a Unix or TCP socket that resolvers connect to (dns_dnstap_sock.c) ---- */
+
+typedef struct khi_dns_tapsrv khi_dns_tapsrv;
+/* endpoint "unix:PATH" or "tcp:HOST:PORT" ("tcp:[::1]:6000"). *out owned. KH_EINVAL (bad
+ * endpoint), KH_EEXIST (PATH exists and is not a socket), KH_EIO/KH_EACCES (bind, listen). */
+kh_err khi_dns_tapsrv_open(const char *endpoint, khi_dns_tapsrv **out);
+/* Events of khi_dns_tapsrv_next. */
+enum { KHI_TAP_STOP = 0, KHI_TAP_DATA, KHI_TAP_CONTROL, KHI_TAP_BAD };
+/*
+ * Wait for the next event of any connection: KHI_TAP_DATA with the payload of a data frame
+ * (*out_frame, *out_len: borrowed until the next call), KHI_TAP_CONTROL (a handshake frame,
+ * answered), KHI_TAP_BAD (*out_why: an oversized frame, a protocol error; the connection is
+ * closed for the latter), or KHI_TAP_STOP once *stop is non-zero and what had arrived by then
+ * is read (bounded: 1,024 polls that do not wait). Returns KH_OK or KH_EIO.
+ */
+kh_err khi_dns_tapsrv_next(khi_dns_tapsrv *s, volatile int *stop, int *out_kind, const unsigned char **out_frame,
+                           size_t *out_len, const char **out_why);
+/* nowait != 0: next returns KHI_TAP_STOP as soon as nothing is there to read (fuzzing). */
+void khi_dns_tapsrv_set_nowait(khi_dns_tapsrv *s, int nowait);
+/* Close every connection and the listener (a Unix socket file is removed); NULL accepted. */
+void khi_dns_tapsrv_close(khi_dns_tapsrv *s);
+
+/* ---- wire-format DNS messages (dns_wire.c) ---- */
+
+/* Room for a name in presentation form: 255 wire octets, at most 4 characters each. */
+#define KHI_DNS_WIRE_NAME_CAP 1024
+
+typedef struct khi_dns_wire_q {
+    uint16_t id, flags, qtype, qclass;
+    int is_response; /* QR bit */
+    int rcode;       /* the header's 4-bit RCODE */
+    size_t name_len;
+} khi_dns_wire_q;
+
+/*
+ * The name at off of the message msg/len into out (cap bytes, NUL-terminated, presentation
+ * form, no trailing dot, "." for the root). *out_end: the offset after the name where it
+ * stood (after the first compression pointer if any). Returns 0, or -1 with *why.
+ */
+int khi_dns_wire_name(const unsigned char *msg, size_t len, size_t off, char *out, size_t cap, size_t *out_len,
+                      size_t *out_end, const char **why);
+/* Header and first question of a message; the name goes to name/cap as above. 0 or -1 + *why. */
+int khi_dns_wire_question(const unsigned char *msg, size_t len, char *name, size_t cap, khi_dns_wire_q *out,
+                          const char **why);
+/* "A", "AAAA", ... or "TYPE65280" into out (cap >= 10); returns its length. */
+size_t khi_dns_qtype_name(unsigned type, char *out, size_t cap);
 
 /* ---- helpers (dns_log.c) ---- */
 

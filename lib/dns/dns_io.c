@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct khi_dns_in {
@@ -163,6 +164,19 @@ kh_err khi_dns_in_seek_end(khi_dns_in *in)
     if (lseek(in->fd, 0, SEEK_END) < 0)
         return khi_errno_to_kh(errno);
     in->head_len = in->head_off = 0;
+    return KH_OK;
+}
+
+kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size)
+{
+    struct stat st;
+    if (in->is_mem || in->ar || !in->own_fd)
+        return KH_EINVAL;
+    if (fstat(in->fd, &st) != 0)
+        return khi_errno_to_kh(errno);
+    if (!S_ISREG(st.st_mode))
+        return KH_EINVAL;
+    *out_size = (uint64_t)st.st_size;
     return KH_OK;
 }
 

@@ -7,6 +7,11 @@
  * diag callback with the input name and line number, and the run goes on. The format is
  * either named or guessed from the first 64 KiB (kh_dns_format_detect). The time and address
  * helpers the parsers share live here too.
+ *
+ * dnstap is binary: its reader splits Frame Streams frames instead of lines (next_frame) from
+ * the same buffer, skipping frames over KHI_DNS_FRAME_MAX with a count, or takes the frames a
+ * socket receiver hands it (kh_dns_reader_open_dnstap, dns_dnstap_sock.c). Each data frame is
+ * a "line" of the dnstap parser; the counters count frames as lines.
  */
 #include "dns/dns_int.h"
 
@@ -34,10 +39,13 @@ struct kh_dns_reader {
     uint64_t diags;
     int follow;
     volatile int *stop;
+    uint64_t skip_left;   /* dnstap: bytes of an oversized frame still to skip */
+    uint64_t quiet_until; /* dnstap followed from the end: data frames before this offset dropped */
+    khi_dns_tapsrv *srv;  /* dnstap: frames from a socket instead of in */
 };
 
 static const char *const fmt_names[KH_DNS_FMT_COUNT] = {
-    "auto", "bind", "unbound", "dnsmasq", "zeek", "eve", "windows", "pdns", "csv",
+    "auto", "bind", "unbound", "dnsmasq", "zeek", "eve", "windows", "pdns", "csv", "dnstap",
 };
 
 const char *kh_dns_format_name(kh_dns_format fmt)
@@ -76,6 +84,7 @@ khi_dns_parse_fn khi_dns_parser(kh_dns_format fmt)
     case KH_DNS_FMT_WINDOWS: return khi_dns_parse_windows;
     case KH_DNS_FMT_PDNS: return khi_dns_parse_pdns;
     case KH_DNS_FMT_CSV: return khi_dns_parse_csv;
+    case KH_DNS_FMT_DNSTAP: return khi_dns_parse_dnstap;
     default: return NULL;
     }
 }
@@ -114,8 +123,23 @@ static kh_dns_format detect_line(const char *p, size_t n)
     return KH_DNS_FMT_AUTO;
 }
 
+/* A Frame Streams file of dnstap: escape, control length, START, content type field. */
+static int is_dnstap(const char *text, size_t len)
+{
+    const unsigned char *b = (const unsigned char *)text;
+    if (len < 12 || b[0] || b[1] || b[2] || b[3])
+        return 0;
+    size_t cl = (size_t)b[4] << 24 | (size_t)b[5] << 16 | (size_t)b[6] << 8 | b[7];
+    if (cl < 4 || cl > 512 || memcmp(b + 8, "\0\0\0\2", 4) != 0)
+        return 0;
+    size_t n = cl + 8 < len ? cl + 8 : len;
+    return memmem(b + 12, n - 12, KHI_DNSTAP_CONTENT_TYPE, sizeof(KHI_DNSTAP_CONTENT_TYPE) - 1) != NULL;
+}
+
 kh_dns_format kh_dns_format_detect(const char *text, size_t len)
 {
+    if (text && is_dnstap(text, len))
+        return KH_DNS_FMT_DNSTAP;
     const char *p = text, *e = text + len;
     int csv_like = 0, lines = 0;
     while (p < e && lines < 50) {
@@ -145,10 +169,10 @@ static kh_err reader_new(const char *name, khi_dns_in *in, kh_dns_format fmt, kh
     r->in = in;
     r->fmt = fmt;
     r->cap = BLOCK + KHI_DNS_LINE_MAX;
-    r->buf = khi_malloc(r->cap);
+    r->buf = in ? khi_malloc(r->cap) : NULL; /* a socket reader keeps its frames per connection */
     r->name = khi_strdup(name);
     r->st = khi_calloc(1, sizeof(*r->st));
-    if (!r->buf || !r->name || !r->st) {
+    if ((in && !r->buf) || !r->name || !r->st) {
         kh_dns_reader_destroy(r);
         return KH_ENOMEM;
     }
@@ -158,6 +182,10 @@ static kh_err reader_new(const char *name, khi_dns_in *in, kh_dns_format fmt, kh
         if (!r->parse) {
             kh_dns_reader_destroy(r);
             return KH_EINVAL;
+        }
+        if (fmt == KH_DNS_FMT_DNSTAP && khi_dns_tap_prepare(r->st) != KH_OK) {
+            kh_dns_reader_destroy(r);
+            return KH_ENOMEM;
         }
     }
     *out = r;
@@ -189,15 +217,58 @@ kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t len, kh
     return reader_new(name ? name : "memory", in, fmt, out_r);
 }
 
+kh_err kh_dns_reader_open_dnstap(const char *endpoint, kh_dns_reader **out_r)
+{
+    if (!endpoint || !out_r)
+        return KH_EINVAL;
+    *out_r = NULL;
+    khi_dns_tapsrv *srv = NULL;
+    kh_err err = khi_dns_tapsrv_open(endpoint, &srv);
+    if (err != KH_OK)
+        return err;
+    kh_dns_reader *r = NULL;
+    err = reader_new(endpoint, NULL, KH_DNS_FMT_DNSTAP, &r);
+    if (err != KH_OK) {
+        khi_dns_tapsrv_close(srv);
+        return err;
+    }
+    r->srv = srv;
+    *out_r = r;
+    return KH_OK;
+}
+
+static kh_err detect(kh_dns_reader *r);
+
 kh_err kh_dns_reader_set_follow(kh_dns_reader *r, int follow, volatile int *stop_flag)
 {
     if (!r)
         return KH_EINVAL;
+    if (r->srv) { /* a socket: always live, nothing to skip */
+        r->stop = stop_flag;
+        return KH_OK;
+    }
     if (follow == 2) {
-        kh_err err = khi_dns_in_seek_end(r->in);
+        /* detect from what the file holds now; dnstap cannot start at an arbitrary byte, so its
+         * frames up to the present end are read and dropped (next_frame) instead of seeking */
+        uint64_t size = 0;
+        kh_err err = khi_dns_in_size(r->in, &size);
         if (err != KH_OK)
             return err;
-        r->start = r->end = 0;
+        if (!r->detected) {
+            err = detect(r);
+            r->eof = 0;
+            if (err != KH_OK && err != KH_EFORMAT)
+                return err;
+        }
+        if (r->fmt == KH_DNS_FMT_DNSTAP) {
+            r->quiet_until = size;
+        } else {
+            err = khi_dns_in_seek_end(r->in);
+            if (err != KH_OK)
+                return err;
+            r->start = r->end = 0;
+            r->stats.bytes = 0;
+        }
     }
     r->follow = follow != 0;
     r->stop = stop_flag;
@@ -228,8 +299,10 @@ void kh_dns_reader_destroy(kh_dns_reader *r)
     if (!r)
         return;
     khi_dns_in_close(r->in);
+    khi_dns_tapsrv_close(r->srv);
     khi_free(r->buf);
     khi_free(r->name);
+    khi_dns_tap_cleanup(r->st);
     khi_free(r->st);
     khi_free(r);
 }
@@ -285,10 +358,119 @@ static kh_err detect(kh_dns_reader *r)
     kh_dns_format f = kh_dns_format_detect(r->buf + r->start, r->end - r->start);
     if (f == KH_DNS_FMT_AUTO)
         return r->end == 0 ? KH_OK : KH_EFORMAT;
+    if (f == KH_DNS_FMT_DNSTAP && khi_dns_tap_prepare(r->st) != KH_OK)
+        return KH_ENOMEM;
     r->fmt = f;
     r->parse = khi_dns_parser(f);
     r->detected = 1;
     return KH_OK;
+}
+
+/* One data frame through the parser, as a line is: 1 with a record, 0 when skipped. */
+static int parse_frame(kh_dns_reader *r, const unsigned char *p, size_t len, kh_dns_rec *rec)
+{
+    const char *why = "does not parse";
+    memset(rec, 0, sizeof(*rec));
+    rec->time_ms = -1;
+    rec->rcode = -1;
+    rec->is_query = 1;
+    int rc = r->parse(r->st, (const char *)p, len, rec, &why);
+    if (rc == KHI_PARSE_REC) {
+        r->stats.records++;
+        return 1;
+    }
+    if (rc == KHI_PARSE_IGNORE)
+        r->stats.ignored++;
+    else
+        report(r, why);
+    return 0;
+}
+
+/* dnstap from a file or memory: the next record of the Frame Streams frames in buf. */
+static kh_err next_frame(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
+{
+    for (;;) {
+        size_t avail = r->end - r->start;
+        if (r->skip_left) {
+            size_t k = avail < r->skip_left ? avail : (size_t)r->skip_left;
+            r->start += k;
+            r->skip_left -= k;
+            avail -= k;
+        }
+        size_t hdr = 0, len = 0;
+        const unsigned char *p = (const unsigned char *)r->buf + r->start;
+        int kind = r->skip_left ? KHI_FS_MORE : khi_dns_fs_split(p, avail, &hdr, &len);
+        if (kind == KHI_FS_MORE) {
+            if (r->eof) {
+                if (avail && !r->skip_left) {
+                    r->lineno++;
+                    r->stats.lines++;
+                    report(r, "dnstap: frame cut short at the end of the input");
+                }
+                r->start = r->end;
+                return KH_OK;
+            }
+            kh_err err = fill(r);
+            if (err != KH_OK)
+                return err;
+            continue;
+        }
+        if (kind == KHI_FS_DATA && r->quiet_until &&
+            r->stats.bytes - (r->end - r->start) + hdr + len <= r->quiet_until) {
+            r->start += hdr + len; /* written before watch started */
+            continue;
+        }
+        r->lineno++;
+        r->stats.lines++;
+        if (kind == KHI_FS_TOO_BIG) {
+            report(r, "dnstap: frame larger than 64 KiB skipped");
+            r->start += hdr;
+            r->skip_left = len;
+            continue;
+        }
+        r->start += hdr + len;
+        if (kind == KHI_FS_CONTROL) {
+            const char *why = NULL;
+            if (khi_dns_tap_control(r->st, p + hdr, len, &why) == KHI_PARSE_BAD)
+                report(r, why);
+            else
+                r->stats.ignored++;
+            continue;
+        }
+        if (parse_frame(r, p + hdr, len, rec)) {
+            *out_have = 1;
+            return KH_OK;
+        }
+    }
+}
+
+/* dnstap from a socket: frames as the receiver hands them over, until the stop flag. */
+static kh_err next_socket(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
+{
+    for (;;) {
+        int kind = KHI_TAP_STOP;
+        const unsigned char *p = NULL;
+        size_t len = 0;
+        const char *why = NULL;
+        kh_err err = khi_dns_tapsrv_next(r->srv, r->stop, &kind, &p, &len, &why);
+        if (err != KH_OK || kind == KHI_TAP_STOP)
+            return err;
+        r->lineno++;
+        r->stats.lines++;
+        if (kind == KHI_TAP_BAD) {
+            report(r, why);
+            continue;
+        }
+        if (kind == KHI_TAP_CONTROL) {
+            r->stats.ignored++;
+            continue;
+        }
+        r->stats.bytes += len + 4;
+        if (parse_frame(r, p, len, rec)) {
+            *out_have = 1;
+            return KH_OK;
+        }
+    }
 }
 
 kh_err kh_dns_reader_next(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
@@ -296,6 +478,8 @@ kh_err kh_dns_reader_next(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
     if (!r || !rec || !out_have)
         return KH_EINVAL;
     *out_have = 0;
+    if (r->srv)
+        return next_socket(r, rec, out_have);
     if (!r->detected) {
         kh_err err = detect(r);
         if (err != KH_OK)
@@ -303,6 +487,8 @@ kh_err kh_dns_reader_next(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
         if (!r->detected)
             return KH_OK; /* empty input */
     }
+    if (r->fmt == KH_DNS_FMT_DNSTAP)
+        return next_frame(r, rec, out_have);
     for (;;) {
         char *p = r->buf + r->start;
         size_t avail = r->end - r->start;

@@ -2,7 +2,8 @@
  * test_dns_log.c - every log format on a real-shaped sample (tests/data/dns/logs): detected
  * automatically, the right records with client, name, type, code and time, malformed lines
  * counted with their line numbers while the run goes on, over-long lines, compressed input,
- * and the time helpers.
+ * the time helpers, and for dnstap: oversized and cut-short frames, and the wire-format
+ * question parser on hostile names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,6 +60,7 @@ static const expect cases[] = {
     {"windows-dns.log", KH_DNS_FMT_WINDOWS, 6, 1, 1, 1795595701000},
     {"pdns.log", KH_DNS_FMT_PDNS, 5, 2, 0, 1795595701123},
     {"queries.csv", KH_DNS_FMT_CSV, 5, 1, 1, 1795595701000},
+    {"dnstap.fstrm", KH_DNS_FMT_DNSTAP, 6, 2, 1, 1795595701123},
 };
 
 static void run_case(const expect *x)
@@ -217,13 +219,116 @@ static void test_dns_log_time(void **state)
     assert_int_equal(n, 11);
 }
 
+/* The dnstap sample behind an oversized frame (skipped, counted) and cut short at the end. */
+static void test_dns_log_dnstap_frames(void **state)
+{
+    (void)state;
+    char path[4200];
+    khi_snprintf(path, sizeof(path), "%s/dnstap.fstrm", datadir);
+    char *sample = NULL;
+    size_t slen = 0;
+    assert_int_equal(khi_dns_read_all(path, 1 << 20, &sample, &slen), KH_OK);
+    size_t big = 100000;
+    unsigned char *buf = calloc(1, slen + big + 256);
+    assert_non_null(buf);
+    /* the START control frame: 8 bytes of escape and length, then its body */
+    size_t first = 8 + ((size_t)(unsigned char)sample[6] << 8 | (unsigned char)sample[7]);
+    size_t flen = 4 + ((size_t)(unsigned char)sample[first + 2] << 8 | (unsigned char)sample[first + 3]);
+    assert_true(first + flen < slen && flen < 200);
+    memcpy(buf, sample, slen - 12); /* everything up to STOP (12 bytes) */
+    size_t o = slen - 12;
+    buf[o] = 0, buf[o + 1] = (unsigned char)(big >> 16), buf[o + 2] = (unsigned char)(big >> 8),
+    buf[o + 3] = (unsigned char)big;
+    o += 4 + big;
+    memcpy(buf + o, sample + first, flen); /* the first data frame again, then a cut-short one */
+    o += flen;
+    memcpy(buf + o, sample + first, 10);
+    o += 10;
+    kh_dns_reader *r = NULL;
+    assert_int_equal(kh_dns_reader_open_mem("tap", buf, o, KH_DNS_FMT_AUTO, &r), KH_OK);
+    kh_dns_rec rec;
+    int have = 1;
+    unsigned n = 0;
+    while (have) {
+        assert_int_equal(kh_dns_reader_next(r, &rec, &have), KH_OK);
+        n += have;
+    }
+    assert_int_equal(kh_dns_reader_format(r), KH_DNS_FMT_DNSTAP);
+    kh_dns_reader_stats st;
+    kh_dns_reader_get_stats(r, &st);
+    assert_int_equal(n, 7);
+    assert_int_equal(st.malformed, 4); /* the sample's two, the big one, the cut-short one */
+    kh_dns_reader_destroy(r);
+    free(buf);
+    khi_free(sample);
+}
+
+static void test_dns_log_wire_names(void **state)
+{
+    (void)state;
+    char name[KHI_DNS_WIRE_NAME_CAP];
+    khi_dns_wire_q q;
+    const char *why = NULL;
+    /* a response: question www.Example.com, answer name compressed to it */
+    static const unsigned char ok[] = {0x12, 0x34, 0x81, 0x83, 0, 1, 0, 0, 0, 0, 0, 0, 3, 'w', 'w', 'w', 7,
+                                       'E', 'x', 'a', 'm', 'p', 'l', 'e', 3, 'c', 'o', 'm', 0, 0, 28, 0, 1};
+    assert_int_equal(khi_dns_wire_question(ok, sizeof(ok), name, sizeof(name), &q, &why), 0);
+    assert_string_equal(name, "www.Example.com");
+    assert_int_equal(q.qtype, 28);
+    assert_int_equal(q.rcode, 3);
+    assert_true(q.is_response);
+    char t[16];
+    assert_int_equal(khi_dns_qtype_name(q.qtype, t, sizeof(t)), 4);
+    assert_int_equal(khi_dns_qtype_name(65280, t, sizeof(t)), 9);
+    assert_string_equal(t, "TYPE65280");
+    /* a pointer back to an earlier name: "a" + pointer to offset 12 of a second name */
+    static const unsigned char msg2[] = {3, 'w', 'w', 'w', 0, 1, 'a', 0xc0, 0};
+    size_t len = 0, end = 0;
+    assert_int_equal(khi_dns_wire_name(msg2, sizeof(msg2), 5, name, sizeof(name), &len, &end, &why), 0);
+    assert_string_equal(name, "a.www");
+    assert_int_equal(end, 9);
+    /* the pointer to itself, a forward pointer, a label past the end, escapes, the root */
+    static const unsigned char self[] = {0xc0, 0};
+    assert_int_equal(khi_dns_wire_name(self, 2, 0, name, sizeof(name), &len, &end, &why), -1);
+    static const unsigned char fwd[] = {0xc0, 2, 0};
+    assert_int_equal(khi_dns_wire_name(fwd, 3, 0, name, sizeof(name), &len, &end, &why), -1);
+    static const unsigned char past[] = {5, 'a', 'b', 0};
+    assert_int_equal(khi_dns_wire_name(past, 4, 0, name, sizeof(name), &len, &end, &why), -1);
+    static const unsigned char esc[] = {4, 'a', '.', ' ', '\\', 0};
+    assert_int_equal(khi_dns_wire_name(esc, sizeof(esc), 0, name, sizeof(name), &len, &end, &why), 0);
+    assert_string_equal(name, "a\\.\\032\\\\");
+    static const unsigned char root[] = {0};
+    assert_int_equal(khi_dns_wire_name(root, 1, 0, name, sizeof(name), &len, &end, &why), 0);
+    assert_string_equal(name, ".");
+    /* 128 labels of one byte: 257 octets, over the limit */
+    unsigned char longn[300];
+    for (int i = 0; i < 128; i++)
+        longn[2 * i] = 1, longn[2 * i + 1] = 'x';
+    longn[256] = 0;
+    assert_int_equal(khi_dns_wire_name(longn, 257, 0, name, sizeof(name), &len, &end, &why), -1);
+    /* 63 escaped bytes a label, 255 octets in all: fits the buffer */
+    unsigned char wide[256];
+    size_t w = 0;
+    for (int l = 0; l < 4; l++) {
+        int n = l < 3 ? 63 : 61;
+        wide[w++] = (unsigned char)n;
+        for (int i = 0; i < n; i++)
+            wide[w++] = 0xff;
+    }
+    wide[w++] = 0;
+    assert_int_equal(w, 255);
+    assert_int_equal(khi_dns_wire_name(wide, w, 0, name, sizeof(name), &len, &end, &why), 0);
+    assert_int_equal(len, 250 * 4 + 3);
+}
+
 int main(void)
 {
     find_data();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_log_formats),   cmocka_unit_test(test_dns_log_named_format),
         cmocka_unit_test(test_dns_log_long_line), cmocka_unit_test(test_dns_log_unknown),
-        cmocka_unit_test(test_dns_log_time),
+        cmocka_unit_test(test_dns_log_time),      cmocka_unit_test(test_dns_log_dnstap_frames),
+        cmocka_unit_test(test_dns_log_wire_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
  * its events all naming the same entry so that one restore command brings it back.
  */
 #include "agent.h"
+#include "cli.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -59,7 +60,8 @@ static int on_event(void *ud, const kh_event *ev)
 {
     agent_scan *a = ud;
     if (ev->kind == KH_EVENT_DETECTION && json_array_size(a->hits) < 64)
-        json_array_append_new(a->hits, json_pack("{s:s, s:s}", "object", ev->object, "name", ev->name));
+        json_array_append_new(a->hits, json_pack("{s:o, s:o}", "object", cli_json_str(ev->object), "name",
+                                                 cli_json_str(ev->name)));
     return 0;
 }
 
@@ -111,6 +113,8 @@ void agent_scan_file(kh_scanner *sc, agent_scan *a, const char *path)
         json_t *j = json_pack("{s:s, s:I, s:O, s:s, s:O, s:s}", "uid", uid, "time", (json_int_t)time(NULL), "path",
                               json_object_get(h, "object"), "sha256", sha, "signature", json_object_get(h, "name"),
                               "action", action);
+        if (!j)
+            fprintf(stderr, "khien agent: cannot record a detection in %s (out of memory)\n", path);
         if (j && qid[0])
             json_object_set_new(j, "quarantine_id", json_string(qid));
         char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -30,4 +30,8 @@ const char *cli_db_path(const char *path, char *buf, unsigned len);
 /* Publisher keys: $KHIEN_TRUST_DIR, /etc/khien/trust, or the installed share/khien/trust. */
 const char *cli_default_trust_dir(void);
 
+/* A JSON string of s that keeps every byte: bytes that are not UTF-8 become the text \xNN. */
+typedef struct json_t json_t;
+json_t *cli_json_str(const char *s);
+
 #endif

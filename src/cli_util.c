@@ -3,6 +3,8 @@
  */
 #include "cli.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,4 +122,44 @@ const char *cli_db_path(const char *path, char *buf, unsigned len)
     if (lstat(buf, &st) == 0 && S_ISLNK(st.st_mode))
         return buf;
     return path;
+}
+
+/* json_string refuses bytes that are not UTF-8 (a file name from an older system in
+ * Windows-1258, say): keep every byte, those as the text \xNN, the rest as they are. */
+json_t *cli_json_str(const char *s)
+{
+    if (!s)
+        return json_null();
+    json_t *j = json_string(s);
+    if (j)
+        return j;
+    size_t n = strlen(s);
+    char *buf = malloc(4 * n + 1), *o = buf;
+    if (!buf)
+        return NULL;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t len = *p < 0x80 ? 1 : (*p >> 5) == 6 ? 2 : (*p >> 4) == 14 ? 3 : (*p >> 3) == 30 ? 4 : 0;
+        char one[5] = "";
+        int ok = len > 0;
+        for (size_t k = 1; ok && k < len; k++)
+            ok = (p[k] & 0xc0) == 0x80;
+        if (ok) { /* a whole sequence: let jansson judge it (overlong forms, surrogates) */
+            memcpy(one, p, len);
+            json_t *t = json_string(one);
+            ok = t != NULL;
+            json_decref(t);
+        }
+        if (ok) {
+            memcpy(o, p, len);
+            o += len;
+            p += len;
+        } else {
+            o += sprintf(o, "\\x%02x", *p);
+            p++;
+        }
+    }
+    *o = '\0';
+    j = json_string(buf);
+    free(buf);
+    return j;
 }

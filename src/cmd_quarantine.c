@@ -21,8 +21,8 @@ static int print_entry(void *ud, const kh_qentry *e)
 {
     int json = *(int *)ud;
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:I}", "id", e->id, "original_path",
-                              e->original_path, "sha256", e->sha256, "signature", e->signature,
+        json_t *o = json_pack("{s:s, s:o, s:s, s:o, s:I, s:i, s:I}", "id", e->id, "original_path",
+                              cli_json_str(e->original_path), "sha256", e->sha256, "signature", cli_json_str(e->signature),
                               "size", (json_int_t)e->size, "mode", (int)e->mode, "time",
                               (json_int_t)e->time);
         json_dumpf(o, stdout, JSON_COMPACT);

@@ -114,7 +114,7 @@ static int collect(void *ud, const kh_event *ev)
     if (ev->nmeta) {
         f->meta = json_object();
         for (size_t i = 0; f->meta && i < ev->nmeta; i++)
-            json_object_set_new(f->meta, ev->meta[i].key, json_string(ev->meta[i].value));
+            json_object_set_new(f->meta, ev->meta[i].key, cli_json_str(ev->meta[i].value));
     }
     if (!f->object || !f->name || (ev->detail && !f->detail)) {
         free(f->object);
@@ -225,7 +225,7 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
     json_t *det = json_array(), *warn = json_array();
     const char *status = err != KH_OK && err != KH_ECANCELED ? "error"
                          : res->verdict == KH_VERDICT_INFECTED ? "infected" : "clean";
-    json_object_set_new(o, "file", json_string(path));
+    json_object_set_new(o, "file", cli_json_str(path));
     json_object_set_new(o, "status", json_string(status));
     json_object_set_new(o, "size", json_integer((json_int_t)res->size));
     json_object_set_new(o, "objects", json_integer(res->objects));
@@ -234,13 +234,13 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
     for (size_t i = 0; i < fe->n; i++) {
         const fev *f = &fe->v[i];
         json_t *e = json_object();
-        json_object_set_new(e, "object", json_string(f->object));
+        json_object_set_new(e, "object", cli_json_str(f->object));
         json_object_set_new(e, f->kind == KH_EVENT_DETECTION ? "signature" : "name",
-                            json_string(f->name));
+                            cli_json_str(f->name));
         json_object_set_new(e, "kind", json_string(kind_name(f->sk)));
         json_object_set_new(e, "depth", json_integer(f->depth));
         if (f->detail)
-            json_object_set_new(e, "detail", json_string(f->detail));
+            json_object_set_new(e, "detail", cli_json_str(f->detail));
         if (f->meta)
             json_object_set(e, "meta", f->meta);
         json_array_append_new(f->kind == KH_EVENT_DETECTION ? det : warn, e);
@@ -392,7 +392,7 @@ static void walk_error(shared *sh, const char *path, const char *why)
     clear_progress(sh);
     sh->t.errors++;
     if (sh->o->json) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "file", path, "status", "error", "error", why);
+        json_t *o = json_pack("{s:o, s:s, s:o}", "file", cli_json_str(path), "status", "error", "error", cli_json_str(why));
         json_dumpf(o, stdout, JSON_COMPACT);
         fputc('\n', stdout);
         json_decref(o);

@@ -174,10 +174,17 @@ kh_err kh_quarantine_put(const char *dir, const char *path, const char *signatur
         goto out;
     }
     khi_hex_encode(rnd, sizeof(rnd), id);
-    j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:i, s:i, s:i, s:I}", "id", id, "original_path", abs,
-                  "sha256", hex, "signature", signature, "size", (json_int_t)st.st_size, "mode",
-                  (int)(st.st_mode & 07777), "uid", (int)st.st_uid, "gid", (int)st.st_gid, "time",
-                  (json_int_t)time(NULL));
+    /* a path that is not UTF-8 (a name from an older system's code page) is kept byte for byte
+     * in hex: JSON strings hold UTF-8 only */
+    json_t *orig = json_string(abs);
+    char *orig_hex = NULL;
+    if (!orig && (orig_hex = khi_malloc(2 * strlen(abs) + 1)) != NULL)
+        khi_hex_encode((const uint8_t *)abs, strlen(abs), orig_hex);
+    j = json_pack("{s:s, s:o, s:s, s:s, s:I, s:i, s:i, s:i, s:I}", "id", id, orig ? "original_path" : "original_path_hex",
+                  orig ? orig : json_string(orig_hex ? orig_hex : ""), "sha256", hex, "signature", signature,
+                  "size", (json_int_t)st.st_size, "mode", (int)(st.st_mode & 07777), "uid", (int)st.st_uid, "gid",
+                  (int)st.st_gid, "time", (json_int_t)time(NULL));
+    khi_free(orig_hex);
     text = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
     if (!text || entry_path(dir, id, "json", &rec) != KH_OK || entry_path(dir, id, "data", &data) != KH_OK) {
         err = KH_ENOMEM;
@@ -208,8 +215,17 @@ out:
 
 typedef struct qrec {
     json_t *j;
+    char *raw_path; /* decoded original_path_hex, when the record has one */
     kh_qentry e;
 } qrec;
+
+static void qrec_free(qrec *q)
+{
+    json_decref(q->j);
+    khi_free(q->raw_path);
+    q->j = NULL;
+    q->raw_path = NULL;
+}
 
 static int parse_record(const char *path, qrec *q)
 {
@@ -219,11 +235,28 @@ static int parse_record(const char *path, qrec *q)
         return -1;
     json_int_t size = 0, tm = 0;
     int mode = 0;
-    if (json_unpack(q->j, "{s:s, s:s, s:s, s:s, s:I, s:i, s:I}", "id", &q->e.id, "original_path",
-                    &q->e.original_path, "sha256", &q->e.sha256, "signature", &q->e.signature,
-                    "size", &size, "mode", &mode, "time", &tm) != 0 || !valid_id(q->e.id)) {
-        json_decref(q->j);
-        q->j = NULL;
+    const char *hexpath = NULL;
+    q->raw_path = NULL;
+    q->e.original_path = NULL;
+    if (json_unpack(q->j, "{s:s, s?s, s?s, s:s, s:s, s:I, s:i, s:I}", "id", &q->e.id, "original_path",
+                    &q->e.original_path, "original_path_hex", &hexpath, "sha256", &q->e.sha256, "signature",
+                    &q->e.signature, "size", &size, "mode", &mode, "time", &tm) != 0 ||
+        !valid_id(q->e.id)) {
+        qrec_free(q);
+        return -1;
+    }
+    if (!q->e.original_path && hexpath) {
+        size_t n = strlen(hexpath) / 2;
+        if (strlen(hexpath) % 2 || !(q->raw_path = khi_malloc(n + 1)) ||
+            khi_hex_decode(hexpath, n, (uint8_t *)q->raw_path) != 0 || memchr(q->raw_path, 0, n)) {
+            qrec_free(q);
+            return -1;
+        }
+        q->raw_path[n] = '\0';
+        q->e.original_path = q->raw_path;
+    }
+    if (!q->e.original_path) {
+        qrec_free(q);
         return -1;
     }
     q->e.size = (uint64_t)size;
@@ -278,12 +311,12 @@ kh_err kh_quarantine_list(const char *dir, kh_qentry_fn cb, void *ud, unsigned *
         }
         khi_buf_truncate(&p, 0);
         if (khi_buf_printf(&p, "%s/%s.data", dir, recs[n].e.id) != KH_OK) {
-            json_decref(recs[n].j);
+            qrec_free(&recs[n]);
             err = KH_ENOMEM;
             goto out;
         }
         if (access(p.data, F_OK) != 0) {
-            json_decref(recs[n].j);
+            qrec_free(&recs[n]);
             damaged++;
             continue;
         }
@@ -298,7 +331,7 @@ kh_err kh_quarantine_list(const char *dir, kh_qentry_fn cb, void *ud, unsigned *
         }
 out:
     for (size_t i = 0; i < n; i++)
-        json_decref(recs[i].j);
+        qrec_free(&recs[i]);
     khi_free(recs);
     khi_buf_cleanup(&p);
     closedir(d);
@@ -346,7 +379,7 @@ kh_err kh_quarantine_restore(const char *dir, const char *id, const char *dest, 
     chmod(to, q.e.mode);
     unlink(rec.data);
 out:
-    json_decref(q.j);
+    qrec_free(&q);
     khi_buf_cleanup(&rec);
     khi_buf_cleanup(&data);
     return err;

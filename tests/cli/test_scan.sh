@@ -154,6 +154,16 @@ check "overwrite refusal explained" has "$T/out" "already exists"
 K quarantine --dir "$T/qdir" restore "$id" --to "$T/q/evil.restored" > "$T/out" 2>&1; expect_status "restore --to" 0 $?
 check "restored elsewhere" cmp -s "$T/q/evil.restored" "$T/stdin.bin"
 K quarantine --dir "$T/qdir" delete 0123456789abcdef0123456789abcdef > "$T/out" 2>&1; expect_status "delete unknown id fails" 2 $?
+# a name that is not UTF-8 (Windows-1258 "hóa đơn" from an older system): nothing lost
+mkdir -p "$T/cp"; NAME=$(printf 'h\xf3a \xf0\xf5n.com'); eicar "$T/cp/$NAME"
+K scan --json --quarantine "$T/qcp" -d "$DB" "$T/cp" > "$T/out.json" 2>&1; expect_status "scan a non-UTF-8 name" 1 $?
+check "JSON keeps the name, odd bytes as \\xNN" python3 -c "import json; o=json.loads(open('$T/out.json').readline()); assert o['file'].endswith('/h\\\\xf3a \\\\xf0\\\\xf5n.com'), o"
+check "quarantined" test ! -e "$T/cp/$NAME"
+id=$(K quarantine --dir "$T/qcp" list | awk '{print $1}' | head -1)
+K quarantine --dir "$T/qcp" list --json > "$T/listj" 2>&1
+check "the list shows it" has "$T/listj" 'h\\xf3a'
+K quarantine --dir "$T/qcp" restore "$id" > "$T/out" 2>&1; expect_status "restored" 0 $?
+check "back under its own bytes" test -f "$T/cp/$NAME"
 
 # --- db info ---
 printf 'Good:0:*:41424344\nBad:0:*:4g\n' > "$T/t.ndb"

@@ -154,7 +154,7 @@ json_t *cli_json_str(const char *s)
             o += len;
             p += len;
         } else {
-            o += sprintf(o, "\\x%02x", *p);
+            o += snprintf(o, 5, "\\x%02x", *p);
             p++;
         }
     }

@@ -9,8 +9,10 @@
  * is a pointer to a descriptor (starting with a NUL, so it is also an empty string) that says
  * either "read the CHM bytes" or "write into this buffer", so nothing touches the disk.
  *
- * Members are extracted in the order of their offsets (libmspack then decompresses the LZX
- * section once, front to back) and handed out under their path without its leading '/'. The
+ * Members of the uncompressed section are handed out where they lie in the input (a member
+ * running past the end is cut there, with a warning); the others are extracted in the order of
+ * their offsets (libmspack then decompresses the LZX section once, front to back), and all are
+ * handed out under their path without its leading '/'. The
  * "::DataSpace/..." system files (the compressed section itself, its reset table) are not
  * handed out: their content is what the other members are made of. A member and the sum of
  * members stop at KHI_FMT_MAX_PART bytes; a damaged file or member is a warning and what was
@@ -179,11 +181,27 @@ static int warn(const khi_parts_cb *cb, khi_fwarn what, const char *part, const 
     return cb->warn(cb->ud, what, part, detail);
 }
 
-/* Extract one member into out and hand it out; non-zero return stops the walk. */
-static int member(struct mschm_decompressor *d, struct mschmd_file *f, khi_buf *out, size_t *total,
-                  const khi_parts_cb *cb, kh_err *err)
+/* A member of the uncompressed section: its bytes in the input, as far as they go. */
+static int member_plain(const uint8_t *data, size_t len, const struct mschmd_file *f, const char *name,
+                        const khi_parts_cb *cb)
 {
-    const char *name = f->filename[0] == '/' && f->filename[1] ? f->filename + 1 : f->filename;
+    uint64_t start = (uint64_t)f->section->chm->sec0.offset + (uint64_t)f->offset;
+    uint64_t want = (uint64_t)f->length;
+    if (f->section->chm->sec0.offset < 0 || f->offset < 0 || start > len || want > len - start) {
+        size_t have = start > len ? 0 : (size_t)(len - start);
+        if (warn(cb, KHI_FWARN_DAMAGED, name,
+                 "CHM member of %llu bytes runs past the end of the file; its %zu bytes there scanned",
+                 (unsigned long long)want, have))
+            return 1;
+        want = have;
+    }
+    return cb->part(cb->ud, data + (start > len ? len : start), (size_t)want, name);
+}
+
+/* Extract one member into out and hand it out; non-zero return stops the walk. */
+static int member(struct mschm_decompressor *d, struct mschmd_file *f, const char *name, khi_buf *out,
+                  size_t *total, const khi_parts_cb *cb, kh_err *err)
+{
     size_t left = KHI_FMT_MAX_PART - *total;
     memdesc wd = {0, 1, NULL, 0, out, 0, 0};
     wd.cap = (uint64_t)f->length < left ? (size_t)f->length : left;
@@ -246,7 +264,10 @@ kh_err khi_chm_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
             list[n++] = f;
     qsort(list, n, sizeof(*list), by_offset);
     for (size_t i = 0; i < n && total < KHI_FMT_MAX_PART; i++) {
-        if (member(d, list[i], &out, &total, cb, &err)) {
+        struct mschmd_file *f = list[i];
+        const char *name = f->filename[0] == '/' && f->filename[1] ? f->filename + 1 : f->filename;
+        if (f->section->id == 0 ? member_plain(data, len, f, name, cb)
+                                : member(d, f, name, &out, &total, cb, &err)) {
             if (err == KH_OK)
                 err = KH_ECANCELED;
             break;

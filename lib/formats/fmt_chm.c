@@ -97,16 +97,13 @@ static int mem_write(struct mspack_file *file, void *buf, int bytes)
 static int mem_seek(struct mspack_file *file, off_t offset, int mode)
 {
     memfile *f = (memfile *)file;
-    int64_t base = mode == MSPACK_SYS_SEEK_START ? 0
-                   : mode == MSPACK_SYS_SEEK_CUR ? (int64_t)f->pos
-                                                 : (int64_t)f->desc->len;
-    if (f->desc->write || (offset < 0 && -(int64_t)offset > base) ||
-        (offset > 0 && (uint64_t)offset > f->desc->len))
+    uint64_t base = mode == MSPACK_SYS_SEEK_START ? 0
+                    : mode == MSPACK_SYS_SEEK_CUR ? f->pos
+                                                  : (uint64_t)f->desc->len;
+    uint64_t mag = offset < 0 ? (uint64_t)0 - (uint64_t)offset : (uint64_t)offset; /* off_t's minimum too */
+    if (f->desc->write || (offset < 0 && mag > base) || (offset >= 0 && mag > f->desc->len - base))
         return -1;
-    uint64_t p = (uint64_t)(base + (int64_t)offset);
-    if (p > f->desc->len)
-        return -1;
-    f->pos = p;
+    f->pos = offset < 0 ? base - mag : base + mag;
     return 0;
 }
 

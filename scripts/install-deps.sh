@@ -8,6 +8,7 @@ build_pkgs=(
   build-essential cmake pkg-config git
   libvectorscan-dev     # Vectorscan: multi-pattern body signature matching (<hs/hs.h>)
   libarchive-dev        # containers: zip, 7z, rar, cab, tar, cpio, iso9660, lha, gz, bz2, xz, zstd
+  libmspack-dev         # CHM (Microsoft Compiled HTML Help): its LZX decompressor
   libssl-dev            # hashes (EVP), later TLS and X.509
   libjansson-dev        # JSON output and records (quarantine)
   libyara-dev           # YARA rules (issue 7)

@@ -39,6 +39,9 @@ typedef struct khi_container_cb {
      * (tar, cpio...) to walk member by member? Otherwise the content is one member. */
     int (*is_archive)(void *ud, const uint8_t *head, size_t len);
     void *ud;
+    /* May be NULL. Non-zero: another reader has taken this member already (ZIP members of
+     * methods libarchive cannot decompress, see fmt_zipx.c); the walk skips it silently. */
+    int (*skip)(void *ud, const char *member);
 } khi_container_cb;
 
 /* Counters shared by every container under one top-level object. */

@@ -354,6 +354,8 @@ kh_err khi_container_walk(const uint8_t *data, int fd, uint64_t len, int stream,
         if ((ft != AE_IFREG && ft != 0) || archive_entry_hardlink(e))
             continue;
         member_name(&w, e, stream, stream_name, index);
+        if (cb->skip && cb->skip(cb->ud, w.name))
+            continue;
         if (L->max_files && b->files >= L->max_files) {
             if (warn(&w, KHI_CWARN_MAXFILES, w.name,
                      "more than %u members in this file (max-files); rest not scanned",

@@ -67,6 +67,10 @@ int khi_hexval(int c);
 int khi_hex_decode(const char *hex, size_t n, uint8_t *out);
 void khi_hex_encode(const uint8_t *in, size_t n, char *out /* 2n+1 */);
 
+/* --- checksums (core_crc32.c) --- */
+/* CRC-32 (ZIP, ARJ, gzip) of len bytes, continuing from crc (0 to start). */
+uint32_t khi_crc32(uint32_t crc, const void *data, size_t len);
+
 /* --- OS wrappers: the only place that reads errno (core_os.c) --- */
 kh_err khi_errno_to_kh(int e);
 /* Read a whole file into a new buffer (owned by caller, khi_free). Limit in bytes. */

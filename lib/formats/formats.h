@@ -6,6 +6,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <khien/error.h>
+#include "core/core.h"
 
 #define KHI_PE_MAX_SECTIONS 96
 
@@ -31,7 +33,6 @@ typedef int (*khi_part_fn)(void *ud, const uint8_t *data, size_t len, const char
 /* Does this look like a mail message or an mbox? */
 int khi_mail_detect(const uint8_t *data, size_t len);
 /* Every part of a message or mbox. Returns KH_OK or KH_ENOMEM. */
-#include <khien/error.h>
 kh_err khi_mail_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
 
 /* ---- BinHex 4.0 (fmt_binhex.c) ---- */
@@ -118,5 +119,59 @@ typedef int (*khi_vba_module_fn)(void *ud, const char *stream, uint32_t offset);
  * module's terminator) of a decompressed dir stream. Stops at the first record that runs past
  * len. Allocates nothing. */
 void khi_vba_dir_modules(const uint8_t *dir, size_t len, khi_vba_module_fn cb, void *ud);
+
+/* ---- what the archive readers share (ARJ, CHM, the ZIP methods libarchive lacks) ---- */
+/* What went wrong with a part, or with the file as a whole (part NULL). */
+typedef enum khi_fwarn {
+    KHI_FWARN_DAMAGED = 0, /* malformed, truncated, CRC mismatch, unsupported method */
+    KHI_FWARN_ENCRYPTED,   /* the part is encrypted and was not scanned */
+    KHI_FWARN_TOOBIG,      /* the part is larger than KHI_FMT_MAX_PART: its head was scanned */
+} khi_fwarn;
+/* detail is an English sentence, borrowed for the call; non-zero return stops the walk. */
+typedef int (*khi_fwarn_fn)(void *ud, khi_fwarn what, const char *part, const char *detail);
+typedef struct khi_parts_cb {
+    khi_part_fn part; /* every part, borrowed for the call */
+    khi_fwarn_fn warn;
+    void *ud;
+} khi_parts_cb;
+/* No part is decompressed past this many bytes (nor, in sum, a CHM file's parts). */
+#define KHI_FMT_MAX_PART ((size_t)64 << 20)
+/* Reads up to len bytes at off into buf; returns the count read (short at the end). */
+typedef size_t (*khi_read_fn)(void *ud, uint64_t off, uint8_t *buf, size_t len);
+
+/* ---- ARJ (fmt_arj.c) ---- */
+/* Does it start with a main header (0x60 0xEA) whose size is sane and whose CRC-32 matches? */
+int khi_arj_detect(const uint8_t *data, size_t len);
+/* Every file of the archive, decompressed (methods 0 stored, 1-3 LZH, 4 "fastest"), under its
+ * stored path, borrowed for the call. A CRC mismatch, a damaged or truncated member, a
+ * garbled (encrypted) one or an unknown method is a warning; what was decoded is still
+ * handed out. One buffer of at most KHI_FMT_MAX_PART. Returns KH_OK, KH_ECANCELED (the
+ * callback stopped the walk) or KH_ENOMEM. */
+kh_err khi_arj_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- CHM, Microsoft Compiled HTML Help (fmt_chm.c, libmspack) ---- */
+/* Does it start with "ITSF"? */
+int khi_chm_detect(const uint8_t *data, size_t len);
+/* Every file of the help file's directory (the "::DataSpace" system files excepted) under its
+ * path without the leading '/' ("index.html", "#SYSTEM"), decompressed in memory, each and in
+ * sum at most KHI_FMT_MAX_PART. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_chm_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- ZIP members libarchive cannot decompress (fmt_zipx.c, fmt_zipdec.c) ---- */
+/* Walks the central directory of the ZIP file of len bytes that rd reads, and hands out the
+ * members compressed with Implode (6) or Deflate64 (9), decompressed, under their names;
+ * every other member is left to libarchive. Each such member is named exactly once, to the
+ * part callback or (when it could not be decoded at all) to the warning callback, so that the
+ * caller can tell libarchive's walk to skip it. Reads only the end records, the directory (at
+ * most 16 MiB) and those members. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_zipx_walk(khi_read_fn rd, void *rd_ud, uint64_t len, const khi_parts_cb *cb);
+/* Deflate64 (ZIP method 9) of in into out (appended), stopping at max_out bytes. Returns
+ * KH_OK at the end of the last block, KH_ELIMIT when max_out came first, KH_EFORMAT on
+ * damaged or truncated data (out keeps what was decoded), KH_ENOMEM. */
+kh_err khi_deflate64_decode(const uint8_t *in, size_t in_len, size_t max_out, khi_buf *out);
+/* PKWARE Implode (ZIP method 6; flags: the general purpose bit flag, bit 1 8K window, bit 2
+ * literal tree) of in, out_len bytes into out (appended). Returns as khi_deflate64_decode. */
+kh_err khi_implode_decode(const uint8_t *in, size_t in_len, unsigned flags, size_t out_len,
+                          khi_buf *out);
 
 #endif

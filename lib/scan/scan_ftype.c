@@ -135,6 +135,10 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_LHA;
     if (khi_ole2_detect(d, len))
         return KHI_FT_OLE2;
+    if (khi_chm_detect(d, len))
+        return KHI_FT_CHM;
+    if (khi_arj_detect(d, len))
+        return KHI_FT_ARJ;
     if (khi_tnef_detect(d, len))
         return KHI_FT_TNEF;
     if (khi_szdd_detect(d, len))

@@ -119,6 +119,8 @@ typedef struct run {
     int stop;     /* first detection found (no ALLMATCH) */
     int canceled; /* the callback asked to stop */
     kh_err fatal; /* out of memory, matcher failure */
+    uint64_t parts_of;  /* size of the object whose lib/formats parts are being handed out */
+    khi_buf *zipx_done; /* names of the ZIP members fmt_zipx took (NUL-separated), or NULL */
 } run;
 
 static void emit_meta(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name,
@@ -321,6 +323,15 @@ static int on_part(void *ud, const uint8_t *data, size_t len, const char *name)
                      (unsigned long long)L->max_scansize);
         return on_container_warn(r, KHI_CWARN_MAXSCANSIZE, name, detail) || 1;
     }
+    uint64_t whole = r->parts_of ? r->parts_of : 1;
+    if (L->max_ratio && len > L->ratio_min_bytes && len / whole >= L->max_ratio) {
+        char detail[192];
+        khi_snprintf(detail, sizeof(detail),
+                     "part of %zu bytes from a file of %llu bytes, a ratio over %u:1 (max-ratio); "
+                     "likely a decompression bomb, not scanned",
+                     len, (unsigned long long)whole, L->max_ratio);
+        return on_container_warn(r, KHI_CWARN_MAXRATIO, name, detail);
+    }
     r->budget.files++;
     r->budget.extracted += len;
     khi_member m = {data, -1, len, name};
@@ -336,13 +347,54 @@ static int on_member(void *ud, const khi_member *m)
         return 1;
     }
     khi_ftype saved = r->parent_type;
+    uint64_t saved_of = r->parts_of;
     objsrc o = {m->data, m->fd, m->len};
     r->depth++;
     scan_object(r, &o);
     r->depth--;
     r->parent_type = saved;
+    r->parts_of = saved_of;
     khi_buf_truncate(&r->path, mark);
     return r->stop || r->fatal;
+}
+
+/* A warning from a lib/formats archive reader (ARJ, CHM, ZIP methods 6 and 9). */
+static int on_fwarn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    khi_cwarn w = what == KHI_FWARN_ENCRYPTED ? KHI_CWARN_ENCRYPTED
+                  : what == KHI_FWARN_TOOBIG  ? KHI_CWARN_MAXFILESIZE
+                                              : KHI_CWARN_DAMAGED;
+    return on_container_warn(ud, w, part, detail);
+}
+
+/* fmt_zipx names each member it takes; libarchive's walk then skips them (skip_member). */
+static int zipx_note(run *r, const char *name)
+{
+    if (khi_buf_append(r->zipx_done, name, strlen(name) + 1) != KH_OK) {
+        r->fatal = KH_ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_zipx_part(void *ud, const uint8_t *data, size_t len, const char *name)
+{
+    return zipx_note(ud, name) || on_part(ud, data, len, name);
+}
+
+static int on_zipx_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    return (part && zipx_note(ud, part)) || on_fwarn(ud, what, part, detail);
+}
+
+static int skip_member(void *ud, const char *member)
+{
+    run *r = ud;
+    const khi_buf *b = r->zipx_done;
+    for (size_t i = 0; b && i < b->len; i += strlen(b->data + i) + 1)
+        if (strcmp(b->data + i, member) == 0)
+            return 1;
+    return 0;
 }
 
 /* The name of a bare compressed stream's content: "a.exe.gz" -> "a.exe", "b.tgz" -> "b.tar". */
@@ -573,8 +625,16 @@ static void scan_object(run *r, const objsrc *o)
             d = copy;
         }
         r->parent_type = type;
+        r->parts_of = o->len;
+        khi_parts_cb pcb = {on_part, on_fwarn, r};
         kh_err err;
         switch (type) {
+        case KHI_FT_ARJ:
+            err = khi_arj_walk(d, (size_t)o->len, &pcb);
+            break;
+        case KHI_FT_CHM:
+            err = khi_chm_walk(d, (size_t)o->len, &pcb);
+            break;
         case KHI_FT_BINHEX:
             err = khi_binhex_walk(d, (size_t)o->len, on_part, r);
             break;
@@ -605,10 +665,24 @@ static void scan_object(run *r, const objsrc *o)
     char sname[512];
     if (kind == 2)
         stream_name(r->path.data, sname, sizeof(sname));
-    khi_container_cb cb = {on_member, on_container_warn, on_is_archive, r};
+    khi_container_cb cb = {on_member, on_container_warn, on_is_archive, r, skip_member};
     r->parent_type = type;
-    kh_err err = khi_container_walk(o->data, o->fd, o->len, kind == 2, kind == 2 ? sname : NULL,
-                                    &r->budget, &cb);
+    khi_buf done; /* this ZIP file's members taken by fmt_zipx (nested ZIPs have their own) */
+    khi_buf *saved = r->zipx_done;
+    khi_buf_init(&done);
+    r->zipx_done = &done;
+    kh_err err = KH_OK;
+    if (type == KHI_FT_ZIP) { /* methods libarchive lacks first, then libarchive for the rest */
+        khi_parts_cb pcb = {on_zipx_part, on_zipx_warn, r};
+        r->parts_of = o->len;
+        err = khi_zipx_walk(read_at, (void *)o, o->len, &pcb);
+        r->parent_type = type;
+    }
+    if (err == KH_OK && !r->stop && !r->fatal)
+        err = khi_container_walk(o->data, o->fd, o->len, kind == 2, kind == 2 ? sname : NULL,
+                                 &r->budget, &cb);
+    r->zipx_done = saved;
+    khi_buf_cleanup(&done);
     if (err == KH_ENOMEM)
         r->fatal = err;
 }

@@ -426,6 +426,9 @@ static int run_case(const char *path)
             } else if (!strcmp(a, "detections")) {
                 if (res.nfound != strtoul(b, NULL, 10))
                     failf("expected %s detection(s), got %zu", b, res.nfound);
+            } else if (!strcmp(a, "warnings")) {
+                if (res.nwarn != strtoul(b, NULL, 10))
+                    failf("expected %s warning(s), got %zu", b, res.nwarn);
             } else if (!strcmp(a, "rejected")) {
                 if (st.rejected != strtoul(b, NULL, 10))
                     failf("expected %s rejected, got %u", b, st.rejected);

@@ -723,7 +723,7 @@ static void objstm(pdf *p, const pobj *o)
         return;
     }
     decode(p, o, name, &owned, &s, &sl);
-    if (!owned) { /* not decoded (encrypted, say): hand it out as it is */
+    if (!owned && p->encrypted) { /* not decrypted: hand it out as it is */
         part(p, s, sl, name);
         return;
     }

@@ -727,7 +727,7 @@ static void objstm(pdf *p, const pobj *o)
         part(p, s, sl, name);
         return;
     }
-    size_t i = 0, hdr_end = (uint64_t)first < sl ? (size_t)first : sl;
+    size_t i = 0, hdr_end = (uint64_t)first < sl ? (size_t)first : sl, prev_end = hdr_end;
     for (int64_t k = 0; k < nobj && !p->stop && p->err == KH_OK; k++) {
         tok a, b;
         lex(s, hdr_end, &i, &a);
@@ -743,6 +743,9 @@ static void objstm(pdf *p, const pobj *o)
         lex(s, hdr_end, &j, &e);
         if (c.t == T_INT && e.t == T_INT && int_of(s, &e) > off && int_of(s, &e) <= (int64_t)(sl - hdr_end))
             end = hdr_end + (size_t)int_of(s, &e);
+        if (start < prev_end)
+            continue; /* overlapping objects: each byte is handed out once */
+        prev_end = end;
         if (!count_object(p))
             break;
         char oname[96];
@@ -890,15 +893,17 @@ static void index_objects(pdf *p)
         }
         p->objs[p->nobjs++] = cur;
     }
-    /* classic trailers */
-    for (size_t i = 0; i < n;) {
-        const uint8_t *h = memmem(d + i, n - i, "trailer", 7);
-        if (!h)
-            break;
-        size_t k = skip_ws(d, n, (size_t)(h - d) + 7);
-        if (n - k >= 2 && d[k] == '<' && d[k + 1] == '<' && dict_get(d, n, k, "Encrypt") != NO_POS)
+    /* classic trailers, each dictionary read up to the next "trailer" at most */
+    const uint8_t *h = memmem(d, n, "trailer", 7);
+    while (h && !p->encrypted) {
+        size_t k = (size_t)(h - d) + 7;
+        const uint8_t *nh = memmem(d + k, n - k, "trailer", 7);
+        size_t bound = nh ? (size_t)(nh - d) : n;
+        k = skip_ws(d, bound, k);
+        if (bound - k >= 2 && d[k] == '<' && d[k + 1] == '<' &&
+            dict_get(d, bound, k, "Encrypt") != NO_POS)
             p->encrypted = 1;
-        i = (size_t)(h - d) + 7;
+        h = nh;
     }
 }
 

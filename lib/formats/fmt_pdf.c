@@ -312,11 +312,21 @@ static size_t string_of(const uint8_t *d, const tok *t, uint8_t *out)
         }
         c = d[++i];
         switch (c) {
-        case 'n': out[k++] = '\n'; break;
-        case 'r': out[k++] = '\r'; break;
-        case 't': out[k++] = '\t'; break;
-        case 'b': out[k++] = '\b'; break;
-        case 'f': out[k++] = '\f'; break;
+        case 'n':
+            out[k++] = '\n';
+            break;
+        case 'r':
+            out[k++] = '\r';
+            break;
+        case 't':
+            out[k++] = '\t';
+            break;
+        case 'b':
+            out[k++] = '\b';
+            break;
+        case 'f':
+            out[k++] = '\f';
+            break;
         case '\r':
             if (i + 1 < end && d[i + 1] == '\n')
                 i++;
@@ -587,8 +597,9 @@ static size_t filters_of(const uint8_t *d, size_t n, size_t dict, khi_pdf_filter
             lex(d, n, &i, &t);
             if (t.t == T_END || t.t == T_ACLOSE || t.t == T_DCLOSE || nf == MAX_FILTERS)
                 break;
-            f[nf++] = t.t == T_NAME ? khi_pdf_filter_by_name(name, name_of(d, &t, name, sizeof(name)))
-                                    : KHI_PDF_F_OTHER;
+            f[nf++] = t.t == T_NAME
+                          ? khi_pdf_filter_by_name(name, name_of(d, &t, name, sizeof(name)))
+                          : KHI_PDF_F_OTHER;
         }
     }
     for (size_t k = 0; k < nf; k++)
@@ -741,7 +752,8 @@ static void objstm(pdf *p, const pobj *o)
         tok c, e;
         lex(s, hdr_end, &j, &c);
         lex(s, hdr_end, &j, &e);
-        if (c.t == T_INT && e.t == T_INT && int_of(s, &e) > off && int_of(s, &e) <= (int64_t)(sl - hdr_end))
+        if (c.t == T_INT && e.t == T_INT && int_of(s, &e) > off &&
+            int_of(s, &e) <= (int64_t)(sl - hdr_end))
             end = hdr_end + (size_t)int_of(s, &e);
         if (start < prev_end)
             continue; /* overlapping objects: each byte is handed out once */
@@ -861,7 +873,8 @@ static void index_objects(pdf *p)
             cur.dict = i;
             skip_value(d, cur.text_end, &i);
             size_t k = skip_ws(d, n, i);
-            if (n - k >= 6 && memcmp(d + k, "stream", 6) == 0 && (n - k == 6 || !isalnum(d[k + 6]))) {
+            if (n - k >= 6 && memcmp(d + k, "stream", 6) == 0 &&
+                (n - k == 6 || !isalnum(d[k + 6]))) {
                 cur.text_end = k;
                 k += 6;
                 while (k < n && (d[k] == ' ' || d[k] == '\t'))

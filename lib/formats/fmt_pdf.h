@@ -15,9 +15,9 @@
 
 /* What a decoder ended on, worst first when a chain is summed up. */
 typedef enum khi_pdf_status {
-    KHI_PDF_OK = 0,     /* the whole input decoded */
-    KHI_PDF_CORRUPT,    /* bad or truncated input: the output is what decoded before it */
-    KHI_PDF_FULL,       /* out->max reached: the output is cut there */
+    KHI_PDF_OK = 0,  /* the whole input decoded */
+    KHI_PDF_CORRUPT, /* bad or truncated input: the output is what decoded before it */
+    KHI_PDF_FULL,    /* out->max reached: the output is cut there */
 } khi_pdf_status;
 
 typedef struct khi_pdf_out {
@@ -28,11 +28,11 @@ typedef struct khi_pdf_out {
 
 /* /DecodeParms of a Flate or LZW stream (the defaults when a key is missing). */
 typedef struct khi_pdf_parms {
-    int predictor;       /* 1 none, 2 TIFF, 10-15 PNG */
-    int colors;          /* 1 */
-    int bpc;             /* BitsPerComponent, 8 */
-    long columns;        /* 1 */
-    int early_change;    /* LZW: 1 */
+    int predictor;    /* 1 none, 2 TIFF, 10-15 PNG */
+    int colors;       /* 1 */
+    int bpc;          /* BitsPerComponent, 8 */
+    long columns;     /* 1 */
+    int early_change; /* LZW: 1 */
 } khi_pdf_parms;
 
 void khi_pdf_parms_default(khi_pdf_parms *p);

@@ -35,7 +35,7 @@ khi_pdf_filter khi_pdf_filter_by_name(const char *name, size_t len)
     static const struct {
         const char *name;
         khi_pdf_filter f;
-    } names[] = {{"FlateDecode", KHI_PDF_F_FLATE}, {"Fl", KHI_PDF_F_FLATE},
+    } names[] = {{"FlateDecode", KHI_PDF_F_FLATE},  {"Fl", KHI_PDF_F_FLATE},
                  {"ASCIIHexDecode", KHI_PDF_F_AHX}, {"AHx", KHI_PDF_F_AHX},
                  {"ASCII85Decode", KHI_PDF_F_A85},  {"A85", KHI_PDF_F_A85},
                  {"LZWDecode", KHI_PDF_F_LZW},      {"LZW", KHI_PDF_F_LZW},
@@ -190,7 +190,7 @@ static khi_pdf_status a85(const uint8_t *in, size_t n, khi_pdf_out *o, int *nome
             continue;
         }
         if (c < '!' || c > 'u')
-            continue; /* white space and junk */
+            continue;                     /* white space and junk */
         v = v * 85 + (uint32_t)(c - '!'); /* wraps on the invalid groups above "s8W-!" */
         if (++k == 5) {
             b[0] = (uint8_t)(v >> 24);
@@ -314,7 +314,8 @@ static khi_pdf_status lzw(const uint8_t *in, size_t n, int early, khi_pdf_out *o
 static void predict(const khi_pdf_parms *p, khi_pdf_out *o)
 {
     if (p->predictor < 2 || p->colors < 1 || p->colors > 32 || p->columns < 1 ||
-        p->columns > (1L << 24) || (p->bpc != 1 && p->bpc != 2 && p->bpc != 4 && p->bpc != 8 && p->bpc != 16))
+        p->columns > (1L << 24) ||
+        (p->bpc != 1 && p->bpc != 2 && p->bpc != 4 && p->bpc != 8 && p->bpc != 16))
         return;
     size_t bitsrow = (size_t)p->colors * (size_t)p->bpc * (size_t)p->columns;
     size_t rowlen = (bitsrow + 7) / 8;

@@ -311,8 +311,8 @@ static int on_part_limit(run *r, khi_fwarn w, const char *name)
     switch (w) {
     case KHI_FWARN_RATIO:
         khi_snprintf(detail, sizeof(detail),
-                     "%s part decodes to more than %u times its encoded size (past %u MiB); decoding "
-                     "stopped there",
+                     "%s part decodes to more than %u times its encoded size (past %u MiB); "
+                     "decoding stopped there",
                      fmt, KHI_FMT_RATIO, KHI_FMT_RATIO_MIN >> 20);
         return on_container_warn(r, KHI_CWARN_MAXRATIO, name, detail);
     case KHI_FWARN_PARTSIZE:
@@ -324,8 +324,8 @@ static int on_part_limit(run *r, khi_fwarn w, const char *name)
         return on_container_warn(r, KHI_CWARN_MAXSCANSIZE, name, detail);
     case KHI_FWARN_PARTS:
     default:
-        khi_snprintf(detail, sizeof(detail), "more objects in this %s than its parser reads; rest not scanned",
-                     fmt);
+        khi_snprintf(detail, sizeof(detail),
+                     "more objects in this %s than its parser reads; the rest not scanned", fmt);
         return on_container_warn(r, KHI_CWARN_MAXFILES, name, detail);
     }
 }

@@ -137,14 +137,14 @@ static size_t lzw_encode(const uint8_t *in, size_t n, int early, uint8_t *out)
     unsigned next = 258, bits = 9, nacc = 0;
     uint32_t acc = 0;
     size_t k = 0;
-#define EMIT(c)                                      \
-    do {                                             \
-        acc = acc << bits | (c);                     \
-        nacc += bits;                                \
-        while (nacc >= 8) {                          \
-            out[k++] = (uint8_t)(acc >> (nacc - 8)); \
-            nacc -= 8;                               \
-        }                                            \
+#define EMIT(c)                                                                                    \
+    do {                                                                                           \
+        acc = acc << bits | (c);                                                                   \
+        nacc += bits;                                                                              \
+        while (nacc >= 8) {                                                                        \
+            out[k++] = (uint8_t)(acc >> (nacc - 8));                                               \
+            nacc -= 8;                                                                             \
+        }                                                                                          \
     } while (0)
     EMIT(256u);
     unsigned w = in[0];
@@ -222,7 +222,8 @@ static const char doc[] =
     "4 0 obj << /Length 99 >>stream\r\nxyz\r\nendstream\nendobj\n" /* wrong /Length */
     "5 0 obj << /JS 6 0 R >> endobj\n"
     "6 0 obj << /Filter /DCTDecode >> stream\nraw\nendstream endobj\n"
-    "7 0 obj << /Type /ObjStm /N 2 /First 8 >> stream\n8 0 9 4\n1234<< /JS (x) >>\nendstream endobj\n"
+    "7 0 obj << /Type /ObjStm /N 2 /First 8 >> stream\n8 0 9 4\n1234<< /JS (x) >>\nendstream "
+    "endobj\n"
     "trailer << /Root 1 0 R >>\n";
 
 static void test_pdf_walk_parts(void **state)
@@ -231,7 +232,8 @@ static void test_pdf_walk_parts(void **state)
     parts p;
     memset(&p, 0, sizeof(p));
     assert_int_equal(khi_pdf_walk((const uint8_t *)doc, sizeof(doc) - 1, on_part, &p), KH_OK);
-    const char *want[] = {"js-1", "objstm-7/obj-8", "objstm-7/obj-9", "js-9", "obj-2.3", "obj-4", "js-6"};
+    const char *want[] = {"js-1", "objstm-7/obj-8", "objstm-7/obj-9", "js-9", "obj-2.3", "obj-4",
+                          "js-6"};
     assert_int_equal(p.n, KHI_ARRAY_LEN(want));
     for (size_t i = 0; i < p.n; i++)
         assert_string_equal(p.names[i], want[i]);

@@ -4,12 +4,14 @@
 The cases of this folder that a person can read (plain streams, /JS strings, a file that only
 looks like a PDF) are written by hand; this script writes the others as '--- input hex' from
 the small PDFs built below, with python's own zlib. Run it from anywhere; it rewrites only
-the files it names and is deterministic (same bytes every run).
+the files it names and is deterministic (same bytes every run; tests/cli/test_pdf.sh checks
+that). Usage: make_cases.py [OUTPUT_DIR] (default: this folder).
 """
 import os
+import sys
 import zlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
 EVIL_NDB = "Test.Evil:0:*:4556494c2d5041594c4f4144\n"
 PAYLOAD = b"MZxxEVIL-PAYLOADxx"
 

@@ -19,7 +19,8 @@ build_pkgs=(
   libpq-dev             # console storage on PostgreSQL, for scale
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
-  zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg)
+  zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg);
+                        # PDF FlateDecode streams (bare zlib, which libarchive does not read)
   libfstrm-dev          # dns: dnstap input, Frame Streams control frames (files and sockets)
   libprotobuf-c-dev protobuf-c-compiler  # dns: dnstap protobuf payload; protoc-c at build time
 )

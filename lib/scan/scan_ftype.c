@@ -163,12 +163,8 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         has(d, len, 0, "\x89PNG\r\n\x1a\n", 8) || has(d, len, 0, "\xff\xd8\xff", 3) ||
         has(d, len, 0, "II*\0", 4) || has(d, len, 0, "MM\0*", 4))
         return KHI_FT_GRAPHICS;
-    if (len >= 5) {
-        size_t lim = len < 1024 ? len : 1024;
-        for (size_t i = 0; i + 5 <= lim; i++)
-            if (d[i] == '%' && memcmp(d + i, "%PDF-", 5) == 0)
-                return KHI_FT_PDF;
-    }
+    if (khi_pdf_detect(d, len)) /* "%PDF-" in the first 1 KiB: a bounded memmem */
+        return KHI_FT_PDF;
     if (has(d, len, 0x8001, "CD001", 5) || has(d, len, 0x8801, "CD001", 5) ||
         has(d, len, 0x9001, "CD001", 5))
         return KHI_FT_ISO9660;

@@ -3,8 +3,8 @@
  *
  * One X-macro list: a new type is one line here plus its test in scan_ftype.c.
  * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream, 3 a
- * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html, ole2, arj,
- * chm),
+ * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html, ole2, pdf,
+ * arj, chm),
  * ClamAV target type that .ndb signatures use for it (0 = none).
  */
 #ifndef KHI_SCAN_FTYPE_H
@@ -39,7 +39,7 @@
     X(GRAPHICS, "graphics", 0, 5)      \
     X(ELF, "elf", 0, 6)                \
     X(MACHO, "macho", 0, 9)            \
-    X(PDF, "pdf", 0, 10)               \
+    X(PDF, "pdf", 3, 10)               \
     X(SWF, "swf", 0, 11)               \
     X(JAVA, "java", 0, 12)             \
     X(MAIL, "mail", 3, 4)              \

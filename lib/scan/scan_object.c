@@ -305,11 +305,42 @@ static int on_is_archive(void *ud, const uint8_t *head, size_t len)
     return khi_ftype_container(khi_ftype_detect(head, len)) == 1;
 }
 
+/* A bound a format walker hit (khi_part_fn with data NULL), as a container warning. */
+static int on_part_limit(run *r, khi_flimit w, const char *name)
+{
+    char detail[200];
+    const char *fmt = khi_ftype_label(r->parent_type);
+    switch (w) {
+    case KHI_FLIMIT_RATIO:
+        khi_snprintf(detail, sizeof(detail),
+                     "%s part decodes to more than %u times its encoded size (past %u MiB); "
+                     "decoding stopped there",
+                     fmt, KHI_FMT_RATIO, KHI_FMT_RATIO_MIN >> 20);
+        return on_container_warn(r, KHI_CWARN_MAXRATIO, name, detail);
+    case KHI_FLIMIT_PARTSIZE:
+        khi_snprintf(detail, sizeof(detail), "%s part cut at 64 MiB of decoded data", fmt);
+        return on_container_warn(r, KHI_CWARN_MAXFILESIZE, name, detail);
+    case KHI_FLIMIT_TOTAL:
+        khi_snprintf(detail, sizeof(detail),
+                     "more than 64 MiB decoded from this %s; the rest is scanned undecoded", fmt);
+        return on_container_warn(r, KHI_CWARN_MAXSCANSIZE, name, detail);
+    case KHI_FLIMIT_PARTS:
+    default:
+        khi_snprintf(detail, sizeof(detail),
+                     "more objects in this %s than its parser reads; the rest not scanned", fmt);
+        return on_container_warn(r, KHI_CWARN_MAXFILES, name, detail);
+    }
+}
+
 /* A part of a mail message: accounted like an archive member, then scanned. */
 static int on_part(void *ud, const uint8_t *data, size_t len, const char *name)
 {
     run *r = ud;
     const kh_limits *L = &r->sc->opts.limits;
+    if (!data && len) /* the khi_fwarn codes start at 1: NULL with 0 is an empty part */
+        return on_part_limit(r, (khi_flimit)len, name);
+    if (!data)
+        data = (const uint8_t *)"";
     if (L->max_files && r->budget.files >= L->max_files) {
         char detail[128];
         khi_snprintf(detail, sizeof(detail), "more than %u parts in this file (max-files); rest not scanned",
@@ -652,6 +683,9 @@ static void scan_object(run *r, const objsrc *o)
             break;
         case KHI_FT_OLE2:
             err = ole2(r, d, (size_t)o->len);
+            break;
+        case KHI_FT_PDF:
+            err = khi_pdf_walk(d, (size_t)o->len, on_part, r);
             break;
         default:
             err = khi_mail_walk(d, (size_t)o->len, on_part, r);

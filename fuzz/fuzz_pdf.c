@@ -18,14 +18,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static size_t sink;
 
+static int on_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    (void)ud;
+    if (what > KHI_FWARN_PARTS || !detail || !*detail)
+        abort(); /* every warning is a known kind with words */
+    sink += strlen(detail) + (part ? strlen(part) : 0);
+    return 0;
+}
+
 static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
 {
     (void)ud;
-    if (!d) {
-        if (n < KHI_FLIMIT_RATIO || n > KHI_FLIMIT_PARTS)
-            abort();
-        return 0;
-    }
+    if (!d)
+        abort(); /* parts always have bytes (an empty one: "") */
     for (size_t i = 0; i < n; i++)
         sink += d[i];
     sink += strlen(name);
@@ -35,6 +41,7 @@ static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sink += (size_t)khi_pdf_detect(data, size);
-    khi_pdf_walk(data, size, on_part, NULL);
+    khi_parts_cb cb = {on_part, on_warn, NULL};
+    khi_pdf_walk(data, size, &cb);
     return 0;
 }

@@ -26,7 +26,7 @@
  * only move forward, so the indexing is linear; each object's dictionary is parsed only up to
  * its "endobj" or the next header. At most 100000 objects. Decoding stops at 64 MiB per stream,
  * 64 MiB per file, and at 1000 times a stream's encoded size once past 1 MiB; each stop is
- * reported through the part callback (data NULL, len a khi_flimit) before the cut part is
+ * reported through the part callback (its warn callback) before the cut part is
  * handed out. Memory: the object index (about 48 bytes an object) plus the decoder buffers,
  * at most the caps.
  */
@@ -401,8 +401,7 @@ typedef struct mark {
 typedef struct pdf {
     const uint8_t *d;
     size_t n;
-    khi_part_fn cb;
-    void *ud;
+    const khi_parts_cb *cb;
     pobj *objs;
     size_t nobjs, cap;
     mark *marks;
@@ -420,13 +419,31 @@ typedef struct pdf {
 
 static void part(pdf *p, const uint8_t *data, size_t len, const char *name)
 {
-    if (!p->stop && p->cb(p->ud, data ? data : (const uint8_t *)"", len, name))
+    if (!p->stop && p->cb->part(p->cb->ud, data ? data : (const uint8_t *)"", len, name))
         p->stop = 1;
 }
 
-static void warn(pdf *p, khi_flimit w, const char *name)
+/* A bound reached, said before the part it cut is handed out (name NULL: the whole file). */
+static void warn(pdf *p, khi_fwarn w, const char *name)
 {
-    if (!p->stop && p->cb(p->ud, NULL, (size_t)w, name))
+    char detail[200];
+    switch (w) {
+    case KHI_FWARN_RATIO:
+        khi_snprintf(detail, sizeof(detail),
+                     "pdf part decodes to more than %u times its encoded size (past %u MiB); decoding stopped there",
+                     KHI_FMT_RATIO, KHI_FMT_RATIO_MIN >> 20);
+        break;
+    case KHI_FWARN_TOOBIG:
+        khi_snprintf(detail, sizeof(detail), "pdf part cut at 64 MiB of decoded data");
+        break;
+    case KHI_FWARN_TOTAL:
+        khi_snprintf(detail, sizeof(detail), "more than 64 MiB decoded from this pdf; the rest is scanned undecoded");
+        break;
+    default:
+        khi_snprintf(detail, sizeof(detail), "more objects in this pdf than its parser reads; the rest not scanned");
+        break;
+    }
+    if (!p->stop && p->cb->warn(p->cb->ud, w, name, detail))
         p->stop = 1;
 }
 
@@ -498,7 +515,7 @@ static int count_object(pdf *p)
         return 1;
     }
     if (!p->parts_warned)
-        warn(p, KHI_FLIMIT_PARTS, NULL);
+        warn(p, KHI_FWARN_PARTS, NULL);
     p->parts_warned = 1;
     return 0;
 }
@@ -664,18 +681,18 @@ static void decode(pdf *p, const pobj *o, const char *name, uint8_t **out_owned,
             break;
         }
         khi_pdf_out ob = {NULL, 0, 0, MAX_STREAM};
-        khi_flimit why = KHI_FLIMIT_PARTSIZE;
+        khi_fwarn why = KHI_FWARN_TOOBIG;
         if (ratio_cap < ob.max) {
             ob.max = (size_t)ratio_cap;
-            why = KHI_FLIMIT_RATIO;
+            why = KHI_FWARN_RATIO;
         }
         if (MAX_TOTAL - p->total < ob.max) {
             ob.max = MAX_TOTAL - p->total;
-            why = KHI_FLIMIT_TOTAL;
+            why = KHI_FWARN_TOTAL;
         }
         if (ob.max == 0) {
             if (!p->total_warned)
-                warn(p, KHI_FLIMIT_TOTAL, name);
+                warn(p, KHI_FWARN_TOTAL, name);
             p->total_warned = 1;
             clean = 0;
             break;
@@ -691,9 +708,9 @@ static void decode(pdf *p, const pobj *o, const char *name, uint8_t **out_owned,
         *out = ob.data;
         *out_len = ob.len;
         if (st == KHI_PDF_FULL && !p->encrypted) {
-            if (why != KHI_FLIMIT_TOTAL || !p->total_warned)
+            if (why != KHI_FWARN_TOTAL || !p->total_warned)
                 warn(p, why, name);
-            p->total_warned = p->total_warned || why == KHI_FLIMIT_TOTAL;
+            p->total_warned = p->total_warned || why == KHI_FWARN_TOTAL;
         }
         if (st != KHI_PDF_OK) {
             clean = 0;
@@ -920,14 +937,13 @@ static void index_objects(pdf *p)
     }
 }
 
-kh_err khi_pdf_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud)
+kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
 {
     pdf p;
     memset(&p, 0, sizeof(p));
     p.d = data;
     p.n = len;
     p.cb = cb;
-    p.ud = ud;
     khi_pool_init(&p.pool);
     index_objects(&p);
     /* what the objects' own texts hold: /JS strings, /JS and /EF references */

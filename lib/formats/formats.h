@@ -28,23 +28,9 @@ typedef struct khi_pe {
 int khi_pe_parse(const uint8_t *data, size_t len, khi_pe *out);
 
 /* ---- mail (fmt_mail.c) ---- */
-/* Called with each decoded part (borrowed for the call) and its name; non-zero stops.
- * A walker that cuts decoding short at one of its own bounds says so through the same
- * callback, before it hands out what it decoded: data NULL, len a khi_flimit (never 0, so
- * NULL with 0 stays an empty part), name the part
- * concerned (NULL: the file as a whole). lib/scan reports it as a Heuristics.Limits.Exceeded.*
- * warning. */
+/* Called with each decoded part (borrowed for the call) and its name; non-zero stops. */
 typedef int (*khi_part_fn)(void *ud, const uint8_t *data, size_t len, const char *name);
 
-/* The bounds a format walker may report (see khi_part_fn). */
-typedef enum khi_flimit {
-    KHI_FLIMIT_RATIO = 1, /* a part decodes to more than KHI_FMT_RATIO times its encoded size */
-    KHI_FLIMIT_PARTSIZE,  /* a part reached the walker's cap for one part (64 MiB) */
-    KHI_FLIMIT_TOTAL,     /* the walker's cap for all decoded output of one file (64 MiB) */
-    KHI_FLIMIT_PARTS,     /* more objects than the walker looks at (100000) */
-} khi_flimit;
-#define KHI_FMT_RATIO 1000u
-#define KHI_FMT_RATIO_MIN (1u << 20) /* the ratio applies past this many decoded bytes */
 /* Does this look like a mail message or an mbox? */
 int khi_mail_detect(const uint8_t *data, size_t len);
 /* Every part of a message or mbox. Returns KH_OK or KH_ENOMEM. */
@@ -141,7 +127,12 @@ typedef enum khi_fwarn {
     KHI_FWARN_DAMAGED = 0, /* malformed, truncated, CRC mismatch, unsupported method */
     KHI_FWARN_ENCRYPTED,   /* the part is encrypted and was not scanned */
     KHI_FWARN_TOOBIG,      /* the part is larger than KHI_FMT_MAX_PART: its head was scanned */
+    KHI_FWARN_RATIO,       /* the part decodes to more than KHI_FMT_RATIO times its encoded size */
+    KHI_FWARN_TOTAL,       /* the file decoded to more than the walker's cap for all its parts */
+    KHI_FWARN_PARTS,       /* more objects than the walker looks at */
 } khi_fwarn;
+#define KHI_FMT_RATIO 1000u
+#define KHI_FMT_RATIO_MIN (1u << 20) /* the ratio applies past this many decoded bytes */
 /* detail is an English sentence, borrowed for the call; non-zero return stops the walk. */
 typedef int (*khi_fwarn_fn)(void *ud, khi_fwarn what, const char *part, const char *detail);
 typedef struct khi_parts_cb {
@@ -196,7 +187,7 @@ int khi_pdf_detect(const uint8_t *data, size_t len);
  * file name), the objects of object streams ("objstm-N/obj-M") and /JS strings ("js-N"),
  * borrowed for the call. Encrypted files: streams raw unless their filters decode them
  * cleanly. Decoding capped at 64 MiB a stream and a file and at KHI_FMT_RATIO past
- * KHI_FMT_RATIO_MIN, each cap reported (khi_flimit). Returns KH_OK or KH_ENOMEM. */
-kh_err khi_pdf_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
+ * KHI_FMT_RATIO_MIN, each cap reported to cb->warn. Returns KH_OK or KH_ENOMEM. */
+kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 #endif

@@ -305,40 +305,11 @@ static int on_is_archive(void *ud, const uint8_t *head, size_t len)
     return khi_ftype_container(khi_ftype_detect(head, len)) == 1;
 }
 
-/* A bound a format walker hit (khi_part_fn with data NULL), as a container warning. */
-static int on_part_limit(run *r, khi_flimit w, const char *name)
-{
-    char detail[200];
-    const char *fmt = khi_ftype_label(r->parent_type);
-    switch (w) {
-    case KHI_FLIMIT_RATIO:
-        khi_snprintf(detail, sizeof(detail),
-                     "%s part decodes to more than %u times its encoded size (past %u MiB); "
-                     "decoding stopped there",
-                     fmt, KHI_FMT_RATIO, KHI_FMT_RATIO_MIN >> 20);
-        return on_container_warn(r, KHI_CWARN_MAXRATIO, name, detail);
-    case KHI_FLIMIT_PARTSIZE:
-        khi_snprintf(detail, sizeof(detail), "%s part cut at 64 MiB of decoded data", fmt);
-        return on_container_warn(r, KHI_CWARN_MAXFILESIZE, name, detail);
-    case KHI_FLIMIT_TOTAL:
-        khi_snprintf(detail, sizeof(detail),
-                     "more than 64 MiB decoded from this %s; the rest is scanned undecoded", fmt);
-        return on_container_warn(r, KHI_CWARN_MAXSCANSIZE, name, detail);
-    case KHI_FLIMIT_PARTS:
-    default:
-        khi_snprintf(detail, sizeof(detail),
-                     "more objects in this %s than its parser reads; the rest not scanned", fmt);
-        return on_container_warn(r, KHI_CWARN_MAXFILES, name, detail);
-    }
-}
-
 /* A part of a mail message: accounted like an archive member, then scanned. */
 static int on_part(void *ud, const uint8_t *data, size_t len, const char *name)
 {
     run *r = ud;
     const kh_limits *L = &r->sc->opts.limits;
-    if (!data && len) /* the khi_fwarn codes start at 1: NULL with 0 is an empty part */
-        return on_part_limit(r, (khi_flimit)len, name);
     if (!data)
         data = (const uint8_t *)"";
     if (L->max_files && r->budget.files >= L->max_files) {
@@ -389,13 +360,15 @@ static int on_member(void *ud, const khi_member *m)
     return r->stop || r->fatal;
 }
 
-/* A warning from a lib/formats archive reader (ARJ, CHM, ZIP methods 6 and 9). */
+/* A warning from a lib/formats reader (ARJ, CHM, PDF, ZIP methods 6 and 9). */
 static int on_fwarn(void *ud, khi_fwarn what, const char *part, const char *detail)
 {
-    khi_cwarn w = what == KHI_FWARN_ENCRYPTED ? KHI_CWARN_ENCRYPTED
-                  : what == KHI_FWARN_TOOBIG  ? KHI_CWARN_MAXFILESIZE
-                                              : KHI_CWARN_DAMAGED;
-    return on_container_warn(ud, w, part, detail);
+    static const khi_cwarn as[] = {
+        [KHI_FWARN_DAMAGED] = KHI_CWARN_DAMAGED,    [KHI_FWARN_ENCRYPTED] = KHI_CWARN_ENCRYPTED,
+        [KHI_FWARN_TOOBIG] = KHI_CWARN_MAXFILESIZE, [KHI_FWARN_RATIO] = KHI_CWARN_MAXRATIO,
+        [KHI_FWARN_TOTAL] = KHI_CWARN_MAXSCANSIZE,  [KHI_FWARN_PARTS] = KHI_CWARN_MAXFILES,
+    };
+    return on_container_warn(ud, (size_t)what < KHI_ARRAY_LEN(as) ? as[what] : KHI_CWARN_DAMAGED, part, detail);
 }
 
 /* fmt_zipx names each member it takes; libarchive's walk then skips them (skip_member). */
@@ -685,7 +658,7 @@ static void scan_object(run *r, const objsrc *o)
             err = ole2(r, d, (size_t)o->len);
             break;
         case KHI_FT_PDF:
-            err = khi_pdf_walk(d, (size_t)o->len, on_part, r);
+            err = khi_pdf_walk(d, (size_t)o->len, &pcb);
             break;
         default:
             err = khi_mail_walk(d, (size_t)o->len, on_part, r);

@@ -202,17 +202,30 @@ typedef struct parts {
     size_t nwarn;
 } parts;
 
+static int on_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    parts *p = ud;
+    (void)part;
+    assert_non_null(detail);
+    if (p->nwarn < 8)
+        p->warnings[p->nwarn++] = (int)what;
+    return 0;
+}
+
 static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
 {
     parts *p = ud;
-    if (!d) {
-        if (p->nwarn < 8)
-            p->warnings[p->nwarn++] = (int)n;
-        return 0;
-    }
+    (void)n;
+    assert_non_null(d);
     if (p->n < 32)
         khi_snprintf(p->names[p->n++], 64, "%s", name);
     return 0;
+}
+
+static kh_err walk(const uint8_t *data, size_t len, parts *p)
+{
+    khi_parts_cb cb = {on_part, on_warn, p};
+    return khi_pdf_walk(data, len, &cb);
 }
 
 static const char doc[] =
@@ -231,7 +244,7 @@ static void test_pdf_walk_parts(void **state)
     (void)state;
     parts p;
     memset(&p, 0, sizeof(p));
-    assert_int_equal(khi_pdf_walk((const uint8_t *)doc, sizeof(doc) - 1, on_part, &p), KH_OK);
+    assert_int_equal(walk((const uint8_t *)doc, sizeof(doc) - 1, &p), KH_OK);
     const char *want[] = {"js-1", "objstm-7/obj-8", "objstm-7/obj-9", "js-9", "obj-2.3", "obj-4",
                           "js-6"};
     assert_int_equal(p.n, KHI_ARRAY_LEN(want));
@@ -253,9 +266,9 @@ static void test_pdf_walk_limits(void **state)
         memcpy(big + i * ol, one, ol);
     parts p;
     memset(&p, 0, sizeof(p));
-    assert_int_equal(khi_pdf_walk((const uint8_t *)big, n * ol, on_part, &p), KH_OK);
+    assert_int_equal(walk((const uint8_t *)big, n * ol, &p), KH_OK);
     assert_int_equal(p.nwarn, 1);
-    assert_int_equal(p.warnings[0], KHI_FLIMIT_PARTS);
+    assert_int_equal(p.warnings[0], KHI_FWARN_PARTS);
     free(big);
 }
 
@@ -267,7 +280,7 @@ static void test_pdf_walk_nomem(void **state)
         parts p;
         memset(&p, 0, sizeof(p));
         khi_mem_fail_after(k);
-        kh_err err = khi_pdf_walk((const uint8_t *)doc, sizeof(doc) - 1, on_part, &p);
+        kh_err err = walk((const uint8_t *)doc, sizeof(doc) - 1, &p);
         khi_mem_fail_after(-1);
         assert_true(err == KH_OK || err == KH_ENOMEM);
         ok = err == KH_OK;

@@ -8,7 +8,7 @@
  * records. The whole walk runs, VBA included; every part is touched so that a part pointing
  * outside its buffer is caught by ASan, and its name must be a NUL-terminated string.
  */
-#include "formats/formats.h"
+#include "fuzz_parts.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,22 +16,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static size_t sink;
-
-static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    for (size_t i = 0; i < n; i++)
-        sink += d[i];
-    sink += strlen(name);
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     khi_ole2_info info;
-    sink += (size_t)khi_ole2_detect(data, size);
-    khi_ole2_walk_info(data, size, on_part, NULL, &info);
-    sink += strlen(info.detail) + (size_t)info.has_vba;
+    fuzz_sink += (size_t)khi_ole2_detect(data, size);
+    khi_ole2_walk_info(data, size, fuzz_on_part, NULL, &info);
+    fuzz_sink += strlen(info.detail) + (size_t)info.has_vba;
     return 0;
 }

@@ -6,7 +6,7 @@
  * part is touched so that a part pointing outside the input or its buffers would be caught by
  * ASan.
  */
-#include "formats/formats.h"
+#include "fuzz_parts.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,20 +14,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static size_t sink;
-
-static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    for (size_t i = 0; i < n; i++)
-        sink += d[i];
-    sink += strlen(name);
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    sink += (size_t)khi_rtf_detect(data, size);
-    khi_rtf_walk(data, size, on_part, NULL);
+    fuzz_sink += (size_t)khi_rtf_detect(data, size);
+    khi_rtf_walk(data, size, fuzz_on_part, NULL);
     return 0;
 }

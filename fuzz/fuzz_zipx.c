@@ -7,15 +7,13 @@
  * window, bit 2 literal tree); outputs are capped at 1024 (Deflate64) or 64 times the input size. Every part is touched
  * so that ASan sees a part pointing outside its buffer.
  */
-#include "formats/formats.h"
+#include "fuzz_parts.h"
 
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static size_t sink;
 
 typedef struct src {
     const uint8_t *d;
@@ -33,30 +31,13 @@ static size_t rd(void *ud, uint64_t off, uint8_t *buf, size_t len)
     return len;
 }
 
-static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    for (size_t i = 0; i < n; i++)
-        sink += d[i];
-    sink += strlen(name);
-    return 0;
-}
-
-static int on_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)ud;
-    sink += (size_t)what + (part ? strlen(part) : 0) + strlen(detail);
-    return 0;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
     if (data[0] == 'P') {
         src s = {data, size};
-        khi_parts_cb cb = {on_part, on_warn, NULL};
-        khi_zipx_walk(rd, &s, size, &cb);
+                khi_zipx_walk(rd, &s, size, &fuzz_parts);
         return 0;
     }
     khi_buf out;
@@ -66,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     else
         khi_implode_decode(data + 1, size - 1, data[0], size * 64, &out);
     for (size_t i = 0; i < out.len; i++)
-        sink += (uint8_t)out.data[i];
+        fuzz_sink += (uint8_t)out.data[i];
     khi_buf_cleanup(&out);
     return 0;
 }

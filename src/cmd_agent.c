@@ -407,6 +407,20 @@ static kh_engine *load_engine(const char *db)
     return engine;
 }
 
+/* The strings of a JSON list of paths (borrowed from it), at most 64; their count. */
+static int path_list(json_t *list, char *out[64])
+{
+    int n = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (n < 64 && json_string_value(v))
+            out[n++] = (char *)json_string_value(v);
+    }
+    return n;
+}
+
 /* Run the unit's planned scan when it is due; 1 when it ran. */
 static int planned_scan(agent *a, json_t *pol)
 {
@@ -423,14 +437,7 @@ static int planned_scan(agent *a, json_t *pol)
     if (due != 1)
         return 0;
     char *p[64];
-    int n = 0;
-    size_t i;
-    json_t *v;
-    json_array_foreach(paths, i, v)
-    {
-        if (n < 64 && json_string_value(v))
-            p[n++] = (char *)json_string_value(v);
-    }
+    int n = path_list(paths, p);
     agent_scan res;
     if (scan_paths(a, p, n, json_object_get(plan, "exclude"), quarantine_on(pol), planned, &res) != 0)
         return 0;
@@ -527,14 +534,7 @@ static int run_command(agent *a, json_t *pol, const char *kind, json_t *args, ch
         json_t *plan = json_object_get(pol, "scan_plan"), *given = json_object_get(args, "paths");
         json_t *list = json_array_size(given) ? given : json_object_get(plan, "paths");
         char *p[64];
-        int n = 0;
-        size_t i;
-        json_t *v;
-        json_array_foreach(list, i, v)
-        {
-            if (n < 64 && json_string_value(v))
-                p[n++] = (char *)json_string_value(v);
-        }
+        int n = path_list(list, p);
         for (int k = 0; !n && k < a->npaths; k++)
             p[n++] = a->paths[k];
         if (!n) {

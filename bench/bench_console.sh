@@ -53,9 +53,9 @@ if [ "$BACKEND" = postgres ]; then
 else
     sqlite3 "$T/console.db" "$SQL ANALYZE;"
 fi
-"$K" server --db "$DB" --plain-http --listen 127.0.0.1:0 --port-file "$T/port2" > "$T/server2.log" 2>&1 & SPID=$!
-for _ in $(seq 100); do [ -s "$T/port2" ] && break; sleep 0.05; done
-URL="http://127.0.0.1:$(cat "$T/port2")"
+"$K" server --db "$DB" --plain-http --listen 127.0.0.1:0 --port-file "$T/rport" > "$T/rserver.log" 2>&1 & SPID=$!
+for _ in $(seq 100); do [ -s "$T/rport" ] && break; sleep 0.05; done
+URL="http://127.0.0.1:$(cat "$T/rport")"
 S=$(curl -s -X POST -d '{"user":"admin","password":"bench-password-1"}' "$URL/api/v1/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["session"])')
 for i in 1 2 3; do
     curl -s -o /dev/null -w "province roll-up (30 days, with children and top signatures): %{time_total} s\n" -H "Authorization: Bearer $S" "$URL/api/v1/rollup"

@@ -219,7 +219,8 @@ async function showUnit(id) {
       card("c_infection", pct(r.infection_index), r.infection_index > 0 ? "bad" : "good"),
       card("c_per100", num(r.detections_per_100)),
       card("c_detections", num(r.detections)),
-      card("c_compliance", r.plan_endpoints ? pct(r.plan_compliance) : "–", r.plan_compliance < 1 ? "warn" : "good"),
+      card("c_compliance", r.plan_endpoints ? pct(r.plan_compliance) : "–",
+           !r.plan_endpoints ? "" : r.plan_compliance < 1 ? "warn" : "good"),
       card("c_silent", num(r.silent), r.silent ? "warn" : "good"));
     table("children", ["h_unit", "c_endpoints", "c_coverage", "c_fresh24", "c_infection", "c_per100", "c_compliance", "c_silent"],
       r.children.filter((c) => c.unit !== id).map((c) => [

@@ -248,6 +248,13 @@ typedef struct kh_dns_dga kh_dns_dga;
  */
 KH_API kh_err kh_dns_dga_train(const char *const *benign, size_t nbenign, const char *const *dga,
                                size_t ndga, kh_dns_dga **out_model);
+/*
+ * As kh_dns_dga_train, with the family of each DGA name: dga_family[i] (borrowed, ndga entries,
+ * any small numbers) groups the names so that every family weighs the same in the fit, however
+ * many names it brings (without it the largest families decide the weights). NULL = one family.
+ */
+KH_API kh_err kh_dns_dga_train_families(const char *const *benign, size_t nbenign, const char *const *dga,
+                                        const unsigned *dga_family, size_t ndga, kh_dns_dga **out_model);
 /* Load / save the text model file (data/dns/dga.model). path: borrowed. errbuf may be NULL.
  * Returns KH_OK, KH_ENOENT/KH_EIO, KH_EFORMAT (with the line in errbuf), KH_ENOMEM. */
 KH_API kh_err kh_dns_dga_load(const char *path, kh_dns_dga **out_model, char *errbuf,

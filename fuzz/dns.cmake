@@ -5,14 +5,15 @@
 # fuzz_dns_log.c, built once per format (KH_DNS_FUZZ_FORMAT = KH_DNS_FMT_<ENTRY>); the
 # indicator-list loader has its own, fuzz_dns_list.c, and so has the wire-format DNS message
 # parser behind dnstap, fuzz_dns_wire.c (dnstap frames wrap it in protobuf, which a fuzzer
-# rarely gets through), and the dnstap socket receiver, fuzz_dns_tapsock.c (bytes from a sender).
-set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv dnstap list wire tapsock)
+# rarely gets through), the dnstap socket receiver, fuzz_dns_tapsock.c (bytes from a sender),
+# and the DGA model file reader, fuzz_dns_model.c (a model may come from anywhere).
+set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv dnstap list wire tapsock model)
 set(kh_dns_fuzz_seconds 8)
 if(KH_FUZZ_SECONDS_OVERRIDE)
   set(kh_dns_fuzz_seconds ${KH_FUZZ_SECONDS_OVERRIDE})
 endif()
 foreach(entry ${KH_DNS_FUZZ_TARGETS})
-  if(entry STREQUAL "list" OR entry STREQUAL "wire" OR entry STREQUAL "tapsock")
+  if(entry STREQUAL "list" OR entry STREQUAL "wire" OR entry STREQUAL "tapsock" OR entry STREQUAL "model")
     add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_${entry}.c)
   else()
     string(TOUPPER ${entry} fmt)

@@ -166,6 +166,7 @@ void kh_dns_dga_destroy(kh_dns_dga *m)
     }
     khi_dga_tab_cleanup(&m->sfx);
     khi_dga_tab_cleanup(&m->voc);
+    khi_free(m->w4);
     khi_free(m);
 }
 
@@ -231,6 +232,28 @@ static size_t label_of(const char *name, size_t n, char *lab, char *sfx, size_t 
     return l;
 }
 
+static size_t w4_index(const char *s)
+{
+    return (((size_t)(s[0] - 'a') * 26 + (size_t)(s[1] - 'a')) * 26 + (size_t)(s[2] - 'a')) * 26 +
+           (size_t)(s[3] - 'a');
+}
+
+kh_err khi_dga_index_words(kh_dns_dga *m)
+{
+    khi_free(m->w4);
+    m->w4 = khi_calloc(26 * 26 * 26 * 26 / 8 + 1, 1);
+    if (!m->w4)
+        return KH_ENOMEM;
+    for (size_t i = 0; i < m->voc.cap; i++) {
+        const khi_dga_ent *e = &m->voc.e[i];
+        if (e->h && e->len == 4 && e->cnt[0] >= KHI_DGA_WCOUNT) {
+            size_t k = w4_index(m->voc.pool + e->off);
+            m->w4[k / 8] |= (uint8_t)(1u << (k % 8));
+        }
+    }
+    return KH_OK;
+}
+
 /* Best cover of the label by vocabulary words: covered characters and the longest word used. */
 static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigned *out_cov, unsigned *out_longest)
 {
@@ -240,6 +263,11 @@ static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigne
             best[j] = best[j - 1];
         if (!is_letter(s[j]))
             continue;
+        if (m->w4 && j + 4 <= n && is_letter(s[j + 1]) && is_letter(s[j + 2]) && is_letter(s[j + 3])) {
+            size_t k = w4_index(s + j); /* every word starts with a 4-letter word: skip the table */
+            if (!(m->w4[k / 8] & (1u << (k % 8))))
+                continue;
+        }
         uint64_t h = KHI_DNS_HSEED;
         for (size_t l = 1; l <= KHI_DGA_WMAX && j + l <= n && is_letter(s[j + l - 1]); l++) {
             h = khi_dns_hstep(h, (unsigned char)s[j + l - 1]);
@@ -247,8 +275,9 @@ static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigne
                 continue;
             uint64_t hf = khi_dns_hfin(h);
             const khi_dga_ent *e = khi_dga_tab_get(&m->voc, s + j, l, hf ? hf : 1);
+            /* a longer word would have this one as its prefix, held by as many names or more */
             if (!e || e->cnt[0] < (uint32_t)(KHI_DGA_WCOUNT + (loo ? 1 : 0)))
-                continue;
+                break;
             if (best[j] + l > best[j + l])
                 best[j + l] = best[j] + (unsigned)l;
             if (l > longest)
@@ -643,6 +672,8 @@ kh_err kh_dns_dga_train_families(const char *const *benign, size_t nb, const cha
     for (size_t i = 0; i < ns; i++)
         features(m, lab[i], ll[i], m->sfx.pool + so[i], sl[i], Y[i], X + i * NFEAT);
     err = prune_words(&m->voc);
+    if (err == KH_OK)
+        err = khi_dga_index_words(m);
     if (err != KH_OK)
         goto out;
     scale(m, X, ns);

@@ -247,6 +247,8 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
         err = read_tab(&r, "suffixes", &m->sfx, 2, msg, sizeof(msg));
     if (err == KH_OK)
         err = read_tab(&r, "words", &m->voc, 1, msg, sizeof(msg));
+    if (err == KH_OK)
+        err = khi_dga_index_words(m);
     if (err == KH_OK && next(&r) == 0) {
         khi_snprintf(msg, sizeof(msg), "junk after the 'words' section");
         err = KH_EFORMAT;

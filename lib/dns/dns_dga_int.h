@@ -50,6 +50,7 @@ struct kh_dns_dga {
     double total[2];
     khi_dga_tab sfx;   /* public suffix -> benign, dga name counts */
     khi_dga_tab voc;   /* vocabulary word -> benign names holding it */
+    uint8_t *w4;       /* bitmap of the 4-letter words (26^4 bits), NULL while training */
     double mean[KHI_DGA_NFEAT], sd[KHI_DGA_NFEAT];
     double w[KHI_DGA_NFEAT + 1]; /* w[0] bias */
 };
@@ -60,6 +61,9 @@ const khi_dga_ent *khi_dga_tab_get(const khi_dga_tab *t, const char *s, size_t n
 /* Find or add s (counts zero when new). *out: the entry, valid until the next add. */
 kh_err khi_dga_tab_add(khi_dga_tab *t, const char *s, size_t n, uint64_t h, khi_dga_ent **out);
 void khi_dga_tab_cleanup(khi_dga_tab *t);
+
+/* Build m->w4 from the vocabulary (after training or loading). KH_ENOMEM. */
+kh_err khi_dga_index_words(kh_dns_dga *m);
 
 /* An empty model (all tables allocated, counts zero). */
 kh_err khi_dga_model_new(kh_dns_dga **out);

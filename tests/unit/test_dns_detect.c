@@ -15,6 +15,7 @@
 
 #include <khien/dns.h>
 #include "core/core.h"
+#include "dns/dns_dga_int.h"
 
 static kh_dns_rec rec(const char *client, const char *qname, int64_t t, int rcode)
 {
@@ -190,12 +191,74 @@ static void test_dns_detect_dga(void **state)
     kh_dns_dga_destroy(m);
 }
 
+/*
+ * The model reader on damaged files (2026-11-25, DGA model format 2): every prefix of a good
+ * file, a byte changed at every offset, and the Nth allocation failing, each either loads or is
+ * refused, never crashes or leaks (ASan); the whole file loads and scores as the model it came from.
+ */
+static void test_dns_detect_dga_file(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {"google.com", "shopnews.com", "newsshop.net", "shopworld.org",
+                                         "newsworld.com", "shoplive.com", "newslive.net", "worldlive.vn"};
+    static const char *const dga[] = {"xkq3jz8v2wpt.com", "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org", "zx8kq2vj5mwt.info"};
+    static const unsigned fam[] = {0, 0, 1, 1};
+    kh_dns_dga *m = NULL;
+    assert_int_equal(kh_dns_dga_train_families(benign, 8, dga, fam, 4, &m), KH_OK);
+    char path[] = "/tmp/khien-dga-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
+    char *data = NULL, err[256];
+    size_t len = 0;
+    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
+    unlink(path);
+    /* news, shop, live, worl, orld, world: each held by three names or more */
+    assert_non_null(strstr(data, "\nwords 6\n"));
+    kh_dns_dga *m2 = NULL;
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
+    double a = kh_dns_dga_score(m, "newsshopq.com", 13), b = kh_dns_dga_score(m2, "newsshopq.com", 13);
+    assert_true(a >= 0 && a < b + 1e-9 && a > b - 1e-9);
+    kh_dns_dga_destroy(m2);
+    for (size_t n = 0; n < len; n++) { /* prefixes: only the whole file (or minus its newline) loads */
+        m2 = NULL;
+        kh_err e = khi_dga_parse(data, n, "t", &m2, err, sizeof(err));
+        assert_true(e == KH_EFORMAT || (e == KH_OK && n >= len - 1));
+        kh_dns_dga_destroy(m2);
+    }
+    for (size_t i = 0; i < len; i += 3) { /* one byte changed */
+        char keep = data[i];
+        data[i] = (char)(i & 1 ? '9' : 'x');
+        m2 = NULL;
+        kh_err e = khi_dga_parse(data, len, "t", &m2, err, sizeof(err));
+        assert_true(e == KH_OK || e == KH_EFORMAT);
+        if (m2)
+            (void)kh_dns_dga_score(m2, "xkq3jz8v2wpt.com", 16);
+        kh_dns_dga_destroy(m2);
+        data[i] = keep;
+    }
+    for (int k = 0;; k++) { /* the Nth allocation fails */
+        m2 = NULL;
+        khi_mem_fail_after(k);
+        kh_err e = khi_dga_parse(data, len, "t", &m2, err, sizeof(err));
+        khi_mem_fail_after(-1);
+        assert_true(e == KH_OK || e == KH_ENOMEM);
+        kh_dns_dga_destroy(m2);
+        if (e == KH_OK)
+            break;
+    }
+    khi_free(data);
+    kh_dns_dga_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dns_detect_hits),
         cmocka_unit_test(test_dns_detect_oom),
         cmocka_unit_test(test_dns_detect_dga),
+        cmocka_unit_test(test_dns_detect_dga_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,7 +20,9 @@ build_pkgs=(
   libidn2-dev           # dns: IDNA (punycode) names
   libpsl-dev            # dns: registrable domain from the Public Suffix List
   zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg);
-                        # PDF FlateDecode streams (bare zlib, which libarchive does not read)
+                        # PDF FlateDecode streams (bare zlib, which libarchive does not read);
+                        # installers (NSIS, InstallShield, SIS)
+  liblzma-dev           # NSIS installers compressed with LZMA
   libfstrm-dev          # dns: dnstap input, Frame Streams control frames (files and sockets)
   libprotobuf-c-dev protobuf-c-compiler  # dns: dnstap protobuf payload; protoc-c at build time
 )

@@ -190,4 +190,67 @@ int khi_pdf_detect(const uint8_t *data, size_t len);
  * KHI_FMT_RATIO_MIN, each cap reported to cb->warn. Returns KH_OK or KH_ENOMEM. */
 kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
+/* ---- installers: what their readers share (fmt_inst.c) ---- */
+/* A warning through cb->warn with a printf-formatted detail (cut at 256 bytes); returns its
+ * result. */
+int khi_fwarnf(const khi_parts_cb *cb, khi_fwarn what, const char *part, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* zlib (raw != 0: raw deflate, no header) of in into out (appended), at most max bytes
+ * (allocations through khi_malloc). Returns KH_OK at the end of the stream, KH_ELIMIT when max
+ * came first, KH_EFORMAT on damaged or truncated data (out keeps what was decoded), KH_ENOMEM. */
+kh_err khi_inflate(const uint8_t *in, size_t in_len, int raw, size_t max, khi_buf *out);
+/* Where the overlay of a PE starts (the end of the furthest section's raw data), or 0 when
+ * the headers say nothing (no sections with raw data). */
+uint64_t khi_pe_overlay_start(const khi_pe *pe);
+/* Does the head of a PE overlay (its first bytes, up to 4 KiB are looked at) hold an
+ * installer or container that khi_peovl_walk takes apart? Cheap: a few memcmp/memmem. */
+int khi_peovl_detect(const uint8_t *head, size_t len);
+/* The parts of a PE overlay: an InstallShield setup's files (fmt_ishield.c), an NSIS
+ * installer's data blocks (fmt_nsis.c), an AutoIt script and its FileInstall files
+ * (fmt_autoit.c), or, when the overlay starts with the magic of a zip, 7z, rar, cab, OLE2 or
+ * gzip file, the overlay itself as the part "overlay". Returns KH_OK, KH_ECANCELED or
+ * KH_ENOMEM. */
+kh_err khi_peovl_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- InstallShield (fmt_ishield.c) ---- */
+/* Does it start with an InstallShield setup's file list ("name\0Disk1\\name\0version\0size\0")? */
+int khi_ishield_sfx_detect(const uint8_t *data, size_t len);
+/* Each file of the list under its name; then, when the list holds data1.hdr and dataN.cab
+ * (InstallShield cabinets, "ISc("), each file of the cabinets, decompressed (zlib blocks),
+ * under its name. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_ishield_sfx_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+/* Offset of "InstallShield\0" followed by an MSI-based setup's file table in the first 4 KiB
+ * of data, or SIZE_MAX. */
+size_t khi_ishield_msi_find(const uint8_t *data, size_t len);
+/* Each file of an MSI-based InstallShield setup (data starts at "InstallShield\0"):
+ * de-obfuscated (nibble swap, XOR with the name) and inflated, under its name. Returns
+ * KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_ishield_msi_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- NSIS, Nullsoft installers (fmt_nsis.c) ---- */
+/* Offset of the first header (flags, 0xDEADBEEF, "NullsoftInst") in the first 64 KiB of
+ * data, or SIZE_MAX. */
+size_t khi_nsis_find(const uint8_t *data, size_t len);
+/* The data blocks after the first header at data: the installer's script header ("header")
+ * and each file's bytes ("file-N", N from 1), decompressed (zlib, LZMA; solid or one block at
+ * a time). Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- AutoIt v3 compiled scripts (fmt_autoit.c) ---- */
+/* Offset of the 16-byte AutoIt marker followed by "AU3!EA05" or "AU3!EA06" in the first
+ * 4 KiB of data, or SIZE_MAX. */
+size_t khi_autoit_find(const uint8_t *data, size_t len);
+/* The script ("script.au3", EA05 as text, EA06 as the compiled tokens) and each FileInstall
+ * file (its source base name), decrypted and decompressed. data starts at the marker.
+ * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_autoit_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- Symbian SIS (fmt_sis.c) ---- */
+/* Does it start with the UIDs of an EPOC release 3/5 or 6 installation file? */
+int khi_sis_detect(const uint8_t *data, size_t len);
+/* Every file record's data (zlib-inflated unless the package says it is not compressed),
+ * each language's copy, under the base name of its destination (else source) path.
+ * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
 #endif

@@ -539,8 +539,70 @@ static kh_err ole2(run *r, const uint8_t *d, size_t len)
     return err;
 }
 
+/* Is there room for one more level below this object? Else a MaxRecursion event. */
+static int depth_ok(run *r, khi_ftype type)
+{
+    const kh_limits *L = &r->sc->opts.limits;
+    if (!L->max_depth || r->depth + 1 <= L->max_depth)
+        return 1;
+    char detail[160];
+    khi_snprintf(detail, sizeof(detail), "%s container nested %u levels deep (max-depth %u); not opened",
+                 khi_ftype_label(type), r->depth + 1, L->max_depth);
+    int alert = (r->sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) != 0;
+    emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
+         "Heuristics.Limits.Exceeded.MaxRecursion", detail);
+    return 0;
+}
+
+#define OVL_MAX ((size_t)64 << 20)
+
+/* The data after a PE's last section: when its head holds an installer or an archive
+ * (khi_peovl_detect), the overlay (up to 64 MiB) is read in and its parts scanned. An
+ * ordinary PE costs at most one read of 4 KiB. */
+static void pe_overlay(run *r, const objsrc *o)
+{
+    uint64_t start = khi_pe_overlay_start(&r->pe);
+    if (!start || start >= o->len)
+        return;
+    uint64_t olen = o->len - start;
+    uint8_t head[4096];
+    size_t hl = olen > sizeof(head) ? sizeof(head) : (size_t)olen;
+    const uint8_t *h = o->data ? o->data + start : head;
+    if (!o->data && khi_pread_full(o->fd, head, hl, start) != hl)
+        return;
+    if (!khi_peovl_detect(h, hl) || !depth_ok(r, KHI_FT_PE))
+        return;
+    if (olen > OVL_MAX) {
+        emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
+             "PE overlay larger than 64 MiB: only its first 64 MiB were opened");
+        olen = OVL_MAX;
+    }
+    const uint8_t *d = o->data ? o->data + start : NULL;
+    uint8_t *copy = NULL;
+    if (!d) {
+        copy = khi_malloc((size_t)olen);
+        if (!copy) {
+            r->fatal = KH_ENOMEM;
+            return;
+        }
+        if (khi_pread_full(o->fd, copy, (size_t)olen, start) != olen) {
+            khi_free(copy);
+            return;
+        }
+        d = copy;
+    }
+    r->parent_type = KHI_FT_PE;
+    r->parts_of = o->len;
+    khi_parts_cb pcb = {on_part, on_fwarn, r};
+    kh_err err = khi_peovl_walk(d, (size_t)olen, &pcb);
+    khi_free(copy);
+    if (err == KH_ENOMEM)
+        r->fatal = err;
+}
+
 static void scan_object(run *r, const objsrc *o)
 {
+
     const kh_engine *e = r->sc->engine;
     r->res->objects++;
     r->res->bytes_scanned += o->len;
@@ -594,19 +656,14 @@ static void scan_object(run *r, const objsrc *o)
             return;
     }
     int kind = khi_ftype_container(type);
-    if (!kind || (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE))
+    if (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE)
         return;
-    const kh_limits *L = &r->sc->opts.limits;
-    if (L->max_depth && r->depth + 1 > L->max_depth) {
-        char detail[160];
-        khi_snprintf(detail, sizeof(detail),
-                     "%s container nested %u levels deep (max-depth %u); not opened",
-                     khi_ftype_label(type), r->depth + 1, L->max_depth);
-        int alert = (r->sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) != 0;
-        emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
-             "Heuristics.Limits.Exceeded.MaxRecursion", detail);
+    if (type == KHI_FT_PE && r->pe_valid) {
+        pe_overlay(r, o);
         return;
     }
+    if (!kind || !depth_ok(r, type))
+        return;
     if (kind == 3) { /* mail and lib/formats: parsed in memory; a large file is read in first */
         /* the normalised text of a page is HTML again: walking it would only repeat itself */
         if (type == KHI_FT_HTML && r->parent_type == KHI_FT_HTML && r->path.len >= 12 &&

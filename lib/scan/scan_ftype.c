@@ -139,6 +139,8 @@ khi_ftype khi_ftype_detect(const uint8_t *d, size_t len)
         return KHI_FT_CHM;
     if (khi_arj_detect(d, len))
         return KHI_FT_ARJ;
+    if (khi_sis_detect(d, len))
+        return KHI_FT_SIS;
     if (khi_tnef_detect(d, len))
         return KHI_FT_TNEF;
     if (khi_szdd_detect(d, len))

@@ -4,7 +4,7 @@
  * One X-macro list: a new type is one line here plus its test in scan_ftype.c.
  * Columns: enum suffix, label, container kind (0 none, 1 archive, 2 compressed stream, 3 a
  * format whose parts lib/formats takes out: mail, binhex, tnef, szdd, rtf, html, ole2, pdf,
- * arj, chm),
+ * arj, chm, sis),
  * ClamAV target type that .ndb signatures use for it (0 = none).
  */
 #ifndef KHI_SCAN_FTYPE_H
@@ -49,7 +49,8 @@
     X(RTF, "rtf", 3, 0)                \
     X(HTML, "html", 3, 0)              \
     X(ARJ, "arj", 3, 0)                \
-    X(CHM, "chm", 3, 0)
+    X(CHM, "chm", 3, 0)                \
+    X(SIS, "sis", 3, 0)
 
 typedef enum khi_ftype {
 #define KHI_FT_ENUM(e, label, kind, target) KHI_FT_##e,

@@ -696,6 +696,9 @@ static void scan_object(run *r, const objsrc *o)
         case KHI_FT_CHM:
             err = khi_chm_walk(d, (size_t)o->len, &pcb);
             break;
+        case KHI_FT_SIS:
+            err = khi_sis_walk(d, (size_t)o->len, &pcb);
+            break;
         case KHI_FT_BINHEX:
             err = khi_binhex_walk(d, (size_t)o->len, on_part, r);
             break;

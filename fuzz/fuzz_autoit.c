@@ -1,8 +1,8 @@
 /*
  * fuzz_autoit.c - AutoIt v3 compiled scripts (lib/formats/fmt_autoit.c).
  *
- * The input gives every encrypted length, size and checksum and the LZSS bits. Every part is touched so
- * that a part pointing outside the input or its buffer would be caught by ASan.
+ * The input gives every encrypted length, size and checksum and the LZSS bits. Every part is
+ * touched so that a part pointing outside the input or its buffer would be caught by ASan.
  */
 #include "formats/formats.h"
 

@@ -1,8 +1,9 @@
 /*
  * fuzz_ishield.c - InstallShield setups (lib/formats/fmt_ishield.c).
  *
- * The input gives the file list's strings and sizes, data1.hdr's file table and the cabinets' chunks, the MSI-based table. Every part is touched so
- * that a part pointing outside the input or its buffer would be caught by ASan.
+ * The input gives the file list's strings and sizes, data1.hdr's file table and the cabinets'
+ * chunks, the MSI-based table. Every part is touched so that a part pointing outside the input or
+ * its buffer would be caught by ASan.
  */
 #include "formats/formats.h"
 

@@ -1,8 +1,9 @@
 /*
  * fuzz_nsis.c - NSIS installer data (lib/formats/fmt_nsis.c).
  *
- * The input gives the first header's sizes, the block lengths, the choice of method and the deflate and LZMA streams. Every part is touched so
- * that a part pointing outside the input or its buffer would be caught by ASan.
+ * The input gives the first header's sizes, the block lengths, the choice of method and the deflate
+ * and LZMA streams. Every part is touched so that a part pointing outside the input or its buffer
+ * would be caught by ASan.
  */
 #include "formats/formats.h"
 

@@ -1,8 +1,9 @@
 /*
  * fuzz_sis.c - Symbian SIS files (lib/formats/fmt_sis.c).
  *
- * The input gives the header's counts and options, every record type, offsets, lengths and zlib data. Every part is touched so
- * that a part pointing outside the input or its buffer would be caught by ASan.
+ * The input gives the header's counts and options, every record type, offsets, lengths and zlib
+ * data. Every part is touched so that a part pointing outside the input or its buffer would be
+ * caught by ASan.
  */
 #include "formats/formats.h"
 

@@ -179,6 +179,10 @@ static kh_err lzss(int ea06, const uint8_t *d, size_t n, khi_buf *out, int *out_
         want = KHI_FMT_MAX_PART;
         *out_big = 1;
     }
+    /* a byte of input gives at most about 255 bytes of output (runs of 255 in a length) */
+    size_t cap = (n - 8) > (SIZE_MAX - 64) / 256 ? SIZE_MAX : (n - 8) * 256 + 64;
+    if (want > cap)
+        want = cap;
     if (khi_buf_reserve(out, want) != KH_OK)
         return KH_ENOMEM;
     bits b = {d + 8, n - 8, 0, 0};

@@ -116,8 +116,12 @@ static int archive_magic(const uint8_t *d, size_t n)
         const char *m;
         size_t n;
     } tab[] = {
-        {"PK\x03\x04", 4}, {"7z\xbc\xaf\x27\x1c", 6}, {"Rar!\x1a\x07", 6},
-        {"MSCF\0\0\0\0", 8}, {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8}, {"\x1f\x8b\x08", 3},
+        {"PK\x03\x04", 4},
+        {"7z\xbc\xaf\x27\x1c", 6},
+        {"Rar!\x1a\x07", 6},
+        {"MSCF\0\0\0\0", 8},
+        {"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", 8},
+        {"\x1f\x8b\x08", 3},
     };
     for (size_t i = 0; i < KHI_ARRAY_LEN(tab); i++)
         if (n >= tab[i].n && memcmp(d, tab[i].m, tab[i].n) == 0)

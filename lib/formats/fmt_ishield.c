@@ -18,7 +18,8 @@
  * OLE2 file that lib/scan opens in turn.
  *
  * Bounds: every offset and size is checked against the input; each output is cut at
- * KHI_FMT_MAX_PART (a warning); the table sizes are bounded by the input.
+ * KHI_FMT_MAX_PART (a warning), the cabinets' files together at KHI_INST_MAX_TOTAL (entries
+ * may share data); the table sizes are bounded by the input.
  */
 #include "formats/formats.h"
 #include "core/core.h"
@@ -179,7 +180,16 @@ static kh_err walk_cabs(const uint8_t *h, size_t hlen, const iscab *cabs, size_t
     uint32_t nfiles = le32(h + base + 0x28);
     uint64_t table = dirs + le32(h + base + 0x2c);
     kh_err err = KH_OK;
+    size_t total = 0;
     for (uint32_t i = 0; i < nfiles && err == KH_OK; i++) {
+        if (total >= KHI_INST_MAX_TOTAL) {
+            if (khi_fwarnf(
+                    cb, KHI_FWARN_TOOBIG, NULL,
+                    "InstallShield cabinets decompress to more than %zu bytes: rest not scanned",
+                    KHI_INST_MAX_TOTAL))
+                err = KH_ECANCELED;
+            break;
+        }
         uint64_t at = table + (uint64_t)i * IS_ITEM;
         if (at > hlen || hlen - at < IS_ITEM) {
             if (khi_fwarnf(cb, KHI_FWARN_DAMAGED, "data1.hdr",
@@ -217,13 +227,15 @@ static kh_err walk_cabs(const uint8_t *h, size_t hlen, const iscab *cabs, size_t
         khi_buf_init(&out);
         int damaged = 0;
         err = cab_file(c->d + off, (size_t)csize, want, &out, &damaged);
+        total += out.len;
         if (err == KH_OK && damaged &&
             khi_fwarnf(cb, KHI_FWARN_DAMAGED, name,
                        "InstallShield file damaged: %zu of %llu bytes decoded", out.len,
                        (unsigned long long)size))
             err = KH_ECANCELED;
         if (err == KH_OK && size > KHI_FMT_MAX_PART &&
-            khi_fwarnf(cb, KHI_FWARN_TOOBIG, name, "file declares %llu bytes: only the first %zu scanned",
+            khi_fwarnf(cb, KHI_FWARN_TOOBIG, name,
+                       "file declares %llu bytes: only the first %zu scanned",
                        (unsigned long long)size, KHI_FMT_MAX_PART))
             err = KH_ECANCELED;
         if (err == KH_OK && out.len && cb->part(cb->ud, (const uint8_t *)out.data, out.len, name))
@@ -350,8 +362,8 @@ kh_err khi_ishield_msi_walk(const uint8_t *data, size_t len, const khi_parts_cb 
                             "InstallShield MSI setup file damaged: %zu bytes decoded", out.len))
             err = KH_ECANCELED;
         else if (zr == KH_ELIMIT &&
-                 khi_fwarnf(cb, KHI_FWARN_TOOBIG, name, "file larger than %zu bytes: its head scanned",
-                            KHI_FMT_MAX_PART))
+                 khi_fwarnf(cb, KHI_FWARN_TOOBIG, name,
+                            "file larger than %zu bytes: its head scanned", KHI_FMT_MAX_PART))
             err = KH_ECANCELED;
         if (err == KH_OK && out.len && cb->part(cb->ud, (const uint8_t *)out.data, out.len, name))
             err = KH_ECANCELED;

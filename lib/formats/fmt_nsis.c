@@ -21,7 +21,8 @@
  * in the script's entries (not parsed yet): a file's bytes still come out whole and alone,
  * so hash and body signatures match them.
  *
- * Bounds: each block and the solid stream are cut at KHI_FMT_MAX_PART; the LZMA dictionary
+ * Bounds: each block and the solid stream are cut at KHI_FMT_MAX_PART, all blocks together at
+ * KHI_INST_MAX_TOTAL; the LZMA dictionary
  * allocated is at most 64 MiB (and never more than the output can use); at most 65536 blocks.
  */
 #include "formats/formats.h"
@@ -154,6 +155,7 @@ static kh_err decode(method m, const uint8_t *in, size_t n, size_t max, khi_buf 
 typedef struct nsis {
     const khi_parts_cb *cb;
     unsigned nblocks;
+    size_t total; /* bytes decompressed so far (KHI_INST_MAX_TOTAL) */
 } nsis;
 
 static int hand_out(nsis *ns, const uint8_t *d, size_t n)
@@ -175,7 +177,8 @@ static int report(nsis *ns, kh_err err, const char *what, size_t got)
                           "NSIS %s damaged or cut short: %zu bytes decoded", what, got);
     if (err == KH_ELIMIT)
         return khi_fwarnf(ns->cb, KHI_FWARN_TOOBIG, NULL,
-                          "NSIS %s larger than %zu bytes: its head scanned", what, KHI_FMT_MAX_PART);
+                          "NSIS %s larger than %zu bytes: its head scanned", what,
+                          KHI_FMT_MAX_PART);
     return 0;
 }
 
@@ -199,7 +202,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
 {
     if (len < FH_LEN || memcmp(data + 4, fh_magic, sizeof(fh_magic)) != 0)
         return KH_OK;
-    nsis ns = {cb, 0};
+    nsis ns = {cb, 0, 0};
     uint32_t total = le32(data + 24);
     size_t end = total >= FH_LEN && total <= len ? total : len;
     const uint8_t *p = data + FH_LEN;
@@ -252,8 +255,17 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
             if (hand_out(&ns, p + pos, bl))
                 err = KH_ECANCELED;
         } else {
+            if (ns.total >= KHI_INST_MAX_TOTAL) {
+                if (khi_fwarnf(
+                        cb, KHI_FWARN_TOOBIG, NULL,
+                        "NSIS installer decompresses to more than %zu bytes: rest not scanned",
+                        KHI_INST_MAX_TOTAL))
+                    err = KH_ECANCELED;
+                break;
+            }
             khi_buf_truncate(&out, 0);
             kh_err dr = decode(m, p + pos, bl, KHI_FMT_MAX_PART, &out);
+            ns.total += out.len;
             if (dr == KH_ENOMEM)
                 err = dr;
             else if (report(&ns, dr, "block", out.len) ||

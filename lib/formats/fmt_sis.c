@@ -19,7 +19,8 @@
  * path), as UTF-8. A component (an embedded .sis) comes out as a part and is walked in turn.
  *
  * Bounds: names are at most 512 bytes, a record's offsets and lengths are checked against
- * the file, each output is at most KHI_FMT_MAX_PART and its declared original length; at
+ * the file, each output is at most KHI_FMT_MAX_PART and its declared original length, all
+ * together at most KHI_INST_MAX_TOTAL (records may point at the same data); at
  * most 64 languages and 65535 records (the header's 16-bit counts).
  */
 #include "formats/formats.h"
@@ -57,6 +58,7 @@ typedef struct sis {
     int r6, unicode, compressed;
     unsigned nlangs;
     const khi_parts_cb *cb;
+    size_t total; /* bytes inflated so far (records may share data) */
 } sis;
 
 /* Reads a u32 at the cursor; -1 when the file ends first. */
@@ -100,20 +102,26 @@ static kh_err one_file(sis *s, const char *name, uint32_t clen, uint32_t off, ui
                    : KH_OK;
     if (!s->compressed)
         return s->cb->part(s->cb->ud, s->d + off, clen, name) ? KH_ECANCELED : KH_OK;
+    if (s->total >= KHI_INST_MAX_TOTAL)
+        return khi_fwarnf(s->cb, KHI_FWARN_TOOBIG, name,
+                          "SIS file inflates to more than %zu bytes in all: rest not scanned",
+                          KHI_INST_MAX_TOTAL)
+                   ? KH_ECANCELED
+                   : KH_ELIMIT;
     size_t want = olen && olen < KHI_FMT_MAX_PART ? olen : KHI_FMT_MAX_PART;
     khi_buf out;
     khi_buf_init(&out);
     kh_err err = KH_OK;
     kh_err zr = khi_inflate(s->d + off, clen, 0, want, &out);
+    s->total += out.len;
     if (zr == KH_ENOMEM)
         err = zr;
-    else if (zr == KH_EFORMAT &&
-             khi_fwarnf(s->cb, KHI_FWARN_DAMAGED, name, "SIS file data damaged: %zu bytes inflated",
-                        out.len))
+    else if (zr == KH_EFORMAT && khi_fwarnf(s->cb, KHI_FWARN_DAMAGED, name,
+                                            "SIS file data damaged: %zu bytes inflated", out.len))
         err = KH_ECANCELED;
     else if (zr == KH_ELIMIT && (!olen || olen > KHI_FMT_MAX_PART) &&
-             khi_fwarnf(s->cb, KHI_FWARN_TOOBIG, name, "SIS file larger than %zu bytes: its head scanned",
-                        KHI_FMT_MAX_PART))
+             khi_fwarnf(s->cb, KHI_FWARN_TOOBIG, name,
+                        "SIS file larger than %zu bytes: its head scanned", KHI_FMT_MAX_PART))
         err = KH_ECANCELED;
     if (err == KH_OK && out.len && s->cb->part(s->cb->ud, (const uint8_t *)out.data, out.len, name))
         err = KH_ECANCELED;
@@ -164,14 +172,15 @@ kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
 {
     if (!khi_sis_detect(data, len))
         return KH_OK;
-    sis s = {data, len, 0, le32(data + 4) == SIS_UID2_R6, 0, 0, le16(data + 0x12), cb};
+    sis s = {data, len, 0, le32(data + 4) == SIS_UID2_R6, 0, 0, le16(data + 0x12), cb, 0};
     unsigned nfiles = le16(data + 0x14);
     uint16_t options = le16(data + 0x24);
     s.unicode = options & 1;
     s.compressed = s.r6 && !(options & 8);
     s.pos = le32(data + 0x34);
     if (s.nlangs == 0 || s.nlangs > SIS_MAX_LANGS || s.pos > len)
-        return khi_fwarnf(cb, KHI_FWARN_DAMAGED, NULL, "SIS header damaged (%u languages)", s.nlangs)
+        return khi_fwarnf(cb, KHI_FWARN_DAMAGED, NULL, "SIS header damaged (%u languages)",
+                          s.nlangs)
                    ? KH_ECANCELED
                    : KH_OK;
     kh_err err = KH_OK;
@@ -208,6 +217,8 @@ kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
             break;
         }
     }
+    if (err == KH_ELIMIT)
+        err = KH_OK; /* the sum cap, already reported */
     if (err == KH_EFORMAT)
         err = khi_fwarnf(cb, KHI_FWARN_DAMAGED, NULL, "SIS file table damaged or cut short")
                   ? KH_ECANCELED

@@ -191,6 +191,9 @@ int khi_pdf_detect(const uint8_t *data, size_t len);
 kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- installers: what their readers share (fmt_inst.c) ---- */
+/* An installer's parts may point at the same compressed bytes more than once: what one walk
+ * decompresses in sum is capped here (a warning says so). */
+#define KHI_INST_MAX_TOTAL ((size_t)256 << 20)
 /* A warning through cb->warn with a printf-formatted detail (cut at 256 bytes); returns its
  * result. */
 int khi_fwarnf(const khi_parts_cb *cb, khi_fwarn what, const char *part, const char *fmt, ...)

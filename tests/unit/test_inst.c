@@ -74,10 +74,18 @@ static void test_inst_detect(void **state)
     assert_false(khi_peovl_detect((const uint8_t *)"trailing junk\0\0\0\0", 17));
     /* a file list needs "Disk1\<name>"-like paths, a version and a decimal size */
 #define LIST(s) (const uint8_t *)(s), sizeof(s) - 1
-    assert_true(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0" "1.0\0" "12\0")));
-    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0b.exe\0" "1.0\0" "12\0")));
-    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0" "1.0\0" "1x\0")));
-    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0" "1.0\0" "12")));
+    assert_true(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0"
+                                            "1.0\0"
+                                            "12\0")));
+    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0b.exe\0"
+                                             "1.0\0"
+                                             "12\0")));
+    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0"
+                                             "1.0\0"
+                                             "1x\0")));
+    assert_false(khi_ishield_sfx_detect(LIST("a.exe\0Disk1\\a.exe\0"
+                                             "1.0\0"
+                                             "12")));
 #undef LIST
     assert_true(khi_peovl_detect((const uint8_t *)"PK\x03\x04", 4));
     uint8_t sis[0x44] = {0};
@@ -108,8 +116,8 @@ static void test_inst_inflate_bounds(void **state)
 }
 
 /* Fail each allocation of a walk in turn: KH_ENOMEM or KH_OK, never a crash (ASan: no leak). */
-static void fail_each(kh_err (*walk)(const uint8_t *, size_t, const khi_parts_cb *), const uint8_t *d,
-                      size_t len)
+static void fail_each(kh_err (*walk)(const uint8_t *, size_t, const khi_parts_cb *),
+                      const uint8_t *d, size_t len)
 {
     int parts = 0;
     khi_parts_cb cb = {count_part, count_warn, &parts};

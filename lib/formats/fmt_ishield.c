@@ -184,7 +184,7 @@ static kh_err walk_cabs(const uint8_t *h, size_t hlen, const iscab *cabs, size_t
     for (uint32_t i = 0; i < nfiles && err == KH_OK; i++) {
         if (total >= KHI_INST_MAX_TOTAL) {
             if (khi_fwarnf(
-                    cb, KHI_FWARN_TOOBIG, NULL,
+                    cb, KHI_FWARN_TOTAL, NULL,
                     "InstallShield cabinets decompress to more than %zu bytes: rest not scanned",
                     KHI_INST_MAX_TOTAL))
                 err = KH_ECANCELED;

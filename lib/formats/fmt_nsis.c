@@ -257,7 +257,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
         } else {
             if (ns.total >= KHI_INST_MAX_TOTAL) {
                 if (khi_fwarnf(
-                        cb, KHI_FWARN_TOOBIG, NULL,
+                        cb, KHI_FWARN_TOTAL, NULL,
                         "NSIS installer decompresses to more than %zu bytes: rest not scanned",
                         KHI_INST_MAX_TOTAL))
                     err = KH_ECANCELED;

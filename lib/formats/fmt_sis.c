@@ -103,7 +103,7 @@ static kh_err one_file(sis *s, const char *name, uint32_t clen, uint32_t off, ui
     if (!s->compressed)
         return s->cb->part(s->cb->ud, s->d + off, clen, name) ? KH_ECANCELED : KH_OK;
     if (s->total >= KHI_INST_MAX_TOTAL)
-        return khi_fwarnf(s->cb, KHI_FWARN_TOOBIG, name,
+        return khi_fwarnf(s->cb, KHI_FWARN_TOTAL, name,
                           "SIS file inflates to more than %zu bytes in all: rest not scanned",
                           KHI_INST_MAX_TOTAL)
                    ? KH_ECANCELED

@@ -22,7 +22,7 @@ build_pkgs=(
   zlib1g-dev            # OLE2: PowerPoint embedded objects (zlib-compressed ExOleObjStg);
                         # PDF FlateDecode streams (bare zlib, which libarchive does not read);
                         # installers (NSIS, InstallShield, SIS)
-  liblzma-dev           # NSIS installers compressed with LZMA
+  liblzma-dev           # NSIS installers and UPX-packed PEs compressed with LZMA (raw LZMA1)
   libfstrm-dev          # dns: dnstap input, Frame Streams control frames (files and sockets)
   libprotobuf-c-dev protobuf-c-compiler  # dns: dnstap protobuf payload; protoc-c at build time
 )

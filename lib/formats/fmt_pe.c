@@ -39,10 +39,17 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
         return 0;
     out->pe32plus = magic == 0x20b;
     out->ep_rva = le32(d + opt + 16);
+    if (optsize >= 60) {
+        out->image_base = out->pe32plus ? (uint64_t)le32(d + opt + 24) | (uint64_t)le32(d + opt + 28) << 32
+                                        : le32(d + opt + 28);
+        out->size_of_image = le32(d + opt + 56);
+    }
+    out->pe_off = pe;
     uint64_t table = opt + optsize;
     if (table + (uint64_t)nsect * 40 > len)
         return 0;
     out->nsections = nsect;
+    out->sect_off = (uint32_t)table;
     out->ep_offset = UINT64_MAX;
     uint32_t first_raw = UINT32_MAX;
     for (uint16_t i = 0; i < nsect; i++) {
@@ -52,6 +59,8 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
         k->va = le32(s + 12);
         k->raw_size = le32(s + 16);
         k->raw_off = le32(s + 20);
+        memcpy(k->name, s, 8);
+        k->name[8] = '\0';
         if (k->raw_size && k->raw_off < first_raw)
             first_raw = k->raw_off;
         uint32_t span = k->vsize > k->raw_size ? k->vsize : k->raw_size;

@@ -13,6 +13,7 @@
 
 typedef struct khi_pe_section {
     uint32_t va, vsize, raw_off, raw_size;
+    char name[9]; /* NUL-terminated */
 } khi_pe_section;
 
 typedef struct khi_pe {
@@ -20,6 +21,10 @@ typedef struct khi_pe {
     uint16_t nsections;
     uint32_t ep_rva;
     uint64_t ep_offset; /* file offset of the entry point; UINT64_MAX when it maps to no section */
+    uint64_t image_base;
+    uint32_t size_of_image;
+    uint32_t pe_off;   /* offset of "PE\0\0" */
+    uint32_t sect_off; /* offset of the section table */
     khi_pe_section sect[KHI_PE_MAX_SECTIONS];
 } khi_pe;
 
@@ -255,5 +260,43 @@ int khi_sis_detect(const uint8_t *data, size_t len);
  * each language's copy, under the base name of its destination (else source) path.
  * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c) ---- */
+typedef enum khi_packer {
+    KHI_PACKER_NONE = 0,
+    KHI_PACKER_UPX,
+} khi_packer;
+/* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
+#define KHI_PE_EP_BYTES 64
+/* Which packer made this PE (pe: its parsed headers), judged from the headers and the ep_len
+ * bytes at the entry point only; KHI_PACKER_NONE for most files. */
+khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* When a packer is recognised, the unpacked program as one part "<packer>-unpacked" (borrowed
+ * for the call), then the executables found inside it ("embedded-pe-<hex offset>"). Damage is a
+ * warning (part "<packer>-unpacked"); what was decoded is still handed out. At most
+ * KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,
+ * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>";
+ * at most 16. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, const khi_parts_cb *cb);
+
+/* Do the ep_len bytes at the entry point hold a UPX win32 stub (`pusha; mov esi, SRC;
+ * lea edi, [esi+D]`, perhaps after a DLL's `cmp; jnz`)? */
+int khi_upx_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "upx-unpacked" (see fmt_upx.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_upx_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* Raw LZMA1 (lc, lp, pb) of in into out, exactly cap bytes wanted. Returns KH_OK when cap bytes
+ * came out, KH_EFORMAT on damage or an early end (*out_len says how many did), KH_ENOMEM. */
+kh_err khi_upx_lzma(const uint8_t *in, size_t in_len, unsigned lc, unsigned lp, unsigned pb,
+                    uint8_t *out, size_t cap, size_t *out_len);
+
+typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
+/* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in
+ * little-endian 32-bit words (le32). *out_len bytes were written, *in_used (may be NULL) read.
+ * Returns KH_OK at the end marker, KH_ELIMIT when out_cap came first, KH_EFORMAT on damage or
+ * truncation. Allocates nothing. */
+kh_err khi_nrv_decode(khi_nrv_method m, int le32, const uint8_t *in, size_t in_len, uint8_t *out,
+                      size_t out_cap, size_t *out_len, size_t *in_used);
 
 #endif

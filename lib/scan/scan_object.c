@@ -273,7 +273,9 @@ static const char *heuristic_name(khi_cwarn w, khi_ftype container)
         return "Heuristics.Limits.Exceeded.MaxRatio";
     case KHI_CWARN_DAMAGED:
     default:
-        return container == KHI_FT_OLE2 ? "Heuristics.Broken.OLE2" : "Heuristics.Broken.Archive";
+        return container == KHI_FT_OLE2 ? "Heuristics.Broken.OLE2"
+               : container == KHI_FT_PE ? "Heuristics.Broken.Executable"
+                                        : "Heuristics.Broken.Archive";
     }
 }
 
@@ -600,6 +602,48 @@ static void pe_overlay(run *r, const objsrc *o)
         r->fatal = err;
 }
 
+/* A packed PE: its unpacker hands out the program it holds ("upx-unpacked"). Only the headers
+ * (already parsed) and the bytes at the entry point are read unless a packer is recognised. */
+static void unpack_pe(run *r, const objsrc *o)
+{
+    uint8_t ep[KHI_PE_EP_BYTES];
+    size_t n = r->pe.ep_offset < o->len ? read_at((void *)o, r->pe.ep_offset, ep, sizeof(ep)) : 0;
+    if (!n || khi_pe_packer(ep, n, &r->pe) == KHI_PACKER_NONE || !depth_ok(r, KHI_FT_PE))
+        return;
+    khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
+    uint8_t *copy = NULL;
+    const uint8_t *d = o->data;
+    if (pe && !d && o->len <= KHI_FMT_MAX_PART) {
+        copy = khi_malloc((size_t)o->len);
+        if (copy && khi_pread_full(o->fd, copy, (size_t)o->len, 0) != o->len) {
+            khi_free(copy);
+            copy = NULL;
+        }
+        d = copy;
+    }
+    if (!pe || (!d && o->len <= KHI_FMT_MAX_PART)) {
+        r->fatal = KH_ENOMEM;
+        goto out;
+    }
+    if (!d) {
+        emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
+             "packed executable larger than 64 MiB: not unpacked by this version");
+        goto out;
+    }
+    *pe = r->pe;
+    r->parent_type = KHI_FT_PE;
+    r->parts_of = o->len;
+    khi_parts_cb pcb = {on_part, on_fwarn, r};
+    if (khi_pe_unpack_walk(d, (size_t)o->len, pe, &pcb) == KH_ENOMEM)
+        r->fatal = KH_ENOMEM;
+    r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */
+    r->pe_valid = 1;
+    r->parent_type = KHI_FT_PE;
+out:
+    khi_free(copy);
+    khi_free(pe);
+}
+
 static void scan_object(run *r, const objsrc *o)
 {
 
@@ -658,8 +702,10 @@ static void scan_object(run *r, const objsrc *o)
     int kind = khi_ftype_container(type);
     if (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE)
         return;
-    if (type == KHI_FT_PE && r->pe_valid) {
-        pe_overlay(r, o);
+    if (type == KHI_FT_PE && r->pe_valid) { /* the packed program, then the overlay */
+        unpack_pe(r, o);
+        if (!r->stop && !r->fatal)
+            pe_overlay(r, o);
         return;
     }
     if (!kind || !depth_ok(r, type))

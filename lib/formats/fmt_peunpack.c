@@ -1,0 +1,83 @@
+/*
+ * fmt_peunpack.c - which packer made a PE, and the programs hidden in an unpacked one.
+ *
+ * The scan asks every PE whether a packer is recognised; most are not packed, so the checks
+ * here are the cheapest first and read only the headers and the bytes at the entry point
+ * (each unpacker's detect function looks at its stub there). A recognised file's unpacker
+ * hands out the unpacked program as a part named after the packer ("upx-unpacked"), which the
+ * scan then treats as any PE (a nested packer unpacks in turn, within the depth limit).
+ *
+ * Droppers carry other executables as data; once unpacked these are plain bytes in the image,
+ * so khi_pe_embedded_walk looks for further "MZ ... PE\0\0" headers in an unpacked image and
+ * hands each out, cut at the end of its last section's raw data or of its headers, whichever
+ * is further, as "embedded-pe-<offset>". At most 16 are handed out per image.
+ */
+#include "formats/formats.h"
+
+#include <string.h>
+
+khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
+{
+    if (khi_upx_detect(ep, ep_len, pe))
+        return KHI_PACKER_UPX;
+    return KHI_PACKER_NONE;
+}
+
+kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb)
+{
+    if (pe->ep_offset >= len)
+        return KH_OK;
+    size_t n = len - (size_t)pe->ep_offset;
+    switch (khi_pe_packer(data + pe->ep_offset, n > KHI_PE_EP_BYTES ? KHI_PE_EP_BYTES : n, pe)) {
+    case KHI_PACKER_UPX:
+        return khi_upx_walk(data, len, pe, cb);
+    default:
+        return KH_OK;
+    }
+}
+
+/* The size of the PE at d as its headers describe it, or 0 when it is not one. */
+static size_t pe_extent(const uint8_t *d, size_t len, khi_pe *pe)
+{
+    if (!khi_pe_parse(d, len, pe))
+        return 0;
+    uint64_t end = (uint64_t)pe->sect_off + (uint64_t)pe->nsections * 40;
+    for (unsigned i = 0; i < pe->nsections; i++) {
+        const khi_pe_section *s = &pe->sect[i];
+        uint64_t e = (uint64_t)s->raw_off + s->raw_size;
+        if (s->raw_size && e > end)
+            end = e;
+    }
+    return end > len ? len : (size_t)end;
+}
+
+kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, const khi_parts_cb *cb)
+{
+    khi_pe *pe = khi_malloc(sizeof(*pe));
+    if (!pe)
+        return KH_ENOMEM;
+    kh_err err = KH_OK;
+    unsigned found = 0;
+    for (size_t i = from; len >= 64 && i <= len - 64 && found < 16;) {
+        const uint8_t *p = memchr(img + i, 'M', len - 64 - i + 1);
+        if (!p)
+            break;
+        i = (size_t)(p - img);
+        size_t n = p[1] == 'Z' ? pe_extent(p, len - i, pe) : 0;
+        if (!n) {
+            i++;
+            continue;
+        }
+        char name[40];
+        khi_snprintf(name, sizeof(name), "embedded-pe-%zx", i);
+        found++;
+        if (cb->part(cb->ud, p, n, name)) {
+            err = KH_ECANCELED;
+            goto out;
+        }
+        i += n;
+    }
+out:
+    khi_free(pe);
+    return err;
+}

@@ -430,8 +430,6 @@ kh_err khi_upx_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
     if (err == KH_OK)
         err = cb->part(cb->ud, (const uint8_t *)out.data, out.len, "upx-unpacked") ? KH_ECANCELED
                                                                                  : KH_OK;
-    if (err == KH_OK)
-        err = khi_pe_embedded_walk((const uint8_t *)out.data, out.len, UPX_HDR, cb);
 out:
     khi_buf_cleanup(&out);
     khi_free(img);

@@ -272,8 +272,7 @@ typedef enum khi_packer {
  * bytes at the entry point only; KHI_PACKER_NONE for most files. */
 khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* When a packer is recognised, the unpacked program as one part "<packer>-unpacked" (borrowed
- * for the call), then the executables found inside it ("embedded-pe-<hex offset>"). Damage is a
- * warning (part "<packer>-unpacked"); what was decoded is still handed out. At most
+ * for the call). Damage is a warning (part "<packer>-unpacked"); what was decoded is still handed out. At most
  * KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 /* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,

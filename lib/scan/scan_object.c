@@ -602,13 +602,31 @@ static void pe_overlay(run *r, const objsrc *o)
         r->fatal = err;
 }
 
-/* A packed PE: its unpacker hands out the program it holds ("upx-unpacked"). Only the headers
- * (already parsed) and the bytes at the entry point are read unless a packer is recognised. */
+/* A PE: when a packer is recognised its unpacker hands out the program it holds
+ * ("upx-unpacked"). A PE that an unpacker handed out is also searched for the executables it
+ * carries as data ("embedded-pe-<offset>"), which droppers hide under a packer. A plain PE
+ * costs one read of its entry point's bytes: the search is not run on it (a pass over every
+ * byte of every executable; see docs/internals/FORMATS.md). */
+/* Is the current object a program an unpacker handed out ("...//upx-unpacked")? */
+static int unpacker_part(const run *r)
+{
+    static const char suffix[] = "-unpacked";
+    size_t n = sizeof(suffix) - 1;
+    return r->depth > 0 && r->parent_type == KHI_FT_PE && r->path.len > n &&
+           memcmp(r->path.data + r->path.len - n, suffix, n) == 0;
+}
+
 static void unpack_pe(run *r, const objsrc *o)
 {
+    const kh_limits *L = &r->sc->opts.limits;
+    int deep = L->max_depth && r->depth + 1 > L->max_depth;
     uint8_t ep[KHI_PE_EP_BYTES];
     size_t n = r->pe.ep_offset < o->len ? read_at((void *)o, r->pe.ep_offset, ep, sizeof(ep)) : 0;
-    if (!n || khi_pe_packer(ep, n, &r->pe) == KHI_PACKER_NONE || !depth_ok(r, KHI_FT_PE))
+    int packed = n && khi_pe_packer(ep, n, &r->pe) != KHI_PACKER_NONE;
+    int unpacked = unpacker_part(r);
+    if (!packed && (!unpacked || !o->data || deep))
+        return; /* a plain PE, or one too deep to search: nothing to say */
+    if (!depth_ok(r, KHI_FT_PE))
         return;
     khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
     uint8_t *copy = NULL;
@@ -634,7 +652,10 @@ static void unpack_pe(run *r, const objsrc *o)
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
-    if (khi_pe_unpack_walk(d, (size_t)o->len, pe, &pcb) == KH_ENOMEM)
+    kh_err err = packed ? khi_pe_unpack_walk(d, (size_t)o->len, pe, &pcb) : KH_OK;
+    if (err == KH_OK && unpacked && !r->stop && !r->fatal)
+        err = khi_pe_embedded_walk(d, (size_t)o->len, 1, &pcb);
+    if (err == KH_ENOMEM)
         r->fatal = KH_ENOMEM;
     r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */
     r->pe_valid = 1;

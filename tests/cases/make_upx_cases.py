@@ -288,7 +288,7 @@ def main():
              (code_sig, MARKER.hex())),
             ("t.hdb", hdb(emb, "Test.UPX.Embedded"))]
     expect = ["found Test.UPX.Code in input//upx-unpacked", "found Test.UPX.Marker in input//upx-unpacked",
-              "found Test.UPX.Embedded in input//embedded-pe-%x" % (0x400 + emb_off), "warnings 0"]
+              "found Test.UPX.Embedded in input//upx-unpacked//embedded-pe-%x" % (0x400 + emb_off), "warnings 0"]
     n = 1
     for method, le32, slug in [("2b", True, "nrv2b"), ("2d", True, "nrv2d"), ("2e", True, "nrv2e"),
                                ("lzma", True, "lzma"), ("2b", False, "nrv2b-8bit"),

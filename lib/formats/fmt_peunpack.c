@@ -10,7 +10,9 @@
  * Droppers carry other executables as data; once unpacked these are plain bytes in the image,
  * so khi_pe_embedded_walk looks for further "MZ ... PE\0\0" headers in an unpacked image and
  * hands each out, cut at the end of its last section's raw data or of its headers, whichever
- * is further, as "embedded-pe-<offset>". At most 16 are handed out per image.
+ * is further, as "embedded-pe-<offset>" (at most 16 per image); and the first ZIP local file
+ * header ("PK\3\4"), from there to the end of the image, as "embedded-zip-<offset>", which
+ * is how self-extracting droppers carry their payload.
  */
 #include "formats/formats.h"
 
@@ -20,6 +22,8 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
 {
     if (khi_upx_detect(ep, ep_len, pe))
         return KHI_PACKER_UPX;
+    if (khi_wwpack_detect(ep, ep_len, pe))
+        return KHI_PACKER_WWPACK;
     return KHI_PACKER_NONE;
 }
 
@@ -31,6 +35,8 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
     switch (khi_pe_packer(data + pe->ep_offset, n > KHI_PE_EP_BYTES ? KHI_PE_EP_BYTES : n, pe)) {
     case KHI_PACKER_UPX:
         return khi_upx_walk(data, len, pe, cb);
+    case KHI_PACKER_WWPACK:
+        return khi_wwpack_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }
@@ -76,6 +82,13 @@ kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, const k
             goto out;
         }
         i += n;
+    }
+    const uint8_t *z = len > from ? memmem(img + from, len - from, "PK\3\4", 4) : NULL;
+    if (z) {
+        char name[40];
+        khi_snprintf(name, sizeof(name), "embedded-zip-%zx", (size_t)(z - img));
+        if (cb->part(cb->ud, z, len - (size_t)(z - img), name))
+            err = KH_ECANCELED;
     }
 out:
     khi_free(pe);

@@ -261,13 +261,14 @@ int khi_sis_detect(const uint8_t *data, size_t len);
  * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
-/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c) ---- */
+/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
+    KHI_PACKER_WWPACK,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
-#define KHI_PE_EP_BYTES 64
+#define KHI_PE_EP_BYTES 128
 /* Which packer made this PE (pe: its parsed headers), judged from the headers and the ep_len
  * bytes at the entry point only; KHI_PACKER_NONE for most files. */
 khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
@@ -276,8 +277,9 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
  * KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 /* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,
- * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>";
- * at most 16. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+ * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>"
+ * (at most 16); then from the first ZIP local header ("PK\3\4") to the end as
+ * "embedded-zip-<hex offset>". Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, const khi_parts_cb *cb);
 
 /* Do the ep_len bytes at the entry point hold a UPX win32 stub (`pusha; mov esi, SRC;
@@ -289,6 +291,12 @@ kh_err khi_upx_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi
  * came out, KH_EFORMAT on damage or an early end (*out_len says how many did), KH_ENOMEM. */
 kh_err khi_upx_lzma(const uint8_t *in, size_t in_len, unsigned lc, unsigned lp, unsigned pb,
                     uint8_t *out, size_t cap, size_t *out_len);
+
+/* Is the entry point WWPack32's loader (the last section, `push ebx; push ebp; mov ebp, eax`
+ * and its `call $+5; pop eax; sub eax, 0x6d` at 0x68)? ep_len must be at least 0x7b. */
+int khi_wwpack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked image as "wwpack-unpacked" (see fmt_wwpack.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_wwpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

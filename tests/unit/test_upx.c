@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 #include <lzma.h>
@@ -176,12 +177,85 @@ static void test_upx_enomem(void **state)
     }
 }
 
+typedef struct collect {
+    int parts, warnings;
+    uint8_t *last; /* a copy of the last part */
+    size_t last_len;
+} collect;
+
+static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
+{
+    collect *c = ud;
+    (void)name;
+    c->parts++;
+    free(c->last);
+    c->last = malloc(n ? n : 1);
+    memcpy(c->last, d, n);
+    c->last_len = n;
+    return 0;
+}
+
+static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    (void)what;
+    (void)part;
+    (void)detail;
+    ((collect *)ud)->warnings++;
+    return 0;
+}
+
+/* clam-wwpack.exe: the .clam section unpacks to a ZIP holding clam.exe; every cut of the
+ * file and every damaged byte of the records and the compressed block is handled */
+static void test_upx_wwpack(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/usr/share/clamav-testfiles/clam-wwpack.exe", "rb");
+    if (!f)
+        skip();
+    uint8_t buf[8192];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    khi_pe pe;
+    assert_true(khi_pe_parse(buf, len, &pe));
+    assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_WWPACK);
+    collect c = {0, 0, NULL, 0};
+    khi_parts_cb cb = {collect_part, collect_warn, &c};
+    assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+    assert_int_equal(c.parts, 1);
+    assert_int_equal(c.warnings, 0);
+    assert_int_equal(c.last_len, 0x5000);
+    assert_memory_equal(c.last + 0x4e6c, "PK\3\4", 4);
+    assert_memory_equal(c.last + 0x4e6c + 30, "clam.exe", 8);
+    khi_pe up;
+    assert_true(khi_pe_parse(c.last, c.last_len, &up));
+    assert_int_equal(up.nsections, pe.nsections - 1);
+    for (size_t cut = 0; cut < len; cut += 61) {
+        c.parts = c.warnings = 0;
+        if (khi_pe_parse(buf, cut, &pe))
+            assert_int_equal(khi_pe_unpack_walk(buf, cut, &pe, &cb), KH_OK);
+    }
+    assert_true(khi_pe_parse(buf, len, &pe));
+    for (size_t at = 0xc00 + 0x2a1; at < 0xc00 + 0x2b2; at++) {
+        uint8_t keep = buf[at];
+        buf[at] ^= 0x5a;
+        assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+        buf[at] = keep;
+    }
+    for (size_t at = 0xa00; at < 0xa00 + 0x18c; at++) {
+        uint8_t keep = buf[at];
+        buf[at] = (uint8_t)~keep;
+        assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+        buf[at] = keep;
+    }
+    free(c.last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upx_nrv_streams), cmocka_unit_test(test_upx_nrv_damage),
         cmocka_unit_test(test_upx_lzma),        cmocka_unit_test(test_upx_detect),
-        cmocka_unit_test(test_upx_enomem),
+        cmocka_unit_test(test_upx_enomem),      cmocka_unit_test(test_upx_wwpack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

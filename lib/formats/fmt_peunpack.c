@@ -24,6 +24,8 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return KHI_PACKER_UPX;
     if (khi_wwpack_detect(ep, ep_len, pe))
         return KHI_PACKER_WWPACK;
+    if (khi_yc_detect(ep, ep_len, pe))
+        return KHI_PACKER_YC;
     return KHI_PACKER_NONE;
 }
 
@@ -37,6 +39,8 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
         return khi_upx_walk(data, len, pe, cb);
     case KHI_PACKER_WWPACK:
         return khi_wwpack_walk(data, len, pe, cb);
+    case KHI_PACKER_YC:
+        return khi_yc_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }

@@ -261,11 +261,12 @@ int khi_sis_detect(const uint8_t *data, size_t len);
  * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
-/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c) ---- */
+/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
     KHI_PACKER_WWPACK,
+    KHI_PACKER_YC,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -297,6 +298,12 @@ kh_err khi_upx_lzma(const uint8_t *in, size_t in_len, unsigned lc, unsigned lp, 
 int khi_wwpack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* The unpacked image as "wwpack-unpacked" (see fmt_wwpack.c). Returns as khi_pe_unpack_walk. */
 kh_err khi_wwpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+
+/* Is the entry point yC's loader (0x60 into the last section, one of the yC 1.3 shapes giving
+ * its first layer's length)? ep_len must be at least 0x80. */
+int khi_yc_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The decrypted file as "yc-unpacked" (see fmt_yc.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_yc_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

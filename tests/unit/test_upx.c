@@ -3,7 +3,8 @@
  * NRV2E on hand-made streams in both bit-stream forms (the same 29 bytes, with a literal run, a
  * back reference, a repeated offset and the end marker), on truncated and damaged streams and
  * with a too small output; raw LZMA1 on a stream of liblzma's own; the packer detection on entry
- * point bytes; and every allocation failure of the UPX walk turning into KH_ENOMEM.
+ * point bytes; every allocation failure of the UPX walk turning into KH_ENOMEM; WWPack32 and yC
+ * on the clamav-testfiles samples, cut and damaged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -250,12 +251,57 @@ static void test_upx_wwpack(void **state)
     free(c.last);
 }
 
+/* clam-yc.exe: yC over a UPX-packed program; decrypted, its UPX stub is at the restored entry
+ * point and UPX1 holds clam-upx.exe's bytes; cuts and damage are handled */
+static void test_upx_yc(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/usr/share/clamav-testfiles/clam-yc.exe", "rb");
+    FILE *g = fopen("/usr/share/clamav-testfiles/clam-upx.exe", "rb");
+    if (!f || !g) {
+        if (f)
+            fclose(f);
+        if (g)
+            fclose(g);
+        skip();
+    }
+    uint8_t buf[8192], upx[4096];
+    size_t len = fread(buf, 1, sizeof(buf), f), ulen = fread(upx, 1, sizeof(upx), g);
+    fclose(f);
+    fclose(g);
+    khi_pe pe, up;
+    assert_true(khi_pe_parse(buf, len, &pe));
+    assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_YC);
+    collect c = {0, 0, NULL, 0};
+    khi_parts_cb cb = {collect_part, collect_warn, &c};
+    assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+    assert_int_equal(c.parts, 1);
+    assert_int_equal(c.warnings, 0);
+    assert_int_equal(c.last_len, ulen);
+    assert_memory_equal(c.last + 0x400, upx + 0x400, 0x600); /* UPX1 */
+    assert_true(khi_pe_parse(c.last, c.last_len, &up));
+    assert_int_equal(up.ep_rva, 0x6320);
+    assert_int_equal(khi_pe_packer(c.last + up.ep_offset, KHI_PE_EP_BYTES, &up), KHI_PACKER_UPX);
+    for (size_t cut = 0; cut < len; cut += 97)
+        if (khi_pe_parse(buf, cut, &pe))
+            assert_int_equal(khi_pe_unpack_walk(buf, cut, &pe, &cb), KH_OK);
+    assert_true(khi_pe_parse(buf, len, &pe));
+    for (size_t at = 0xc00 + 0x60; at < 0xc00 + 0x500; at += 3) {
+        uint8_t keep = buf[at];
+        buf[at] = (uint8_t)(keep + 0x11);
+        assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+        buf[at] = keep;
+    }
+    free(c.last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upx_nrv_streams), cmocka_unit_test(test_upx_nrv_damage),
         cmocka_unit_test(test_upx_lzma),        cmocka_unit_test(test_upx_detect),
         cmocka_unit_test(test_upx_enomem),      cmocka_unit_test(test_upx_wwpack),
+        cmocka_unit_test(test_upx_yc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

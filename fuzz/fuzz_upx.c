@@ -1,6 +1,6 @@
 /*
  * fuzz_upx.c - packed PE files (lib/formats/fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c,
- * fmt_yc.c).
+ * fmt_yc.c, fmt_mew.c, fmt_aplib.c).
  *
  * The file is whatever an attacker wrote: the stub's source and destination addresses, the
  * UPX! header's method, lengths and filter, the section table and the compressed stream all

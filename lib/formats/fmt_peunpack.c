@@ -26,6 +26,8 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return KHI_PACKER_WWPACK;
     if (khi_yc_detect(ep, ep_len, pe))
         return KHI_PACKER_YC;
+    if (khi_mew_detect(ep, ep_len, pe))
+        return KHI_PACKER_MEW;
     return KHI_PACKER_NONE;
 }
 
@@ -41,9 +43,52 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
         return khi_wwpack_walk(data, len, pe, cb);
     case KHI_PACKER_YC:
         return khi_yc_walk(data, len, pe, cb);
+    case KHI_PACKER_MEW:
+        return khi_mew_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }
+}
+
+static void wr32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len, uint32_t rva,
+                      const uint32_t *oep, khi_buf *out)
+{
+    if ((size_t)pe->sect_off + 40 > KHI_PE_REBUILT_HDR)
+        return khi_buf_append(out, img, img_len);
+    kh_err err = khi_buf_reserve(out, KHI_PE_REBUILT_HDR + img_len);
+    if (err != KH_OK)
+        return err;
+    uint8_t h[KHI_PE_REBUILT_HDR];
+    memset(h, 0, sizeof(h));
+    memcpy(h, d, pe->sect_off);
+    uint32_t opt = pe->pe_off + 24;
+    h[pe->pe_off + 6] = 1;
+    h[pe->pe_off + 7] = 0;
+    if (oep)
+        wr32(h + opt + 16, *oep);
+    if (pe->sect_off >= opt + 64) {
+        wr32(h + opt + 36, 0x200);              /* FileAlignment */
+        wr32(h + opt + 60, KHI_PE_REBUILT_HDR); /* SizeOfHeaders */
+    }
+    uint8_t *s = h + pe->sect_off;
+    memcpy(s, ".unpack\0", 8);
+    wr32(s + 8, (uint32_t)img_len);
+    wr32(s + 12, rva);
+    wr32(s + 16, (uint32_t)img_len);
+    wr32(s + 20, KHI_PE_REBUILT_HDR);
+    wr32(s + 36, 0xe0000060u);
+    err = khi_buf_append(out, h, sizeof(h));
+    if (err == KH_OK)
+        err = khi_buf_append(out, img, img_len);
+    return err;
 }
 
 /* The size of the PE at d as its headers describe it, or 0 when it is not one. */

@@ -30,8 +30,6 @@
 #include <lzma.h>
 #include <string.h>
 
-#define UPX_HDR 0x400u /* headers of the rebuilt PE; the image follows */
-
 static uint32_t rd32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -331,41 +329,6 @@ static int find_oep(const upx *u, uint32_t *oep)
     return 1;
 }
 
-/* A PE of one section around the image (see the top of the file). */
-static kh_err rebuild(const uint8_t *d, const khi_pe *pe, const upx *u, const uint8_t *img,
-                      size_t img_len, khi_buf *out)
-{
-    if ((size_t)pe->sect_off + 40 > UPX_HDR)
-        return khi_buf_append(out, img, img_len);
-    kh_err err = khi_buf_reserve(out, UPX_HDR + img_len);
-    if (err != KH_OK)
-        return err;
-    uint8_t h[UPX_HDR];
-    memset(h, 0, sizeof(h));
-    memcpy(h, d, pe->sect_off);
-    uint32_t opt = pe->pe_off + 24;
-    h[pe->pe_off + 6] = 1;
-    h[pe->pe_off + 7] = 0;
-    uint32_t oep;
-    if (find_oep(u, &oep))
-        wr32(h + opt + 16, oep);
-    if (pe->sect_off >= opt + 64) {
-        wr32(h + opt + 36, 0x200);   /* FileAlignment */
-        wr32(h + opt + 60, UPX_HDR); /* SizeOfHeaders */
-    }
-    uint8_t *s = h + pe->sect_off;
-    memcpy(s, ".upx\0\0\0\0", 8);
-    wr32(s + 8, (uint32_t)img_len);
-    wr32(s + 12, u->dst_rva);
-    wr32(s + 16, (uint32_t)img_len);
-    wr32(s + 20, UPX_HDR);
-    wr32(s + 36, 0xe0000060u);
-    err = khi_buf_append(out, h, sizeof(h));
-    if (err == KH_OK)
-        err = khi_buf_append(out, img, img_len);
-    return err;
-}
-
 static int warn(const khi_parts_cb *cb, const char *detail)
 {
     return cb->warn ? cb->warn(cb->ud, KHI_FWARN_DAMAGED, "upx-unpacked", detail) : 0;
@@ -385,7 +348,7 @@ kh_err khi_upx_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
         return KH_OK;
     }
     find_header(d, src_off, &u);
-    size_t cap = KHI_FMT_MAX_PART - UPX_HDR - 1;
+    size_t cap = KHI_FMT_MAX_PART - KHI_PE_REBUILT_HDR - 1;
     if (pe->size_of_image > u.dst_rva && pe->size_of_image - u.dst_rva < cap)
         cap = pe->size_of_image - u.dst_rva;
     method tries[4] = {{0, KHI_NRV2B, 1}, {0, KHI_NRV2D, 1}, {0, KHI_NRV2E, 1}, {1, KHI_NRV2B, 0}};
@@ -426,7 +389,9 @@ kh_err khi_upx_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
     size_t count = SIZE_MAX;
     stub_filter(&u, &filter, &cto, &count);
     unfilter(img, img_len, filter, cto, count);
-    err = rebuild(d, pe, &u, img, img_len, &out);
+    uint32_t oep = 0;
+    int have_oep = find_oep(&u, &oep);
+    err = khi_pe_rebuild(d, pe, img, img_len, u.dst_rva, have_oep ? &oep : NULL, &out);
     if (err == KH_OK)
         err = cb->part(cb->ud, (const uint8_t *)out.data, out.len, "upx-unpacked") ? KH_ECANCELED
                                                                                  : KH_OK;

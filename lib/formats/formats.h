@@ -261,12 +261,14 @@ int khi_sis_detect(const uint8_t *data, size_t len);
  * Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
-/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c) ---- */
+/* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
+ * fmt_aplib.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
     KHI_PACKER_WWPACK,
     KHI_PACKER_YC,
+    KHI_PACKER_MEW,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -277,6 +279,14 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
  * for the call). Damage is a warning (part "<packer>-unpacked"); what was decoded is still handed out. At most
  * KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* Headers of a PE that khi_pe_rebuild writes; the image follows. */
+#define KHI_PE_REBUILT_HDR 0x400u
+/* A PE of one section ".unpack" holding img (img_len bytes) at rva, with the packed file's DOS
+ * and PE headers (d, pe), NumberOfSections 1 and the entry point *oep (unchanged when oep is
+ * NULL), appended to out; just img when the packed file's headers do not fit. Returns KH_OK or
+ * KH_ENOMEM. */
+kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len, uint32_t rva,
+                      const uint32_t *oep, khi_buf *out);
 /* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,
  * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>"
  * (at most 16); then from the first ZIP local header ("PK\3\4") to the end as
@@ -304,6 +314,15 @@ kh_err khi_wwpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const 
 int khi_yc_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* The decrypted file as "yc-unpacked" (see fmt_yc.c). Returns as khi_pe_unpack_walk. */
 kh_err khi_yc_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+
+/* Is the entry point MEW 11's `jmp` to its loader in the PE header (0x154 or 0x158), after
+ * an empty section followed by a filled one? */
+int khi_mew_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "mew-unpacked" (see fmt_mew.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_mew_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* aPLib (FSG, MEW) of in into out (out_cap bytes). Returns as khi_nrv_decode. */
+kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
+                        size_t *in_used);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

@@ -3,8 +3,8 @@
  * NRV2E on hand-made streams in both bit-stream forms (the same 29 bytes, with a literal run, a
  * back reference, a repeated offset and the end marker), on truncated and damaged streams and
  * with a too small output; raw LZMA1 on a stream of liblzma's own; the packer detection on entry
- * point bytes; every allocation failure of the UPX walk turning into KH_ENOMEM; WWPack32 and yC
- * on the clamav-testfiles samples, cut and damaged.
+ * point bytes; every allocation failure of the UPX walk turning into KH_ENOMEM; aPLib on a
+ * hand-made stream; WWPack32, yC and MEW on the clamav-testfiles samples, cut and damaged.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -295,13 +295,72 @@ static void test_upx_yc(void **state)
     free(c.last);
 }
 
+/* aPLib: 'a', tag 0 110 110: literal 'b', a short match (offset 2, length 3), the end; every
+ * cut, a too small output, a reference before the start */
+static void test_upx_aplib(void **state)
+{
+    (void)state;
+    uint8_t out[32];
+    size_t n = 0, used = 0;
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", 5, out, sizeof(out), &n, &used), KH_OK);
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, "ababa", 5);
+    assert_int_equal(used, 5);
+    for (size_t cut = 0; cut < 5; cut++)
+        assert_int_not_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", cut, out, sizeof(out), &n, NULL),
+                             KH_OK);
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", 5, out, 3, &n, NULL), KH_ELIMIT);
+    assert_int_equal(n, 3);
+    /* a short match reaching before the start: 'a', tag 110, offset 5 */
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\xc0\x0a", 3, out, sizeof(out), &n, NULL), KH_EFORMAT);
+}
+
+/* clam-mew.exe: MEW 11 (aPLib); the image holds the ZIP with clam.exe; cuts and damage */
+static void test_upx_mew(void **state)
+{
+    (void)state;
+    FILE *f = fopen("/usr/share/clamav-testfiles/clam-mew.exe", "rb");
+    if (!f)
+        skip();
+    uint8_t buf[4096];
+    size_t len = fread(buf, 1, sizeof(buf), f);
+    fclose(f);
+    khi_pe pe;
+    assert_true(khi_pe_parse(buf, len, &pe));
+    assert_int_equal(khi_pe_packer(buf + pe.ep_offset, 16, &pe), KHI_PACKER_MEW);
+    collect c = {0, 0, NULL, 0};
+    khi_parts_cb cb = {collect_part, collect_warn, &c};
+    assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+    assert_int_equal(c.parts, 1);
+    assert_int_equal(c.warnings, 0);
+    assert_int_equal(c.last_len, KHI_PE_REBUILT_HDR + 0x6000);
+    assert_memory_equal(c.last + 0x426c, "PK\3\4", 4);
+    khi_pe up;
+    assert_true(khi_pe_parse(c.last, c.last_len, &up));
+    assert_int_equal(up.nsections, 1);
+    for (size_t cut = 0; cut < len; cut += 37) {
+        c.parts = c.warnings = 0;
+        if (khi_pe_parse(buf, cut, &pe))
+            assert_int_equal(khi_pe_unpack_walk(buf, cut, &pe, &cb), KH_OK);
+    }
+    assert_true(khi_pe_parse(buf, len, &pe));
+    for (size_t at = 0x200; at < len; at += 5) {
+        uint8_t keep = buf[at];
+        buf[at] = (uint8_t)~keep;
+        assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
+        buf[at] = keep;
+    }
+    free(c.last);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_upx_nrv_streams), cmocka_unit_test(test_upx_nrv_damage),
         cmocka_unit_test(test_upx_lzma),        cmocka_unit_test(test_upx_detect),
         cmocka_unit_test(test_upx_enomem),      cmocka_unit_test(test_upx_wwpack),
-        cmocka_unit_test(test_upx_yc),
+        cmocka_unit_test(test_upx_yc),          cmocka_unit_test(test_upx_aplib),
+        cmocka_unit_test(test_upx_mew),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,9 +1,9 @@
 /*
- * fuzz_nrv.c - the NRV2B/2D/2E decoders and UPX's raw LZMA1 (lib/formats/fmt_nrv.c, fmt_upx.c).
+ * fuzz_nrv.c - the packers' decoders: NRV2B/2D/2E, UPX's raw LZMA1 and aPLib
+ * (lib/formats/fmt_nrv.c, fmt_upx.c, fmt_aplib.c).
  *
- * The first byte picks the method (NRV2B, NRV2D, NRV2E, LZMA) and the bit-stream form (8-bit or
- * le32), the second the output room (up to 64 KiB) or the LZMA properties; the rest is the
- * stream. The output is checked to stay within its room and every byte of it is read.
+ * The first byte picks the method (NRV2B, NRV2D, NRV2E in 8-bit or le32 form, LZMA, aPLib),
+ * the second the output room (up to 64 KiB) or the LZMA properties; the rest is the stream. The output is checked to stay within its room and every byte of it is read.
  */
 #include "formats/formats.h"
 
@@ -21,7 +21,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     unsigned sel = data[0] & 7, arg = data[1];
     size_t cap = ((size_t)arg + 1) * 256, n = 0;
-    if (sel >= 6) {
+    if (sel == 7) {
+        khi_aplib_decode(data + 2, size - 2, out, cap, &n, NULL);
+    } else if (sel == 6) {
         khi_upx_lzma(data + 2, size - 2, arg % 9, (arg / 9) % 5, (arg / 45) % 5, out, cap, &n);
     } else {
         khi_nrv_method m = sel >> 1 == 0 ? KHI_NRV2B : sel >> 1 == 1 ? KHI_NRV2D : KHI_NRV2E;

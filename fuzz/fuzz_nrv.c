@@ -3,7 +3,8 @@
  * (lib/formats/fmt_nrv.c, fmt_upx.c, fmt_aplib.c).
  *
  * The first byte picks the method (NRV2B, NRV2D, NRV2E in 8-bit or le32 form, LZMA, aPLib),
- * the second the output room (up to 64 KiB) or the LZMA properties; the rest is the stream. The output is checked to stay within its room and every byte of it is read.
+ * the second the output room (up to 64 KiB) or the LZMA properties; the rest is the stream. The
+ * output is checked to stay within its room and every byte of it is read.
  */
 #include "formats/formats.h"
 

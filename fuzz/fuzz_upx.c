@@ -5,43 +5,21 @@
  * The file is whatever an attacker wrote: the stub's source and destination addresses, the
  * UPX! header's method, lengths and filter, the section table and the compressed stream all
  * come from the input. The headers are parsed as the scan parses them (the first 36 KiB), the
- * packer detection sees the entry point's bytes, and the unpack walk runs; every part is
- * touched so that a part pointing outside its buffer would be caught by ASan.
+ * packer detection sees the entry point's bytes, and the unpack walk runs; fuzz_parts.h
+ * touches every part and checks every warning.
  */
-#include "formats/formats.h"
+#include "fuzz_parts.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static size_t sink;
-
-static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    for (size_t i = 0; i < n; i += 64)
-        sink += d[i];
-    if (n)
-        sink += d[n - 1];
-    sink += strlen(name);
-    return 0;
-}
-
-static int on_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)ud;
-    sink += (size_t)what + strlen(detail) + (part ? strlen(part) : 0);
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static khi_pe pe;
     if (!khi_pe_parse(data, size > 36864 ? 36864 : size, &pe))
         return 0;
-    khi_parts_cb cb = {on_part, on_warn, NULL};
-    khi_pe_unpack_walk(data, size, &pe, &cb);
+    khi_pe_unpack_walk(data, size, &pe, &fuzz_parts);
     return 0;
 }

@@ -51,8 +51,8 @@ static uint32_t get_gamma(tags *t)
     return v;
 }
 
-kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
-                        size_t *in_used)
+kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap,
+                        size_t *out_len, size_t *in_used)
 {
     tags t = {in, in_len, 0, 0x80, 0};
     size_t o = 0;

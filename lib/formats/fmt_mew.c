@@ -83,7 +83,8 @@ static const char *blocks(uint8_t *img, size_t total, size_t tab, uint32_t vma)
 kh_err khi_mew_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_parts_cb *cb)
 {
     int i = mew_sections(pe);
-    uint32_t at = pe->ep_offset < len ? loader_at(d + pe->ep_offset, len - (size_t)pe->ep_offset, pe) : 0;
+    uint32_t at =
+        pe->ep_offset < len ? loader_at(d + pe->ep_offset, len - (size_t)pe->ep_offset, pe) : 0;
     if (i < 0 || !at)
         return KH_OK;
     const khi_pe_section *s0 = &pe->sect[i], *s1 = &pe->sect[i + 1];

@@ -35,7 +35,8 @@ static unsigned getbit(bits *b)
                 return 0;
             }
             const uint8_t *p = b->in + b->pos;
-            b->bb = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+            b->bb =
+                (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
             b->pos += 4;
             b->bc = 32;
         }

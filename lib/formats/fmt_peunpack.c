@@ -58,8 +58,8 @@ static void wr32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)(v >> 24);
 }
 
-kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len, uint32_t rva,
-                      const uint32_t *oep, khi_buf *out)
+kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len,
+                      uint32_t rva, const uint32_t *oep, khi_buf *out)
 {
     if ((size_t)pe->sect_off + 40 > KHI_PE_REBUILT_HDR)
         return khi_buf_append(out, img, img_len);

@@ -234,8 +234,8 @@ static int method_of(unsigned id, method *m)
 /* Decompress with one method into a buffer that grows (doubling, decoding again) up to cap.
  * Returns KH_OK at the stream's end, KH_EFORMAT (damage; *out holds what came before it),
  * KH_ELIMIT (cap reached) or KH_ENOMEM. */
-static kh_err decode(const upx *u, const method *m, const uint8_t *src, size_t src_len,
-                     size_t cap, uint8_t **out, size_t *out_len)
+static kh_err decode(const upx *u, const method *m, const uint8_t *src, size_t src_len, size_t cap,
+                     uint8_t **out, size_t *out_len)
 {
     uint32_t lz_ulen = 0;
     unsigned lc = 3, lp = 0, pb = 2;
@@ -254,8 +254,9 @@ static kh_err decode(const upx *u, const method *m, const uint8_t *src, size_t s
         uint8_t *buf = khi_malloc(sz ? sz : 1);
         if (!buf)
             return KH_ENOMEM;
-        kh_err err = m->lzma ? khi_upx_lzma(src + 2, src_len - 2, lc, lp, pb, buf, sz, out_len)
-                             : khi_nrv_decode(m->nrv, m->le32, src, src_len, buf, sz, out_len, NULL);
+        kh_err err = m->lzma
+                         ? khi_upx_lzma(src + 2, src_len - 2, lc, lp, pb, buf, sz, out_len)
+                         : khi_nrv_decode(m->nrv, m->le32, src, src_len, buf, sz, out_len, NULL);
         if (err == KH_ELIMIT && sz < cap) {
             khi_free(buf);
             sz = sz > cap / 2 ? cap : sz * 2;
@@ -286,7 +287,8 @@ static void unfilter(uint8_t *b, size_t len, unsigned filter, unsigned cto, size
             i++;
             continue;
         }
-        uint32_t v = ok32 ? (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 8 | b[i + 4] : rd32(b + i + 1);
+        uint32_t v =
+            ok32 ? (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 8 | b[i + 4] : rd32(b + i + 1);
         wr32(b + i + 1, v - (uint32_t)(i + 1));
         i += 5;
         count--;
@@ -312,7 +314,8 @@ static void stub_filter(const upx *u, unsigned *filter, unsigned *cto, size_t *c
 /* The original entry point: the stub ends `popa; [restore esp;] jmp OEP`. */
 static int find_oep(const upx *u, uint32_t *oep)
 {
-    static const uint8_t v3[] = {0x61, 0x8d, 0x44, 0x24, 0x80, 0x6a, 0x00, 0x39, 0xc4, 0x75, 0xfa, 0x83, 0xec, 0x80, 0xe9};
+    static const uint8_t v3[] = {0x61, 0x8d, 0x44, 0x24, 0x80, 0x6a, 0x00, 0x39,
+                                 0xc4, 0x75, 0xfa, 0x83, 0xec, 0x80, 0xe9};
     const uint8_t *p = find(u->stub, u->stub_len, v3, sizeof(v3));
     size_t at;
     if (p)
@@ -394,7 +397,7 @@ kh_err khi_upx_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
     err = khi_pe_rebuild(d, pe, img, img_len, u.dst_rva, have_oep ? &oep : NULL, &out);
     if (err == KH_OK)
         err = cb->part(cb->ud, (const uint8_t *)out.data, out.len, "upx-unpacked") ? KH_ECANCELED
-                                                                                 : KH_OK;
+                                                                                   : KH_OK;
 out:
     khi_buf_cleanup(&out);
     khi_free(img);

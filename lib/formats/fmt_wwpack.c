@@ -151,7 +151,10 @@ static int block(uint8_t *img, size_t img_len, size_t out, const uint8_t *c, siz
         } else {
             uint32_t cls = bits(&w, 3);
             if (cls < 6) {
-                unsigned nb = cls == 5 ? 12 : cls == 4 ? 10 + bits(&w, 1) : cls == 3 ? 8 + bits(&w, 1) : cls + 5;
+                unsigned nb = cls == 5   ? 12
+                              : cls == 4 ? 10 + bits(&w, 1)
+                              : cls == 3 ? 8 + bits(&w, 1)
+                                         : cls + 5;
                 off = bits(&w, nb) + (1u << nb) - 31;
             } else if (cls == 6) {
                 off = bits(&w, 14) + 0x1fe1;

@@ -8,8 +8,9 @@
  * CL counts down from the length. The entry point's code gives the length of the first layer
  * (`mov ecx, END; sub ecx, START`) and, by its shape, where the routines sit (0x93 and 0x457,
  * or 0x3ea, from the section start plus a variant's offset); the original entry point is the
- * dword 0x24e bytes before the end of the first layer (0xa0f for the usual 0xb97 bytes). Resource, relocation, import/export, TLS sections and the yC section itself
- * are not encrypted.
+ * dword 0x24e bytes before the end of the first layer (0xa0f for the usual 0xb97 bytes).
+ * Resource, relocation, import/export, TLS sections and the yC section itself are not
+ * encrypted.
  *
  * This reader runs those routines over a copy of the file (an interpreter of exactly that
  * instruction set: anything else stops it), then drops the yC section from the header, clears
@@ -38,8 +39,10 @@ static void wr32(uint8_t *p, uint32_t v)
 /* The first layer's length and the variant's offset, or 0. */
 static uint32_t yc_params(const uint8_t *ep, size_t n, int *out_off)
 {
-    static const uint8_t v13[] = {0x55, 0x8b, 0xec, 0x53, 0x56, 0x57, 0x60, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x5d, 0x81, 0xed};
-    static const uint8_t v13b[] = {0x8d, 0x3a, 0x8b, 0xf7, 0x33, 0xc0, 0xeb, 0x04, 0x90, 0xeb, 0x01, 0xc2, 0xac};
+    static const uint8_t v13[] = {0x55, 0x8b, 0xec, 0x53, 0x56, 0x57, 0x60, 0xe8,
+                                  0x00, 0x00, 0x00, 0x00, 0x5d, 0x81, 0xed};
+    static const uint8_t v13b[] = {0x8d, 0x3a, 0x8b, 0xf7, 0x33, 0xc0, 0xeb,
+                                   0x04, 0x90, 0xeb, 0x01, 0xc2, 0xac};
     static const uint8_t var[] = {0x55, 0x8b, 0xec, 0x83, 0xec, 0x40, 0x53, 0x56, 0x57};
     static const uint8_t varb[] = {0xe8, 0x00, 0x00, 0x00, 0x00, 0x5d, 0x81, 0xed};
     static const uint8_t mod[] = {0x60, 0xe8, 0x00, 0x00, 0x00, 0x00, 0x5d, 0x81, 0xed};
@@ -47,16 +50,18 @@ static uint32_t yc_params(const uint8_t *ep, size_t n, int *out_off)
     int off = 0;
     if (n < 0x80)
         return 0;
-    if (!memcmp(ep, v13, sizeof(v13)) && !memcmp(ep + 0x26, v13b, sizeof(v13b)) && ep[0x13] == 0xb9 &&
-        ep[0x18] == 0x81 && ep[0x19] == 0xe9 && !memcmp(ep + 0x1e, "\x8b\xd5\x81\xc2", 4) &&
+    if (!memcmp(ep, v13, sizeof(v13)) && !memcmp(ep + 0x26, v13b, sizeof(v13b)) &&
+        ep[0x13] == 0xb9 && ep[0x18] == 0x81 && ep[0x19] == 0xe9 &&
+        !memcmp(ep + 0x1e, "\x8b\xd5\x81\xc2", 4) &&
         0x6c - rd32(ep + 0xf) + rd32(ep + 0x22) == 0xc6) {
         ecx = rd32(ep + 0x14) - rd32(ep + 0x1a);
-    } else if (!memcmp(ep, var, sizeof(var)) && !memcmp(ep + 0x17, varb, sizeof(varb)) && ep[0x23] == 0xb9 &&
-               0x6c - rd32(ep + 0x1f) + rd32(ep + 0x32) == 0xc6) {
+    } else if (!memcmp(ep, var, sizeof(var)) && !memcmp(ep + 0x17, varb, sizeof(varb)) &&
+               ep[0x23] == 0xb9 && 0x6c - rd32(ep + 0x1f) + rd32(ep + 0x32) == 0xc6) {
         off = 0x10;
         ecx = rd32(ep + 0x24) - rd32(ep + 0x2a);
-    } else if (!memcmp(ep, mod, sizeof(mod)) && ep[0xd] == 0xb9 && ep[0x12] == 0x8d && ep[0x13] == 0xbd &&
-               !memcmp(ep + 0x18, "\x8b\xf7\xac", 3) && 0x66 - rd32(ep + 0x9) + rd32(ep + 0x14) == 0xae) {
+    } else if (!memcmp(ep, mod, sizeof(mod)) && ep[0xd] == 0xb9 && ep[0x12] == 0x8d &&
+               ep[0x13] == 0xbd && !memcmp(ep + 0x18, "\x8b\xf7\xac", 3) &&
+               0x66 - rd32(ep + 0x9) + rd32(ep + 0x14) == 0xae) {
         off = -0x18;
         ecx = rd32(ep + 0xe);
     }
@@ -146,7 +151,8 @@ static int poly(const uint8_t *dec, uint8_t *code, uint32_t n)
 /* Sections yC leaves alone: by the first four bytes of the name, and its own ("yC"). */
 static int skipped(const uint8_t *name)
 {
-    static const char *const keep[] = {"rsrc", ".rsr", "relo", ".rel", ".eda", ".rda", ".ida", ".tls"};
+    static const char *const keep[] = {"rsrc", ".rsr", "relo", ".rel",
+                                       ".eda", ".rda", ".ida", ".tls"};
     for (size_t i = 0; i < KHI_ARRAY_LEN(keep); i++)
         if (memcmp(name, keep[i], 4) == 0)
             return 1;
@@ -180,8 +186,8 @@ kh_err khi_yc_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_par
     uint8_t *f = NULL;
     int64_t ys = (int64_t)y->raw_off + off;
     /* the first layer ends at 0xc6 + ecx; the loader's data reaches 0xa13 */
-    if (ys < 0 || (uint64_t)ys + 0xc6 + ecx > len || (uint64_t)ys + 0xa13 > len || len > KHI_FMT_MAX_PART ||
-        (uint64_t)pe->sect_off + (uint64_t)pe->nsections * 40 > len) {
+    if (ys < 0 || (uint64_t)ys + 0xc6 + ecx > len || (uint64_t)ys + 0xa13 > len ||
+        len > KHI_FMT_MAX_PART || (uint64_t)pe->sect_off + (uint64_t)pe->nsections * 40 > len) {
         damage = "yC-encrypted, but its loader is cut short";
         goto out;
     }

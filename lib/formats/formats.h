@@ -276,8 +276,8 @@ typedef enum khi_packer {
  * bytes at the entry point only; KHI_PACKER_NONE for most files. */
 khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* When a packer is recognised, the unpacked program as one part "<packer>-unpacked" (borrowed
- * for the call). Damage is a warning (part "<packer>-unpacked"); what was decoded is still handed out. At most
- * KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+ * for the call). Damage is a warning (part "<packer>-unpacked"); what was decoded is still
+ * handed out. At most KHI_FMT_MAX_PART bytes. Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
 kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 /* Headers of a PE that khi_pe_rebuild writes; the image follows. */
 #define KHI_PE_REBUILT_HDR 0x400u

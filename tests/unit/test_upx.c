@@ -28,12 +28,22 @@ static const struct {
     const char *s;
     size_t n;
 } streams[] = {
-    {KHI_NRV2B, 1, "\xe7\x4e\x9e\xec\x61\x62\x63\x02\x58\x59\x5a\x2d\x0c\x02\x00\x00\x00\x00\x00\x40\x02\x00\xff", 23},
-    {KHI_NRV2B, 0, "\xec\x61\x62\x63\x02\x9e\x58\x59\x5a\x4e\x2d\xe7\x0c\x02\x00\x00\x00\x00\x00\x02\x40\xff", 22},
-    {KHI_NRV2D, 1, "\x98\x9d\x3c\xed\x61\x62\x63\x05\x58\x59\x5a\x2d\x18\x04\x24\x49\x92\x24\x00\x00\x00\xa8\xff", 23},
-    {KHI_NRV2D, 0, "\xed\x61\x62\x63\x05\x3c\x58\x59\x5a\x9d\x2d\x98\x18\x04\x24\x92\x49\x24\xa8\xff", 20},
-    {KHI_NRV2E, 1, "\xdc\x8d\x7c\xec\x61\x62\x63\x05\x58\x59\x5a\x2d\x18\x04\x24\x49\x92\x24\x00\x00\x00\xa8\xff", 23},
-    {KHI_NRV2E, 0, "\xec\x61\x62\x63\x05\x7c\x58\x59\x5a\x8d\x2d\xdc\x18\x04\x24\x92\x49\x24\xa8\xff", 20},
+    {KHI_NRV2B, 1,
+     "\xe7\x4e\x9e\xec\x61\x62\x63\x02\x58\x59\x5a\x2d\x0c\x02\x00\x00\x00\x00\x00\x40\x02\x00\xff",
+     23},
+    {KHI_NRV2B, 0,
+     "\xec\x61\x62\x63\x02\x9e\x58\x59\x5a\x4e\x2d\xe7\x0c\x02\x00\x00\x00\x00\x00\x02\x40\xff",
+     22},
+    {KHI_NRV2D, 1,
+     "\x98\x9d\x3c\xed\x61\x62\x63\x05\x58\x59\x5a\x2d\x18\x04\x24\x49\x92\x24\x00\x00\x00\xa8\xff",
+     23},
+    {KHI_NRV2D, 0,
+     "\xed\x61\x62\x63\x05\x3c\x58\x59\x5a\x9d\x2d\x98\x18\x04\x24\x92\x49\x24\xa8\xff", 20},
+    {KHI_NRV2E, 1,
+     "\xdc\x8d\x7c\xec\x61\x62\x63\x05\x58\x59\x5a\x2d\x18\x04\x24\x49\x92\x24\x00\x00\x00\xa8\xff",
+     23},
+    {KHI_NRV2E, 0,
+     "\xec\x61\x62\x63\x05\x7c\x58\x59\x5a\x8d\x2d\xdc\x18\x04\x24\x92\x49\x24\xa8\xff", 20},
 };
 
 static void test_upx_nrv_streams(void **state)
@@ -43,7 +53,9 @@ static void test_upx_nrv_streams(void **state)
         uint8_t out[64];
         size_t n = 0, used = 0;
         const uint8_t *in = (const uint8_t *)streams[i].s;
-        assert_int_equal(khi_nrv_decode(streams[i].m, streams[i].le32, in, streams[i].n, out, sizeof(out), &n, &used), KH_OK);
+        assert_int_equal(khi_nrv_decode(streams[i].m, streams[i].le32, in, streams[i].n, out,
+                                        sizeof(out), &n, &used),
+                         KH_OK);
         assert_int_equal(n, strlen(plain));
         assert_memory_equal(out, plain, n);
         assert_int_equal(used, streams[i].n);
@@ -51,7 +63,8 @@ static void test_upx_nrv_streams(void **state)
         for (int m = KHI_NRV2B; m <= KHI_NRV2E; m++) {
             if ((khi_nrv_method)m == streams[i].m)
                 continue;
-            kh_err e = khi_nrv_decode((khi_nrv_method)m, streams[i].le32, in, streams[i].n, out, sizeof(out), &n, NULL);
+            kh_err e = khi_nrv_decode((khi_nrv_method)m, streams[i].le32, in, streams[i].n, out,
+                                      sizeof(out), &n, NULL);
             assert_false(e == KH_OK && n == strlen(plain) && memcmp(out, plain, n) == 0);
         }
     }
@@ -63,29 +76,34 @@ static void test_upx_nrv_damage(void **state)
     uint8_t out[64];
     size_t n = 1;
     /* nothing at all, and every cut of every stream: KH_EFORMAT, a prefix of the text */
-    assert_int_equal(khi_nrv_decode(KHI_NRV2B, 1, (const uint8_t *)"", 0, out, sizeof(out), &n, NULL), KH_EFORMAT);
+    assert_int_equal(
+        khi_nrv_decode(KHI_NRV2B, 1, (const uint8_t *)"", 0, out, sizeof(out), &n, NULL),
+        KH_EFORMAT);
     assert_int_equal(n, 0);
     for (size_t i = 0; i < sizeof(streams) / sizeof(streams[0]); i++)
         for (size_t cut = 0; cut < streams[i].n; cut++) {
-            kh_err e = khi_nrv_decode(streams[i].m, streams[i].le32, (const uint8_t *)streams[i].s, cut, out,
-                                      sizeof(out), &n, NULL);
+            kh_err e = khi_nrv_decode(streams[i].m, streams[i].le32, (const uint8_t *)streams[i].s,
+                                      cut, out, sizeof(out), &n, NULL);
             assert_int_equal(e, KH_EFORMAT);
             assert_true(n <= strlen(plain));
             assert_memory_equal(out, plain, n);
         }
     /* too small an output: KH_ELIMIT with exactly the room filled */
-    assert_int_equal(khi_nrv_decode(KHI_NRV2E, 0, (const uint8_t *)streams[5].s, streams[5].n, out, 7, &n, NULL),
-                     KH_ELIMIT);
+    assert_int_equal(
+        khi_nrv_decode(KHI_NRV2E, 0, (const uint8_t *)streams[5].s, streams[5].n, out, 7, &n, NULL),
+        KH_ELIMIT);
     assert_int_equal(n, 7);
     assert_memory_equal(out, plain, 7);
     /* a match first (bit 0), offset beyond what was written: 8-bit NRV2B, gamma 3, byte 0x10 */
-    assert_int_equal(khi_nrv_decode(KHI_NRV2B, 0, (const uint8_t *)"\x30\x10\x00", 3, out, sizeof(out), &n, NULL),
+    assert_int_equal(khi_nrv_decode(KHI_NRV2B, 0, (const uint8_t *)"\x30\x10\x00", 3, out,
+                                    sizeof(out), &n, NULL),
                      KH_EFORMAT);
     assert_int_equal(n, 0);
     /* all ones: literals until the input runs out, never past it */
     uint8_t ones[16];
     memset(ones, 0xff, sizeof(ones));
-    assert_int_equal(khi_nrv_decode(KHI_NRV2D, 1, ones, sizeof(ones), out, sizeof(out), &n, NULL), KH_EFORMAT);
+    assert_int_equal(khi_nrv_decode(KHI_NRV2D, 1, ones, sizeof(ones), out, sizeof(out), &n, NULL),
+                     KH_EFORMAT);
     assert_true(n <= sizeof(ones));
 }
 
@@ -102,7 +120,8 @@ static void test_upx_lzma(void **state)
     opt.pb = 2;
     lzma_filter f[2] = {{LZMA_FILTER_LZMA1, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
     size_t clen = 0;
-    assert_int_equal(lzma_raw_buffer_encode(f, NULL, in, sizeof(in), comp, &clen, sizeof(comp)), LZMA_OK);
+    assert_int_equal(lzma_raw_buffer_encode(f, NULL, in, sizeof(in), comp, &clen, sizeof(comp)),
+                     LZMA_OK);
     size_t n = 0;
     assert_int_equal(khi_upx_lzma(comp, clen, 3, 0, 2, out, sizeof(out), &n), KH_OK);
     assert_int_equal(n, sizeof(in));
@@ -302,17 +321,26 @@ static void test_upx_aplib(void **state)
     (void)state;
     uint8_t out[32];
     size_t n = 0, used = 0;
-    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", 5, out, sizeof(out), &n, &used), KH_OK);
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c"
+                                                       "b\x05\x00",
+                                      5, out, sizeof(out), &n, &used),
+                     KH_OK);
     assert_int_equal(n, 5);
     assert_memory_equal(out, "ababa", 5);
     assert_int_equal(used, 5);
     for (size_t cut = 0; cut < 5; cut++)
-        assert_int_not_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", cut, out, sizeof(out), &n, NULL),
+        assert_int_not_equal(khi_aplib_decode((const uint8_t *)"a\x6c"
+                                                               "b\x05\x00",
+                                              cut, out, sizeof(out), &n, NULL),
                              KH_OK);
-    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c" "b\x05\x00", 5, out, 3, &n, NULL), KH_ELIMIT);
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\x6c"
+                                                       "b\x05\x00",
+                                      5, out, 3, &n, NULL),
+                     KH_ELIMIT);
     assert_int_equal(n, 3);
     /* a short match reaching before the start: 'a', tag 110, offset 5 */
-    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\xc0\x0a", 3, out, sizeof(out), &n, NULL), KH_EFORMAT);
+    assert_int_equal(khi_aplib_decode((const uint8_t *)"a\xc0\x0a", 3, out, sizeof(out), &n, NULL),
+                     KH_EFORMAT);
 }
 
 /* clam-mew.exe: MEW 11 (aPLib); the image holds the ZIP with clam.exe; cuts and damage */

@@ -249,7 +249,14 @@ typedef struct objsrc {
 static void scan_object(run *r, const objsrc *o);
 static int on_member(void *ud, const khi_member *m);
 
-static const char *heuristic_name(khi_cwarn w, khi_ftype container)
+/* Damage reported by a PE unpacker (its part "<packer>-unpacked"), not by an overlay reader? */
+static int unpacker_damage(khi_ftype container, const char *member)
+{
+    size_t n = member ? strlen(member) : 0;
+    return container == KHI_FT_PE && n > 9 && strcmp(member + n - 9, "-unpacked") == 0;
+}
+
+static const char *heuristic_name(khi_cwarn w, khi_ftype container, const char *member)
 {
     switch (w) {
     case KHI_CWARN_ENCRYPTED:
@@ -273,9 +280,9 @@ static const char *heuristic_name(khi_cwarn w, khi_ftype container)
         return "Heuristics.Limits.Exceeded.MaxRatio";
     case KHI_CWARN_DAMAGED:
     default:
-        return container == KHI_FT_OLE2 ? "Heuristics.Broken.OLE2"
-               : container == KHI_FT_PE ? "Heuristics.Broken.Executable"
-                                        : "Heuristics.Broken.Archive";
+        return container == KHI_FT_OLE2              ? "Heuristics.Broken.OLE2"
+               : unpacker_damage(container, member) ? "Heuristics.Broken.Executable"
+                                                    : "Heuristics.Broken.Archive";
     }
 }
 
@@ -295,7 +302,7 @@ static int on_container_warn(void *ud, khi_cwarn what, const char *member, const
     if (member)
         r->depth++;
     emit(r, alert ? KH_EVENT_DETECTION : KH_EVENT_WARNING, KH_SIG_HEURISTIC,
-         heuristic_name(what, r->parent_type), detail);
+         heuristic_name(what, r->parent_type, member), detail);
     r->depth = depth;
     khi_buf_truncate(&r->path, mark);
     return r->stop || r->fatal;
@@ -602,11 +609,6 @@ static void pe_overlay(run *r, const objsrc *o)
         r->fatal = err;
 }
 
-/* A PE: when a packer is recognised its unpacker hands out the program it holds
- * ("upx-unpacked"). A PE that an unpacker handed out is also searched for the executables it
- * carries as data ("embedded-pe-<offset>"), which droppers hide under a packer. A plain PE
- * costs one read of its entry point's bytes: the search is not run on it (a pass over every
- * byte of every executable; see docs/internals/FORMATS.md). */
 /* Is the current object a program an unpacker handed out ("...//upx-unpacked")? */
 static int unpacker_part(const run *r)
 {
@@ -616,6 +618,11 @@ static int unpacker_part(const run *r)
            memcmp(r->path.data + r->path.len - n, suffix, n) == 0;
 }
 
+/* A PE: when a packer is recognised its unpacker hands out the program it holds
+ * ("upx-unpacked"). A PE that an unpacker handed out is also searched for the executables it
+ * carries as data ("embedded-pe-<offset>"), which droppers hide under a packer. A plain PE
+ * costs one read of its entry point's bytes: the search is not run on it (a pass over every
+ * byte of every executable; see docs/internals/FORMATS.md). */
 static void unpack_pe(run *r, const objsrc *o)
 {
     const kh_limits *L = &r->sc->opts.limits;

@@ -86,4 +86,24 @@ kh_err khi_mkdir_p(const char *path, unsigned mode);
 /* Monotonic seconds. */
 double khi_now(void);
 
+
+/* Little-endian integers in untrusted bytes (the caller has checked the length). */
+static inline uint16_t khi_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static inline uint32_t khi_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline void khi_put_le32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
 #endif

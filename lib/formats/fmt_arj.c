@@ -32,23 +32,13 @@
 #define NT 19  /* code-length symbols */
 #define MAXBITS 16
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int khi_arj_detect(const uint8_t *d, size_t len)
 {
     if (len < 8 || d[0] != 0x60 || d[1] != 0xea)
         return 0;
-    size_t h = le16(d + 2);
+    size_t h = khi_le16(d + 2);
     return h >= 30 && h <= HDR_MAX && len >= 4 + h + 4 && d[4] <= h &&
-           khi_crc32(0, d + 4, h) == le32(d + 4 + h);
+           khi_crc32(0, d + 4, h) == khi_le32(d + 4 + h);
 }
 
 /* ---- bits, highest first ---- */
@@ -333,7 +323,7 @@ static int read_header(arj *a, size_t *pos, const uint8_t **out_h, size_t *out_h
     size_t p = *pos;
     if (a->len - p < 4 || a->d[p] != 0x60 || a->d[p + 1] != 0xea)
         return -1;
-    size_t h = le16(a->d + p + 2);
+    size_t h = khi_le16(a->d + p + 2);
     *out_hlen = h;
     *out_h = a->d + p + 4;
     if (h == 0) {
@@ -341,13 +331,13 @@ static int read_header(arj *a, size_t *pos, const uint8_t **out_h, size_t *out_h
         return 0;
     }
     if (h < 30 || h > HDR_MAX || a->len - p - 4 < h + 4 || a->d[p + 4] > h ||
-        khi_crc32(0, a->d + p + 4, h) != le32(a->d + p + 4 + h))
+        khi_crc32(0, a->d + p + 4, h) != khi_le32(a->d + p + 4 + h))
         return -1;
     p += 4 + h + 4;
     for (;;) {
         if (a->len - p < 2)
             return -1;
-        size_t e = le16(a->d + p);
+        size_t e = khi_le16(a->d + p);
         p += 2;
         if (e == 0)
             break;
@@ -363,8 +353,8 @@ static int read_header(arj *a, size_t *pos, const uint8_t **out_h, size_t *out_h
 static int file(arj *a, const uint8_t *h, size_t hlen, size_t *pos, unsigned index, kh_err *err)
 {
     unsigned flags = h[4], method = h[5], type = h[6];
-    size_t csize = le32(h + 12), usize = le32(h + 16);
-    uint32_t crc = le32(h + 20);
+    size_t csize = khi_le32(h + 12), usize = khi_le32(h + 16);
+    uint32_t crc = khi_le32(h + 20);
     size_t first = h[0];
     size_t nlen = first < hlen ? strnlen((const char *)h + first, hlen - first) : 0;
     if (nlen)

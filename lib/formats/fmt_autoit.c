@@ -40,11 +40,6 @@ static const uint8_t au3_marker[16] = {0xa3, 0x48, 0x4b, 0xbe, 0x98, 0x6c, 0x4a,
 #define AU3_MAX_STR 4096
 #define AU3_MAX_RES 4096
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 size_t khi_autoit_find(const uint8_t *data, size_t len)
 {
     size_t lim = len > 4096 ? 4096 : len;
@@ -251,7 +246,7 @@ static int read_str(au3 *a, uint32_t klen, uint32_t kstr, char *out, size_t out_
 {
     if (a->len - a->pos < 4)
         return -1;
-    uint32_t n = le32(a->d + a->pos) ^ klen;
+    uint32_t n = khi_le32(a->d + a->pos) ^ klen;
     a->pos += 4;
     size_t bytes = a->ea06 ? (size_t)n * 2 : n;
     if (n > AU3_MAX_STR || bytes > a->len - a->pos)
@@ -351,8 +346,8 @@ kh_err khi_autoit_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
             break;
         }
         int comp = data[a->pos] == 1;
-        size_t size = le32(data + a->pos + 1) ^ a->k->size;
-        uint32_t crc = le32(data + a->pos + 9) ^ a->k->crc;
+        size_t size = khi_le32(data + a->pos + 1) ^ a->k->size;
+        uint32_t crc = khi_le32(data + a->pos + 9) ^ a->k->crc;
         a->pos += 29;
         if (!strcmp(sub, ">>>AUTOIT NO CMDEXECUTE<<<")) {
             a->pos -= 24; /* a flag and a size of its own, then 0x18 bytes more */

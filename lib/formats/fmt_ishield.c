@@ -27,19 +27,9 @@
 #include <string.h>
 #include <strings.h>
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 static uint64_t le64(const uint8_t *p)
 {
-    return le32(p) | (uint64_t)le32(p + 4) << 32;
+    return khi_le32(p) | (uint64_t)khi_le32(p + 4) << 32;
 }
 
 /* ---- the setup's file list ---- */
@@ -141,7 +131,7 @@ static kh_err cab_file(const uint8_t *d, size_t csize, size_t want, khi_buf *out
 {
     size_t pos = 0;
     while (pos + 2 <= csize && out->len < want) {
-        size_t n = le16(d + pos);
+        size_t n = khi_le16(d + pos);
         pos += 2;
         if (!n)
             continue;
@@ -171,14 +161,14 @@ static kh_err walk_cabs(const uint8_t *h, size_t hlen, const iscab *cabs, size_t
 {
     if (hlen < 20 || memcmp(h, "ISc(", 4) != 0)
         return KH_OK;
-    uint64_t base = le32(h + 12);
+    uint64_t base = khi_le32(h + 12);
     if (base > hlen || hlen - base < 0x30)
         return khi_fwarnf(cb, KHI_FWARN_DAMAGED, "data1.hdr", "InstallShield header damaged")
                    ? KH_ECANCELED
                    : KH_OK;
-    uint64_t dirs = base + le32(h + base + 0x0c);
-    uint32_t nfiles = le32(h + base + 0x28);
-    uint64_t table = dirs + le32(h + base + 0x2c);
+    uint64_t dirs = base + khi_le32(h + base + 0x0c);
+    uint32_t nfiles = khi_le32(h + base + 0x28);
+    uint64_t table = dirs + khi_le32(h + base + 0x2c);
     kh_err err = KH_OK;
     size_t total = 0;
     for (uint32_t i = 0; i < nfiles && err == KH_OK; i++) {
@@ -198,10 +188,10 @@ static kh_err walk_cabs(const uint8_t *h, size_t hlen, const iscab *cabs, size_t
             break;
         }
         const uint8_t *f = h + at;
-        uint16_t flags = le16(f);
+        uint16_t flags = khi_le16(f);
         uint64_t size = le64(f + 2), csize = le64(f + 10), off = le64(f + 18);
-        uint64_t name_at = dirs + le32(f + 58);
-        unsigned cabno = le16(f + 85);
+        uint64_t name_at = dirs + khi_le32(f + 58);
+        unsigned cabno = khi_le16(f + 85);
         if (flags != 4 || !size || (f[84] & 1))
             continue; /* outside the cabinets, a name of another form, or a duplicate */
         char name[300];
@@ -285,7 +275,7 @@ kh_err khi_ishield_sfx_walk(const uint8_t *data, size_t len, const khi_parts_cb 
 
 static int msi_header_ok(const uint8_t *h)
 {
-    uint32_t n = le32(h);
+    uint32_t n = khi_le32(h);
     if (!n || n > 65536)
         return 0;
     for (int i = 8; i < MSI_HDR; i++)
@@ -316,7 +306,7 @@ kh_err khi_ishield_msi_walk(const uint8_t *data, size_t len, const khi_parts_cb 
     if (len < MSI_MAGIC_LEN + MSI_HDR || memcmp(data, MSI_MAGIC, MSI_MAGIC_LEN) != 0 ||
         !msi_header_ok(data + MSI_MAGIC_LEN))
         return KH_OK;
-    uint32_t count = le32(data + MSI_MAGIC_LEN);
+    uint32_t count = khi_le32(data + MSI_MAGIC_LEN);
     size_t pos = MSI_MAGIC_LEN + MSI_HDR;
     kh_err err = KH_OK;
     for (uint32_t i = 0; i < count && err == KH_OK; i++) {

@@ -20,11 +20,6 @@
 
 #include <string.h>
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* The empty section followed by a filled one, or -1. */
 static int mew_sections(const khi_pe *pe)
 {
@@ -41,7 +36,7 @@ static uint32_t loader_at(const uint8_t *ep, size_t n, const khi_pe *pe)
 {
     if (n < 16 || ep[0] != 0xe9 || pe->pe32plus)
         return 0;
-    uint32_t at = pe->ep_rva + rd32(ep + 1) + 5;
+    uint32_t at = pe->ep_rva + khi_le32(ep + 1) + 5;
     return at == 0x154 || at == 0x158 ? at : 0;
 }
 
@@ -59,7 +54,7 @@ static int warn(const khi_parts_cb *cb, const char *detail)
  * went wrong. */
 static const char *blocks(uint8_t *img, size_t total, size_t tab, uint32_t vma)
 {
-    uint32_t dst = rd32(img + tab + 8) - vma;
+    uint32_t dst = khi_le32(img + tab + 8) - vma;
     size_t src = tab + 12;
     for (int k = 0; k < 256; k++) {
         if (dst >= total || src >= total)
@@ -71,7 +66,7 @@ static const char *blocks(uint8_t *img, size_t total, size_t tab, uint32_t vma)
         src += used;
         if (total - src < 4)
             return "MEW-packed, but its block list is cut short";
-        uint32_t next = rd32(img + src);
+        uint32_t next = khi_le32(img + src);
         src += 4;
         if (!next)
             return NULL;
@@ -95,7 +90,7 @@ kh_err khi_mew_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
     if ((uint64_t)at + 0xb0 > len)
         goto out;
     const uint8_t *ld = d + at;
-    uint32_t esi = rd32(ld + 1) - (uint32_t)pe->image_base;
+    uint32_t esi = khi_le32(ld + 1) - (uint32_t)pe->image_base;
     if (esi <= s1->va || esi - s1->va + 12 > s1->raw_size || esi - s1->va + 12 > s1->vsize) {
         warn(cb, "MEW-packed, but its table lies outside the data section");
         goto out;
@@ -122,7 +117,7 @@ kh_err khi_mew_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_pa
     memcpy(img + s0->vsize, d + s1->raw_off, raw);
     uint32_t vma = (uint32_t)pe->image_base + s0->va;
     size_t tab = (size_t)s0->vsize + (esi - s1->va);
-    uint32_t oep = rd32(img + tab + 4) - (uint32_t)pe->image_base;
+    uint32_t oep = khi_le32(img + tab + 4) - (uint32_t)pe->image_base;
     const char *damage = blocks(img, (size_t)total, tab, vma);
     if (damage && warn(cb, damage))
         goto out;

@@ -38,11 +38,6 @@
 static const uint8_t fh_magic[16] = {0xef, 0xbe, 0xad, 0xde, 'N', 'u', 'l', 'l',
                                      's',  'o',  'f',  't',  'I', 'n', 's', 't'};
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 size_t khi_nsis_find(const uint8_t *data, size_t len)
 {
     size_t lim = len > 65536 ? 65536 : len;
@@ -65,7 +60,7 @@ static int is_lzma(const uint8_t *p, size_t n)
 {
     if (n < 5 || p[0] != 0x5d)
         return 0;
-    uint32_t dict = le32(p + 1);
+    uint32_t dict = khi_le32(p + 1);
     return dict >= 4096 && (dict & (dict - 1)) == 0;
 }
 
@@ -187,7 +182,7 @@ static kh_err solid_blocks(nsis *ns, const uint8_t *d, size_t n)
 {
     size_t pos = 0;
     while (n - pos >= 4 && ns->nblocks < NSIS_MAX_BLOCKS) {
-        size_t bl = le32(d + pos) & 0x7fffffff;
+        size_t bl = khi_le32(d + pos) & 0x7fffffff;
         pos += 4;
         if (bl > n - pos)
             bl = n - pos; /* cut by the output bound or damage: what is there is scanned */
@@ -203,7 +198,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
     if (len < FH_LEN || memcmp(data + 4, fh_magic, sizeof(fh_magic)) != 0)
         return KH_OK;
     nsis ns = {cb, 0, 0};
-    uint32_t total = le32(data + 24);
+    uint32_t total = khi_le32(data + 24);
     size_t end = total >= FH_LEN && total <= len ? total : len;
     const uint8_t *p = data + FH_LEN;
     size_t n = end - FH_LEN;
@@ -211,11 +206,11 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
     method m;
     if (is_lzma(p, n)) {
         m = M_LZMA;
-    } else if (n >= 4 && (le32(p) & 0x80000000u) && (le32(p) & 0x7fffffff) <= n - 4) {
+    } else if (n >= 4 && (khi_le32(p) & 0x80000000u) && (khi_le32(p) & 0x7fffffff) <= n - 4) {
         solid = 0;
         m = method_of(p + 4, n - 4);
-    } else if (n >= 4 && !(le32(p) & 0x80000000u) && le32(p) == le32(data + 20) &&
-               le32(p) <= n - 4) {
+    } else if (n >= 4 && !(khi_le32(p) & 0x80000000u) && khi_le32(p) == khi_le32(data + 20) &&
+               khi_le32(p) <= n - 4) {
         solid = 0; /* the script header stored: the installer was built without compression */
         m = M_DEFLATE;
     } else {
@@ -242,7 +237,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
     }
     size_t pos = 0;
     while (n - pos >= 4 && ns.nblocks < NSIS_MAX_BLOCKS && err == KH_OK) {
-        uint32_t w = le32(p + pos);
+        uint32_t w = khi_le32(p + pos);
         size_t bl = w & 0x7fffffff;
         if (bl > n - pos - 4) {
             /* the CRC-32 that ends the data looks like a block too long for what is left */

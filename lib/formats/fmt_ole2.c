@@ -55,16 +55,6 @@
 
 static const uint8_t magic[8] = {0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1};
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int khi_ole2_detect(const uint8_t *data, size_t len)
 {
     return len >= 8 && memcmp(data, magic, 8) == 0;
@@ -99,16 +89,16 @@ void khi_utf16le_to_utf8(const uint8_t *p, size_t n, char *out, size_t out_len)
     if (!out_len)
         return;
     for (size_t i = 0; i + 1 < n; i += 2) {
-        uint32_t c = le16(p + i);
+        uint32_t c = khi_le16(p + i);
         if (!c)
             break;
         if (c < 0x20 || c == 0x7f)
             continue; /* \x01Ole10Native, \x05SummaryInformation: the prefix is dropped */
         if (c == '/')
             c = '_';
-        if (c >= 0xd800 && c <= 0xdbff && i + 3 < n && le16(p + i + 2) >= 0xdc00 &&
-            le16(p + i + 2) <= 0xdfff) {
-            c = 0x10000 + ((c - 0xd800) << 10) + (le16(p + i + 2) - 0xdc00u);
+        if (c >= 0xd800 && c <= 0xdbff && i + 3 < n && khi_le16(p + i + 2) >= 0xdc00 &&
+            khi_le16(p + i + 2) <= 0xdfff) {
+            c = 0x10000 + ((c - 0xd800) << 10) + (khi_le16(p + i + 2) - 0xdc00u);
             i += 2;
         } else if (c >= 0xd800 && c <= 0xdfff) {
             c = 0xfffd; /* a lone surrogate */
@@ -178,7 +168,7 @@ static uint32_t fat_next(const cfb *c, uint32_t s)
     uint64_t off = ((uint64_t)c->fatsec[k] + 1) * c->ssz + (s % per) * 4;
     if (off + 4 > c->len)
         return ENDOFCHAIN;
-    return le32(c->d + off);
+    return khi_le32(c->d + off);
 }
 
 /* Follow the FAT chain from s, copying up to want bytes to out (room for want); returns the
@@ -245,7 +235,7 @@ static size_t read_mini(cfb *c, uint32_t s, size_t want, uint8_t *out, const cha
             problem(c, "%s: the mini stream ends inside mini sector %u", what, s);
             break;
         }
-        s = (size_t)s * 4 + 4 <= c->minifat_len ? le32(c->minifat + (size_t)s * 4) : ENDOFCHAIN;
+        s = (size_t)s * 4 + 4 <= c->minifat_len ? khi_le32(c->minifat + (size_t)s * 4) : ENDOFCHAIN;
     }
     return got;
 }
@@ -258,8 +248,8 @@ static kh_err open_header(cfb *c)
         problem(c, "compound file header cut short (%zu bytes)", c->len);
         return KH_EFORMAT;
     }
-    unsigned shift = le16(d + 30), mshift = le16(d + 32);
-    c->major = le16(d + 26);
+    unsigned shift = khi_le16(d + 30), mshift = khi_le16(d + 32);
+    c->major = khi_le16(d + 26);
     if (shift != 9 && shift != 12) {
         problem(c, "sector size 2^%u is not 512 or 4096: not read", shift);
         return KH_EFORMAT;
@@ -272,7 +262,7 @@ static kh_err open_header(cfb *c)
     c->stamp = khi_calloc((size_t)c->nsect + 1, sizeof(*c->stamp));
     if (!c->stamp)
         return KH_ENOMEM;
-    uint32_t want = le32(d + 44);
+    uint32_t want = khi_le32(d + 44);
     if (want > c->nsect) {
         problem(c, "the header declares %u FAT sectors, the file has %u sectors", want, c->nsect);
         want = c->nsect;
@@ -281,18 +271,18 @@ static kh_err open_header(cfb *c)
     if (!c->fatsec)
         return KH_ENOMEM;
     for (unsigned i = 0; i < 109 && c->nfat < want; i++)
-        c->fatsec[c->nfat++] = le32(d + 76 + 4 * i);
-    uint32_t s = le32(d + 68);
+        c->fatsec[c->nfat++] = khi_le32(d + 76 + 4 * i);
+    uint32_t s = khi_le32(d + 68);
     size_t per = c->ssz / 4 - 1;
     c->walk++;
     while (c->nfat < want && s < c->nsect && c->stamp[s] != c->walk) {
         c->stamp[s] = c->walk;
         uint64_t off = ((uint64_t)s + 1) * c->ssz;
         for (size_t i = 0; i < per && c->nfat < want && off + 4 * i + 4 <= c->len; i++)
-            c->fatsec[c->nfat++] = le32(d + off + 4 * i);
+            c->fatsec[c->nfat++] = khi_le32(d + off + 4 * i);
         if (off + c->ssz > c->len)
             break;
-        s = le32(d + off + c->ssz - 4);
+        s = khi_le32(d + off + c->ssz - 4);
     }
     if (c->nfat < want)
         problem(c, "the DIFAT lists %u of %u FAT sectors (truncated or damaged)", c->nfat, want);
@@ -306,7 +296,7 @@ static kh_err read_directory(cfb *c)
     uint8_t *dir = khi_malloc(c->len);
     if (!dir)
         return KH_ENOMEM;
-    size_t got = read_chain(c, le32(c->d + 48), c->len, dir, 1, "the directory");
+    size_t got = read_chain(c, khi_le32(c->d + 48), c->len, dir, 1, "the directory");
     c->nent = (uint32_t)(got / DIR_ENTRY);
     if (!c->nent) {
         problem(c, "no directory entries could be read");
@@ -320,18 +310,18 @@ static kh_err read_directory(cfb *c)
     for (uint32_t i = 0; i < c->nent; i++) {
         const uint8_t *p = dir + (size_t)i * DIR_ENTRY;
         ent *e = &c->e[i];
-        size_t nl = le16(p + 64);
+        size_t nl = khi_le16(p + 64);
         if (nl > 64)
             nl = 64;
         khi_utf16le_to_utf8(p, nl, e->name, sizeof(e->name));
-        uint16_t u0 = le16(p);
+        uint16_t u0 = khi_le16(p);
         e->first = u0 && u0 < 0x20 ? (uint8_t)u0 : 0;
         e->type = p[66];
-        e->left = le32(p + 68);
-        e->right = le32(p + 72);
-        e->child = le32(p + 76);
-        e->start = le32(p + 116);
-        e->size = (uint64_t)le32(p + 120) | (c->major == 4 ? (uint64_t)le32(p + 124) << 32 : 0);
+        e->left = khi_le32(p + 68);
+        e->right = khi_le32(p + 72);
+        e->child = khi_le32(p + 76);
+        e->start = khi_le32(p + 116);
+        e->size = (uint64_t)khi_le32(p + 120) | (c->major == 4 ? (uint64_t)khi_le32(p + 124) << 32 : 0);
         e->parent = NOSTREAM;
     }
 out:
@@ -468,7 +458,7 @@ static void ole10native(cfb *c, uint32_t i, const uint8_t *d, size_t n)
 {
     if (n < 6)
         return;
-    size_t l = le32(d) < n - 4 ? le32(d) : n - 4;
+    size_t l = khi_le32(d) < n - 4 ? khi_le32(d) : n - 4;
     char prefix[1024];
     if (c->e[i].parent != NOSTREAM && c->e[i].parent != 0)
         entry_path(c, c->e[i].parent, "/", prefix, sizeof(prefix));
@@ -570,7 +560,7 @@ static void ppt_object(cfb *c, const uint8_t *d, size_t n, unsigned inst, const 
     }
     if (n < 4)
         return;
-    size_t left = OUT_MAX - c->out_total, want = le32(d);
+    size_t left = OUT_MAX - c->out_total, want = khi_le32(d);
     size_t cap = (n - 4) * 16 + 65536 < left ? (n - 4) * 16 + 65536 : left;
     if (want > cap) {
         problem(c, "%s: %zu bytes declared, more than the %zu bytes allowed", name, want, cap);
@@ -608,8 +598,8 @@ static void ppt_objects(cfb *c, const uint8_t *d, size_t n, const char *stream)
     size_t pos = 0;
     unsigned k = 0;
     while (n - pos >= 8 && !c->stop) {
-        uint16_t vi = le16(d + pos), type = le16(d + pos + 2);
-        size_t rl = le32(d + pos + 4);
+        uint16_t vi = khi_le16(d + pos), type = khi_le16(d + pos + 2);
+        size_t rl = khi_le32(d + pos + 4);
         pos += 8;
         if ((vi & 0xf) == 0xf)
             continue; /* a container: its children come next */
@@ -682,7 +672,7 @@ kh_err khi_ole2_walk_info(const uint8_t *data, size_t len, khi_part_fn cb, void 
     }
     const ent *root = &c.e[0];
     size_t mlen = root->size < len ? (size_t)root->size : len;
-    size_t mfat = (size_t)le32(data + 64) * c.ssz;
+    size_t mfat = (size_t)khi_le32(data + 64) * c.ssz;
     if (mlen) {
         c.mini = khi_malloc(mlen);
         c.mstamp = khi_calloc(mlen / MINI_SIZE + 2, sizeof(*c.mstamp));
@@ -692,7 +682,7 @@ kh_err khi_ole2_walk_info(const uint8_t *data, size_t len, khi_part_fn cb, void 
             goto out;
         }
         c.mini_len = read_chain(&c, root->start, mlen, c.mini, 0, "the mini stream");
-        c.minifat_len = read_chain(&c, le32(data + 60), mfat < len ? mfat : len, c.minifat, 0,
+        c.minifat_len = read_chain(&c, khi_le32(data + 60), mfat < len ? mfat : len, c.minifat, 0,
                                    "the mini FAT");
     }
     walk_streams(&c);

@@ -30,16 +30,6 @@
 
 #define CHUNK_MAX 4096
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Room for n more bytes in *buf (capacity *cap), never past max. */
 static kh_err reserve(uint8_t **buf, size_t *cap, size_t used, size_t n, size_t max)
 {
@@ -76,7 +66,7 @@ static int chunk_tokens(const uint8_t *d, size_t *pos, size_t end, uint8_t *out,
                 p = end;
                 break;
             }
-            uint16_t tok = le16(d + p);
+            uint16_t tok = khi_le16(d + p);
             p += 2;
             size_t diff = o - start;
             unsigned bits = 4;
@@ -119,7 +109,7 @@ kh_err khi_ovba_decompress(const uint8_t *data, size_t len, size_t max, uint8_t 
                 damaged = 1; /* a lone byte where a chunk header should be */
             break;
         }
-        uint16_t hdr = le16(data + pos);
+        uint16_t hdr = khi_le16(data + pos);
         if ((hdr >> 12 & 7) != 3) {
             damaged = 1;
             break;
@@ -186,8 +176,8 @@ void khi_vba_dir_modules(const uint8_t *dir, size_t len, khi_vba_module_fn cb, v
     memset(&m, 0, sizeof(m));
     size_t pos = 0;
     while (len - pos >= 6) {
-        uint16_t id = le16(dir + pos);
-        size_t size = le32(dir + pos + 2);
+        uint16_t id = khi_le16(dir + pos);
+        size_t size = khi_le32(dir + pos + 2);
         pos += 6;
         if (id == 0x0009)
             size = 6; /* PROJECTVERSION: Reserved (4) is its size field, then 6 bytes */
@@ -209,7 +199,7 @@ void khi_vba_dir_modules(const uint8_t *dir, size_t len, khi_vba_module_fn cb, v
             break;
         case 0x0031: /* MODULEOFFSET */
             if (size >= 4)
-                m.offset = le32(v);
+                m.offset = khi_le32(v);
             break;
         case 0x002b: /* module terminator */
             if (m.open) {

@@ -11,38 +11,28 @@
 
 #include <string.h>
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
 {
     memset(out, 0, sizeof(*out));
     if (len < 64 || d[0] != 'M' || d[1] != 'Z')
         return 0;
-    uint32_t pe = le32(d + 0x3c);
+    uint32_t pe = khi_le32(d + 0x3c);
     if (pe < 4 || (uint64_t)pe + 24 > len || memcmp(d + pe, "PE\0\0", 4) != 0)
         return 0;
     const uint8_t *coff = d + pe + 4;
-    uint16_t nsect = le16(coff + 2), optsize = le16(coff + 16);
+    uint16_t nsect = khi_le16(coff + 2), optsize = khi_le16(coff + 16);
     uint64_t opt = (uint64_t)pe + 24;
     if (nsect == 0 || nsect > KHI_PE_MAX_SECTIONS || optsize < 24 || opt + optsize > len)
         return 0;
-    uint16_t magic = le16(d + opt);
+    uint16_t magic = khi_le16(d + opt);
     if (magic != 0x10b && magic != 0x20b)
         return 0;
     out->pe32plus = magic == 0x20b;
-    out->ep_rva = le32(d + opt + 16);
+    out->ep_rva = khi_le32(d + opt + 16);
     if (optsize >= 60) {
-        out->image_base = out->pe32plus ? (uint64_t)le32(d + opt + 24) | (uint64_t)le32(d + opt + 28) << 32
-                                        : le32(d + opt + 28);
-        out->size_of_image = le32(d + opt + 56);
+        out->image_base = out->pe32plus ? (uint64_t)khi_le32(d + opt + 24) | (uint64_t)khi_le32(d + opt + 28) << 32
+                                        : khi_le32(d + opt + 28);
+        out->size_of_image = khi_le32(d + opt + 56);
     }
     out->pe_off = pe;
     uint64_t table = opt + optsize;
@@ -55,10 +45,10 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
     for (uint16_t i = 0; i < nsect; i++) {
         const uint8_t *s = d + table + (uint64_t)i * 40;
         khi_pe_section *k = &out->sect[i];
-        k->vsize = le32(s + 8);
-        k->va = le32(s + 12);
-        k->raw_size = le32(s + 16);
-        k->raw_off = le32(s + 20);
+        k->vsize = khi_le32(s + 8);
+        k->va = khi_le32(s + 12);
+        k->raw_size = khi_le32(s + 16);
+        k->raw_off = khi_le32(s + 20);
         memcpy(k->name, s, 8);
         k->name[8] = '\0';
         if (k->raw_size && k->raw_off < first_raw)

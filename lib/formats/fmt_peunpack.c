@@ -50,14 +50,6 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
     }
 }
 
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len,
                       uint32_t rva, const uint32_t *oep, khi_buf *out)
 {
@@ -73,18 +65,18 @@ kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, si
     h[pe->pe_off + 6] = 1;
     h[pe->pe_off + 7] = 0;
     if (oep)
-        wr32(h + opt + 16, *oep);
+        khi_put_le32(h + opt + 16, *oep);
     if (pe->sect_off >= opt + 64) {
-        wr32(h + opt + 36, 0x200);              /* FileAlignment */
-        wr32(h + opt + 60, KHI_PE_REBUILT_HDR); /* SizeOfHeaders */
+        khi_put_le32(h + opt + 36, 0x200);              /* FileAlignment */
+        khi_put_le32(h + opt + 60, KHI_PE_REBUILT_HDR); /* SizeOfHeaders */
     }
     uint8_t *s = h + pe->sect_off;
     memcpy(s, ".unpack\0", 8);
-    wr32(s + 8, (uint32_t)img_len);
-    wr32(s + 12, rva);
-    wr32(s + 16, (uint32_t)img_len);
-    wr32(s + 20, KHI_PE_REBUILT_HDR);
-    wr32(s + 36, 0xe0000060u);
+    khi_put_le32(s + 8, (uint32_t)img_len);
+    khi_put_le32(s + 12, rva);
+    khi_put_le32(s + 16, (uint32_t)img_len);
+    khi_put_le32(s + 20, KHI_PE_REBUILT_HDR);
+    khi_put_le32(s + 36, 0xe0000060u);
     err = khi_buf_append(out, h, sizeof(h));
     if (err == KH_OK)
         err = khi_buf_append(out, img, img_len);

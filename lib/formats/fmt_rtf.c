@@ -32,17 +32,12 @@ int khi_rtf_detect(const uint8_t *data, size_t len)
     return len >= 5 && memcmp(data, "{\\rt", 4) == 0;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* A length-prefixed field of an OLE1 header at *off; the string is copied (cut) into out. */
 static int ole1_str(const uint8_t *d, size_t n, size_t *off, char *out, size_t out_len)
 {
     if (n - *off < 4)
         return 0;
-    uint32_t l = le32(d + *off);
+    uint32_t l = khi_le32(d + *off);
     *off += 4;
     if (l > n - *off)
         return 0;
@@ -85,16 +80,16 @@ int khi_ole1_package(const uint8_t *d, size_t n, const char *fallback, khi_part_
         return 0;
     if (n - off < 8)
         return 0;
-    uint32_t utype = le32(d + off);
+    uint32_t utype = khi_le32(d + off);
     off += 4;
     if (utype != 0x00030000)
         return 0; /* a link (0x00010000) carries no file */
-    uint32_t pl = le32(d + off);
+    uint32_t pl = khi_le32(d + off);
     off += 4;
     if (pl > n - off || n - off - pl < 4)
         return 0;
     off += pl;
-    uint32_t fl = le32(d + off);
+    uint32_t fl = khi_le32(d + off);
     off += 4;
     size_t l = fl < n - off ? fl : n - off;
     const char *base = path;
@@ -111,12 +106,12 @@ static int ole1(const uint8_t *d, size_t n, const char *objname, khi_part_fn cb,
 {
     char cls[128], topic[256], item[256], name[300];
     size_t off = 8;
-    if (n < 8 || le32(d + 4) != 2)
+    if (n < 8 || khi_le32(d + 4) != 2)
         return 0;
     if (!ole1_str(d, n, &off, cls, sizeof(cls)) || !ole1_str(d, n, &off, topic, sizeof(topic)) ||
         !ole1_str(d, n, &off, item, sizeof(item)) || n - off < 4)
         return 0;
-    uint32_t nl = le32(d + off);
+    uint32_t nl = khi_le32(d + off);
     off += 4;
     size_t l = nl < n - off ? nl : n - off;
     if (strcmp(cls, "Package") == 0)

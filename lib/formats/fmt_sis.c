@@ -34,22 +34,12 @@
 #define SIS_HDR 0x44
 #define SIS_MAX_LANGS 64
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int khi_sis_detect(const uint8_t *data, size_t len)
 {
     if (len < SIS_HDR)
         return 0;
-    uint32_t uid2 = le32(data + 4);
-    return (uid2 == SIS_UID2_R5 || uid2 == SIS_UID2_R6) && le32(data + 8) == SIS_UID3;
+    uint32_t uid2 = khi_le32(data + 4);
+    return (uid2 == SIS_UID2_R5 || uid2 == SIS_UID2_R6) && khi_le32(data + 8) == SIS_UID3;
 }
 
 typedef struct sis {
@@ -66,7 +56,7 @@ static int rd(sis *s, uint32_t *out)
 {
     if (s->len - s->pos < 4)
         return -1;
-    *out = le32(s->d + s->pos);
+    *out = khi_le32(s->d + s->pos);
     s->pos += 4;
     return 0;
 }
@@ -172,12 +162,12 @@ kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
 {
     if (!khi_sis_detect(data, len))
         return KH_OK;
-    sis s = {data, len, 0, le32(data + 4) == SIS_UID2_R6, 0, 0, le16(data + 0x12), cb, 0};
-    unsigned nfiles = le16(data + 0x14);
-    uint16_t options = le16(data + 0x24);
+    sis s = {data, len, 0, khi_le32(data + 4) == SIS_UID2_R6, 0, 0, khi_le16(data + 0x12), cb, 0};
+    unsigned nfiles = khi_le16(data + 0x14);
+    uint16_t options = khi_le16(data + 0x24);
     s.unicode = options & 1;
     s.compressed = s.r6 && !(options & 8);
-    s.pos = le32(data + 0x34);
+    s.pos = khi_le32(data + 0x34);
     if (s.nlangs == 0 || s.nlangs > SIS_MAX_LANGS || s.pos > len)
         return khi_fwarnf(cb, KHI_FWARN_DAMAGED, NULL, "SIS header damaged (%u languages)",
                           s.nlangs)

@@ -26,14 +26,9 @@
 #define ATT_ATTACH_REND 0x9002
 #define ATT_ATTACHMENT 0x9005
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 int khi_tnef_detect(const uint8_t *data, size_t len)
 {
-    return len >= 6 && le32(data) == 0x223e9f78;
+    return len >= 6 && khi_le32(data) == 0x223e9f78;
 }
 
 typedef struct att {
@@ -123,7 +118,7 @@ static void mapi_props(att *a, const uint8_t *p, size_t n)
 {
     if (n < 4)
         return;
-    uint32_t count = le32(p);
+    uint32_t count = khi_le32(p);
     size_t off = 4;
     for (uint32_t i = 0; i < count && n - off >= 4; i++) {
         uint16_t type = (uint16_t)(p[off] | p[off + 1] << 8);
@@ -132,7 +127,7 @@ static void mapi_props(att *a, const uint8_t *p, size_t n)
         if (id >= 0x8000) { /* named property: GUID, kind, then an id (0) or a name (1) */
             if (n - off < 24)
                 return;
-            uint32_t kind = le32(p + off + 16), v = le32(p + off + 20);
+            uint32_t kind = khi_le32(p + off + 16), v = khi_le32(p + off + 20);
             off += 24;
             if (kind == 1) {
                 size_t nl = ((size_t)v + 3) & ~(size_t)3;
@@ -148,7 +143,7 @@ static void mapi_props(att *a, const uint8_t *p, size_t n)
         if (multi || !fs) {
             if (n - off < 4)
                 return;
-            nvals = le32(p + off);
+            nvals = khi_le32(p + off);
             off += 4;
         }
         for (uint32_t v = 0; v < nvals; v++) {
@@ -162,7 +157,7 @@ static void mapi_props(att *a, const uint8_t *p, size_t n)
                 return; /* unknown type: its size is unknown */
             if (n - off < 4)
                 return;
-            uint32_t vl = le32(p + off);
+            uint32_t vl = khi_le32(p + off);
             off += 4;
             if (vl > n - off)
                 return;
@@ -193,7 +188,7 @@ kh_err khi_tnef_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud)
     size_t off = 6;
     while (len - off >= 9) {
         uint8_t level = data[off];
-        uint32_t id = le32(data + off + 1), n = le32(data + off + 5);
+        uint32_t id = khi_le32(data + off + 1), n = khi_le32(data + off + 5);
         off += 9;
         size_t avail = len - off, dl = n < avail ? n : avail;
         const uint8_t *p = data + off;

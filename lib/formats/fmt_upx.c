@@ -30,19 +30,6 @@
 #include <lzma.h>
 #include <string.h>
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 static const uint8_t *find(const uint8_t *h, size_t hl, const void *n, size_t nl)
 {
     for (size_t i = 0; nl <= hl && i <= hl - nl; i++)
@@ -97,7 +84,7 @@ static int find_stub(const uint8_t *p, size_t n, const khi_pe *pe, upx *u)
     }
     if (p[0] != 0x60 || p[1] != 0xbe || p[6] != 0x8d || p[7] != 0xbe)
         return 0;
-    uint32_t src = rd32(p + 2), disp = rd32(p + 8);
+    uint32_t src = khi_le32(p + 2), disp = khi_le32(p + 8);
     if (src < pe->image_base || src - pe->image_base > 0x7fffffffu)
         return 0;
     u->stub = p;
@@ -133,7 +120,7 @@ static void find_header(const uint8_t *d, size_t src_off, upx *u)
         return;
     u->have_hdr = 1;
     u->method = h[6];
-    u->u_len = rd32(h + 16);
+    u->u_len = khi_le32(h + 16);
     u->filter = h[28];
     u->cto = h[29];
 }
@@ -197,7 +184,7 @@ static int lzma_stub(const upx *u, uint32_t *ulen, unsigned *lc, unsigned *lp, u
     const uint8_t *p = find(u->stub, u->stub_len > 0x80 ? 0x80 : u->stub_len, a, sizeof(a));
     if (!p || (size_t)(p - u->stub) + 8 > u->stub_len)
         return 0;
-    *ulen = rd32(p + 4);
+    *ulen = khi_le32(p + 4);
     const uint8_t *end = u->stub + (u->stub_len > 0x80 ? 0x80 : u->stub_len);
     const uint8_t *q = find(p, (size_t)(end - p), "\xc7\x03", 2);
     if (!q || end - q < 6)
@@ -288,8 +275,8 @@ static void unfilter(uint8_t *b, size_t len, unsigned filter, unsigned cto, size
             continue;
         }
         uint32_t v =
-            ok32 ? (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 8 | b[i + 4] : rd32(b + i + 1);
-        wr32(b + i + 1, v - (uint32_t)(i + 1));
+            ok32 ? (uint32_t)b[i + 2] << 16 | (uint32_t)b[i + 3] << 8 | b[i + 4] : khi_le32(b + i + 1);
+        khi_put_le32(b + i + 1, v - (uint32_t)(i + 1));
         i += 5;
         count--;
     }
@@ -303,7 +290,7 @@ static void stub_filter(const upx *u, unsigned *filter, unsigned *cto, size_t *c
     const uint8_t *p = find(u->stub, u->stub_len, a, sizeof(a));
     if (!p || p - u->stub < 5 || u->stub + u->stub_len - p < 13 || p[-5] != 0xb9)
         return;
-    *count = rd32(p - 4);
+    *count = khi_le32(p - 4);
     if (p[9] == 0x80 && p[10] == 0x3f) {
         if (!*filter)
             *filter = 0x26;
@@ -328,7 +315,7 @@ static int find_oep(const upx *u, uint32_t *oep)
     }
     if (at + 5 > u->stub_len)
         return 0;
-    *oep = u->stub_rva + (uint32_t)at + 5 + rd32(u->stub + at + 1);
+    *oep = u->stub_rva + (uint32_t)at + 5 + khi_le32(u->stub + at + 1);
     return 1;
 }
 

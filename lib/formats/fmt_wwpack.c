@@ -33,19 +33,6 @@
 
 #define WW_RECORDS 0x2a1u
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 int khi_wwpack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
 {
     static const uint8_t a[] = {0x53, 0x55, 0x8b, 0xe8, 0x33, 0xdb, 0xeb};
@@ -67,7 +54,7 @@ typedef struct wwbits {
 static void reseed(wwbits *w)
 {
     if (w->n - w->pos >= 4) {
-        w->bt = rd32(w->c + w->pos);
+        w->bt = khi_le32(w->c + w->pos);
         w->pos += 4;
     } else {
         w->err = 1;
@@ -90,7 +77,7 @@ static uint32_t bits(wwbits *w, unsigned n)
         w->err = 1;
         return v;
     }
-    uint32_t nw = rd32(w->c + w->pos);
+    uint32_t nw = khi_le32(w->c + w->pos);
     w->pos += 4;
     w->bc += 32 - n;
     v |= nw >> w->bc;
@@ -176,9 +163,9 @@ static int unpack_blocks(uint8_t *img, size_t img_len, const uint8_t *ww, size_t
                          uint32_t ww_rva, uint8_t **scratch)
 {
     for (size_t r = WW_RECORDS; r + 17 <= ww_len; r += 17) {
-        uint32_t src = ww_rva - rd32(ww + r);
-        uint64_t szd = (uint64_t)rd32(ww + r + 8) * 4;
-        uint64_t at = (uint64_t)src + rd32(ww + r + 12) + 4 - szd;
+        uint32_t src = ww_rva - khi_le32(ww + r);
+        uint64_t szd = (uint64_t)khi_le32(ww + r + 8) * 4;
+        uint64_t at = (uint64_t)src + khi_le32(ww + r + 12) + 4 - szd;
         if (!szd || szd > img_len || at > img_len - szd)
             return -1;
         /* the compressed bytes are overwritten as the block is decoded: work on a copy */
@@ -208,14 +195,14 @@ static void fix_headers(uint8_t *img, size_t img_len, const khi_pe *pe, const ui
     img[p + 6] = (uint8_t)ns;
     img[p + 7] = (uint8_t)(ns >> 8);
     if (ww_len >= 0x299)
-        wr32(img + p + 0x28, rd32(ww + 0x295) + w->va + 0x299);
-    wr32(img + p + 0x50, rd32(img + p + 0x50) - w->vsize);
+        khi_put_le32(img + p + 0x28, khi_le32(ww + 0x295) + w->va + 0x299);
+    khi_put_le32(img + p + 0x50, khi_le32(img + p + 0x50) - w->vsize);
     for (unsigned i = 0; i < ns; i++) {
         uint8_t *s = img + pe->sect_off + i * 40;
-        wr32(s + 8, pe->sect[i].vsize);
-        wr32(s + 12, pe->sect[i].va);
-        wr32(s + 16, pe->sect[i].vsize);
-        wr32(s + 20, pe->sect[i].va);
+        khi_put_le32(s + 8, pe->sect[i].vsize);
+        khi_put_le32(s + 12, pe->sect[i].va);
+        khi_put_le32(s + 16, pe->sect[i].vsize);
+        khi_put_le32(s + 20, pe->sect[i].va);
     }
     memset(img + pe->sect_off + ns * 40, 0, 40);
 }

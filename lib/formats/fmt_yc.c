@@ -23,19 +23,6 @@
 
 #include <string.h>
 
-static uint32_t rd32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void wr32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-}
-
 /* The first layer's length and the variant's offset, or 0. */
 static uint32_t yc_params(const uint8_t *ep, size_t n, int *out_off)
 {
@@ -53,17 +40,17 @@ static uint32_t yc_params(const uint8_t *ep, size_t n, int *out_off)
     if (!memcmp(ep, v13, sizeof(v13)) && !memcmp(ep + 0x26, v13b, sizeof(v13b)) &&
         ep[0x13] == 0xb9 && ep[0x18] == 0x81 && ep[0x19] == 0xe9 &&
         !memcmp(ep + 0x1e, "\x8b\xd5\x81\xc2", 4) &&
-        0x6c - rd32(ep + 0xf) + rd32(ep + 0x22) == 0xc6) {
-        ecx = rd32(ep + 0x14) - rd32(ep + 0x1a);
+        0x6c - khi_le32(ep + 0xf) + khi_le32(ep + 0x22) == 0xc6) {
+        ecx = khi_le32(ep + 0x14) - khi_le32(ep + 0x1a);
     } else if (!memcmp(ep, var, sizeof(var)) && !memcmp(ep + 0x17, varb, sizeof(varb)) &&
-               ep[0x23] == 0xb9 && 0x6c - rd32(ep + 0x1f) + rd32(ep + 0x32) == 0xc6) {
+               ep[0x23] == 0xb9 && 0x6c - khi_le32(ep + 0x1f) + khi_le32(ep + 0x32) == 0xc6) {
         off = 0x10;
-        ecx = rd32(ep + 0x24) - rd32(ep + 0x2a);
+        ecx = khi_le32(ep + 0x24) - khi_le32(ep + 0x2a);
     } else if (!memcmp(ep, mod, sizeof(mod)) && ep[0xd] == 0xb9 && ep[0x12] == 0x8d &&
                ep[0x13] == 0xbd && !memcmp(ep + 0x18, "\x8b\xf7\xac", 3) &&
-               0x66 - rd32(ep + 0x9) + rd32(ep + 0x14) == 0xae) {
+               0x66 - khi_le32(ep + 0x9) + khi_le32(ep + 0x14) == 0xae) {
         off = -0x18;
-        ecx = rd32(ep + 0xe);
+        ecx = khi_le32(ep + 0xe);
     }
     if (ecx <= 0x800 || ecx >= 0x2000 || memcmp(ep + 0x63 + off, "\xaa\xe2\xcc", 3) != 0)
         return 0;
@@ -164,10 +151,10 @@ static int skipped(const uint8_t *name)
  * earlier). Falls back on 0xa0f, then on the current one. */
 static uint32_t oep(const uint8_t *ys, uint32_t ecx, const khi_pe *pe)
 {
-    uint32_t v = rd32(ys + 0xc6 + ecx - 0x24e);
+    uint32_t v = khi_le32(ys + 0xc6 + ecx - 0x24e);
     if (v && v < pe->size_of_image)
         return v;
-    v = rd32(ys + 0xa0f);
+    v = khi_le32(ys + 0xa0f);
     return v && v < pe->size_of_image ? v : pe->ep_rva;
 }
 
@@ -219,8 +206,8 @@ kh_err khi_yc_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_par
     f[pe->pe_off + 7] = (uint8_t)(ns >> 8);
     if (pe->sect_off >= opt + 0x70) {
         memset(f + opt + 0x68, 0, 8);
-        wr32(f + opt + 16, oep(f + ycs, ecx, pe));
-        wr32(f + opt + 56, rd32(f + opt + 56) - y->vsize);
+        khi_put_le32(f + opt + 16, oep(f + ycs, ecx, pe));
+        khi_put_le32(f + opt + 56, khi_le32(f + opt + 56) - y->vsize);
     }
     size_t out_len = len - (len - y->raw_off < y->raw_size ? len - y->raw_off : y->raw_size);
     if (cb->part(cb->ud, f, out_len, "yc-unpacked"))

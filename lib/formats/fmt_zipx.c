@@ -23,16 +23,6 @@
 #define CD_MAX ((size_t)16 << 20)
 #define EOCD_SCAN (65535u + 22u)
 
-static uint16_t le16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 typedef struct zwalk {
     khi_read_fn rd;
     void *rd_ud;
@@ -66,7 +56,7 @@ static int find_cd(zwalk *z, uint64_t *out_off, uint64_t *out_size)
     for (size_t i = n - 22 + 1; i-- > 0 && !found;) {
         if (memcmp(tail + i, "PK\x05\x06", 4) != 0)
             continue;
-        uint64_t size = le32(tail + i + 12), off = le32(tail + i + 16);
+        uint64_t size = khi_le32(tail + i + 12), off = khi_le32(tail + i + 16);
         if (off + size <= base + i) {
             *out_off = off;
             *out_size = size;
@@ -81,9 +71,9 @@ out:
 /* Decode one member at local header offset lho; returns non-zero to stop the walk. */
 static int member(zwalk *z, const uint8_t *cd, kh_err *err)
 {
-    unsigned flags = le16(cd + 8), method = le16(cd + 10);
-    uint32_t crc = le32(cd + 16);
-    uint64_t csize = le32(cd + 20), usize = le32(cd + 24), lho = le32(cd + 42);
+    unsigned flags = khi_le16(cd + 8), method = khi_le16(cd + 10);
+    uint32_t crc = khi_le32(cd + 16);
+    uint64_t csize = khi_le32(cd + 20), usize = khi_le32(cd + 24), lho = khi_le32(cd + 42);
     const char *mname = method == 6 ? "implode" : "deflate64";
     uint8_t lh[30];
     uint8_t *in = NULL;
@@ -99,7 +89,7 @@ static int member(zwalk *z, const uint8_t *cd, kh_err *err)
         stop = warn(z, KHI_FWARN_DAMAGED, "%s member's local header is missing; not scanned", mname);
         goto out;
     }
-    uint64_t data = lho + 30 + le16(lh + 26) + le16(lh + 28);
+    uint64_t data = lho + 30 + khi_le16(lh + 26) + khi_le16(lh + 28);
     int cut = 0;
     if (data > z->len || csize > z->len - data) {
         cut = 1; /* truncated archive: decode what is there */
@@ -159,8 +149,8 @@ kh_err khi_zipx_walk(khi_read_fn rd, void *rd_ud, uint64_t len, const khi_parts_
     if (rd(rd_ud, off, cd, (size_t)size) != size)
         goto out;
     for (size_t p = 0; p + 46 <= size && memcmp(cd + p, "PK\x01\x02", 4) == 0;) {
-        size_t nlen = le16(cd + p + 28), next = p + 46 + nlen + le16(cd + p + 30) + le16(cd + p + 32);
-        unsigned method = le16(cd + p + 10);
+        size_t nlen = khi_le16(cd + p + 28), next = p + 46 + nlen + khi_le16(cd + p + 30) + khi_le16(cd + p + 32);
+        unsigned method = khi_le16(cd + p + 10);
         if (next > size)
             break;
         if ((method == 6 || method == 9) && nlen && cd[p + 46 + nlen - 1] != '/') {

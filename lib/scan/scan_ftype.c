@@ -42,11 +42,6 @@ static int has(const uint8_t *d, size_t len, size_t off, const void *magic, size
     return len >= off + n && memcmp(d + off, magic, n) == 0;
 }
 
-static uint32_t le32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* POSIX/GNU "ustar" magic, or a v7 header whose checksum adds up. */
 static int is_tar(const uint8_t *d, size_t len)
 {
@@ -76,7 +71,7 @@ static int is_lzma_alone(const uint8_t *d, size_t len)
 {
     if (len < 13 || d[0] != 0x5d)
         return 0;
-    uint32_t dict = le32(d + 1);
+    uint32_t dict = khi_le32(d + 1);
     if (dict < 4096)
         return 0;
     int ok = 0;
@@ -95,7 +90,7 @@ static int is_pe(const uint8_t *d, size_t len)
 {
     if (len < 64)
         return 0;
-    uint32_t lfanew = le32(d + 0x3c);
+    uint32_t lfanew = khi_le32(d + 0x3c);
     return lfanew >= 4 && lfanew < len && len - lfanew >= 4 && memcmp(d + lfanew, "PE\0\0", 4) == 0;
 }
 

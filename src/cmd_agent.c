@@ -269,12 +269,16 @@ static int scan_paths(agent *a, char **paths, int npaths, json_t *exclude, int q
     kh_engine_release(engine);
     if (e != KH_OK)
         return -1;
-    if (nice(10) == -1 && errno) {
-        /* not fatal: scan at normal priority */
-    }
+    static int lowered; /* once: nice() adds up, and this thread only scans and reports */
+    if (!lowered) {
+        lowered = 1;
+        if (nice(10) == -1 && errno) {
+            /* not fatal: scan at normal priority */
+        }
 #ifdef SYS_ioprio_set
-    syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
+        syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0, 3 << 13 /* IOPRIO_CLASS_IDLE */);
 #endif
+    }
     for (int i = 0; i < npaths; i++)
         agent_scan_tree(sc, &ctx, paths[i]);
     kh_scanner_destroy(sc);

@@ -14,7 +14,9 @@
  * ("Macros/VBA/Module1", "WordDocument"; the root entry's name is left out). Names are UTF-16
  * turned into UTF-8 with non-ASCII kept; control characters, such as the \x01 and \x05 that
  * start "\x01Ole10Native" or "\x05SummaryInformation", are dropped (so those streams are
- * "Ole10Native" and "SummaryInformation"), and '/' becomes '_'. Then:
+ * "Ole10Native" and "SummaryInformation"), and '/' becomes '_'. An installer database (.msi,
+ * .msp, .mst, known by its root's class) packs its stream names two characters a unit; they
+ * are unpacked ("Data1.cab", "!_StringPool"). Then:
  * - a storage named VBA holding a `dir` stream is a VBA project (fmt_ole2_vba.c): each
  *   module's source, decompressed, is handed out as "<storage path>/<module stream>.vba" and
  *   the file is flagged as having macros (so is a file with a `_VBA_PROJECT` stream);
@@ -107,6 +109,41 @@ void khi_utf16le_to_utf8(const uint8_t *p, size_t n, char *out, size_t out_len)
         if (!w)
             break;
         k += w;
+    }
+    out[k] = '\0';
+}
+
+/* One of the 64 characters an MSI stream name packs ("0-9A-Za-z._"). */
+static char msi_char(unsigned x)
+{
+    return x < 10 ? (char)('0' + x) : x < 36 ? (char)('A' + x - 10) : x < 62 ? (char)('a' + x - 36) : x == 62 ? '.' : '_';
+}
+
+/* An MSI stream name: units 0x3800-0x47FF hold two characters of msi_char, 0x4800-0x483F one,
+ * 0x4840 marks a table ("!"); other units are ordinary UTF-16 (then converted as usual). */
+static void msi_name(const uint8_t *p, size_t n, char *out, size_t out_len)
+{
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < n && k + 2 < out_len; i += 2) {
+        unsigned c = khi_le16(p + i);
+        if (!c)
+            break;
+        if (c >= 0x3800 && c < 0x4800) {
+            out[k++] = msi_char((c - 0x3800) & 0x3f);
+            out[k++] = msi_char(((c - 0x3800) >> 6) & 0x3f);
+        } else if (c >= 0x4800 && c < 0x4840) {
+            out[k++] = msi_char(c - 0x4800);
+        } else if (c == 0x4840) {
+            out[k++] = '!';
+        } else {
+            char one[8];
+            khi_utf16le_to_utf8(p + i, 2, one, sizeof(one));
+            size_t w = strlen(one);
+            if (k + w + 1 > out_len)
+                break;
+            memcpy(out + k, one, w);
+            k += w;
+        }
     }
     out[k] = '\0';
 }
@@ -307,13 +344,22 @@ static kh_err read_directory(cfb *c)
         err = KH_ENOMEM;
         goto out;
     }
+    /* an installer database (.msi, .msp, .mst): its root's class is {000C108x-0000-0000-C000-
+     * 000000000046} and its stream names are packed (msi_name) */
+    static const uint8_t msi_tail[] = {0x00, 0x00, 0x00, 0x00, 0xc0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x46};
+    const uint8_t *clsid = dir + 80;
+    int msi = (clsid[0] & 0xf0) == 0x80 && clsid[1] == 0x10 && clsid[2] == 0x0c && clsid[3] == 0x00 &&
+              !memcmp(clsid + 4, msi_tail, sizeof(msi_tail));
     for (uint32_t i = 0; i < c->nent; i++) {
         const uint8_t *p = dir + (size_t)i * DIR_ENTRY;
         ent *e = &c->e[i];
         size_t nl = khi_le16(p + 64);
         if (nl > 64)
             nl = 64;
-        khi_utf16le_to_utf8(p, nl, e->name, sizeof(e->name));
+        if (msi)
+            msi_name(p, nl, e->name, sizeof(e->name));
+        else
+            khi_utf16le_to_utf8(p, nl, e->name, sizeof(e->name));
         uint16_t u0 = khi_le16(p);
         e->first = u0 && u0 < 0x20 ? (uint8_t)u0 : 0;
         e->type = p[66];

@@ -46,4 +46,6 @@ if cmp -s "$T/missing" "$T/notyet"; then ok "not-yet list is exact"; else
     bad "not-yet list is exact" "now missing but not listed: $(comm -23 "$T/missing" "$T/notyet" | tr '\n' ' ')" \
         "listed but now detected (remove from NOT_YET): $(comm -13 "$T/missing" "$T/notyet" | tr '\n' ' ')"
 fi
+# an MSI's stream names are packed (two characters a UTF-16 unit): read as the installer names them
+check "MSI stream names decoded" grep -qF "clam_ISmsi_int.exe//clam.msi//Data1.cab//clam.exe: ClamAV-Test-File FOUND" "$T/out"
 finish

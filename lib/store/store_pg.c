@@ -175,7 +175,9 @@ static PGconn *cur(void)
 }
 
 /* Run sql with n text parameters (NULL = SQL NULL); returns the result (caller clears) or
- * NULL on error. */
+ * NULL on error. It takes a connection of the pool for itself, or uses the one the thread
+ * holds: a call of one statement needs no lock() of its own, several that must share a
+ * connection (a transaction, the migration's advisory lock) hold one around them. */
 static PGresult *q(khi_store *s, const char *sql, int n, const char *const *params)
 {
     lock(s); /* the caller's connection when it holds one */
@@ -306,26 +308,22 @@ static kh_err pg_unit_add(khi_store *s, int64_t parent, const char *name, const 
     char pa[32];
     i64(pa, sizeof(pa), parent);
     const char *p[] = {parent ? pa : NULL, name, kind, code};
-    lock(s);
     PGresult *r = q(s, "INSERT INTO units(parent_id, name, kind, code) VALUES($1::bigint, $2, $3, $4) RETURNING id", 4, p);
     kh_err e = r && PQntuples(r) == 1 ? KH_OK : KH_EIO;
     if (e == KH_OK && out_id)
         *out_id = get_i64(r, 0, 0);
     PQclear(r);
-    unlock(s);
     return e;
 }
 
 static kh_err pg_unit_find(khi_store *s, const char *name, int64_t *out_id)
 {
     const char *p[] = {name};
-    lock(s);
     PGresult *r = q(s, "SELECT id FROM units WHERE name = $1 ORDER BY id LIMIT 1", 1, p);
     kh_err e = !r ? KH_EIO : PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
     if (e == KH_OK)
         *out_id = get_i64(r, 0, 0);
     PQclear(r);
-    unlock(s);
     return e;
 }
 
@@ -337,13 +335,11 @@ static int pg_unit_within(khi_store *s, int64_t unit, int64_t ancestor)
     i64(u, sizeof(u), unit);
     i64(a, sizeof(a), ancestor);
     const char *p[] = {u, a};
-    lock(s);
     PGresult *r = q(s, "WITH RECURSIVE up(id) AS (SELECT $1::bigint UNION ALL SELECT u.parent_id FROM units u"
                        " JOIN up ON u.id = up.id WHERE u.parent_id IS NOT NULL) SELECT 1 FROM up WHERE id = $2::bigint",
                     2, p);
     int yes = r && PQntuples(r) > 0;
     PQclear(r);
-    unlock(s);
     return yes;
 }
 
@@ -352,21 +348,17 @@ static kh_err pg_unit_name(khi_store *s, int64_t id, char *out, size_t out_len)
     char u[32];
     i64(u, sizeof(u), id);
     const char *p[] = {u};
-    lock(s);
     PGresult *r = q(s, "SELECT name FROM units WHERE id = $1::bigint", 1, p);
     kh_err e = !r ? KH_EIO : PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
     if (e == KH_OK)
         khi_snprintf(out, out_len, "%s", PQgetvalue(r, 0, 0));
     PQclear(r);
-    unlock(s);
     return e;
 }
 
 static kh_err pg_units(khi_store *s, khi_unit_fn cb, void *ud)
 {
-    lock(s);
     PGresult *r = q(s, "SELECT id, coalesce(parent_id, 0), name, kind, code FROM units ORDER BY id", 0, NULL);
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -392,10 +384,8 @@ static kh_err pg_token_create(khi_store *s, int64_t unit_id, int64_t ttl, int us
     i64(x, sizeof(x), now + ttl);
     i64(n, sizeof(n), uses);
     const char *p[] = {hx, u, c, x, n};
-    lock(s);
     kh_err e = run(s, "INSERT INTO tokens(hash, unit_id, created, expires, uses_left)"
                       " VALUES($1::bytea, $2::bigint, $3::bigint, $4::bigint, $5::int)", 5, p);
-    unlock(s);
     if (e == KH_OK)
         khi_hex_encode(tok, sizeof(tok), out_hex);
     return e;
@@ -464,9 +454,7 @@ static kh_err pg_endpoint_key(khi_store *s, int64_t id, uint8_t out_pubkey[32], 
     char u[32];
     i64(u, sizeof(u), id);
     const char *p[] = {u};
-    lock(s);
     PGresult *r = q(s, "SELECT pubkey, revoked FROM endpoints WHERE id = $1::bigint", 1, p);
-    unlock(s);
     kh_err e = !r ? KH_EIO : KH_ENOENT;
     if (r && PQntuples(r) == 1) {
         const char *v = PQgetvalue(r, 0, 0);
@@ -484,11 +472,9 @@ static kh_err pg_endpoint_revoke(khi_store *s, int64_t id)
     char u[32];
     i64(u, sizeof(u), id);
     const char *p[] = {u};
-    lock(s);
     PGresult *r = q(s, "UPDATE endpoints SET revoked = 1 WHERE id = $1::bigint", 1, p);
     kh_err e = !r ? KH_EIO : strcmp(PQcmdTuples(r), "0") == 0 ? KH_ENOENT : KH_OK;
     PQclear(r);
-    unlock(s);
     return e;
 }
 
@@ -504,7 +490,6 @@ static kh_err pg_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, i
     i64(t, sizeof(t), now);
     i64(u, sizeof(u), id);
     const char *p[] = {inv->hostname, inv->os, inv->agent_version, inv->engine_version, sv, st, rt, lf, t, u, ql, qd};
-    lock(s);
     PGresult *r = q(s, "UPDATE endpoints SET hostname = coalesce($1, hostname), os = $2, agent_version = $3,"
                        " engine_version = $4, sig_version = $5::bigint, sig_time = $6::bigint, realtime = $7::int,"
                        " last_full_scan = $8::bigint, last_seen = $9::bigint, queue_length = $11::bigint,"
@@ -512,7 +497,6 @@ static kh_err pg_heartbeat(khi_store *s, int64_t id, const khi_inventory *inv, i
                     12, p);
     kh_err e = !r ? KH_EIO : strcmp(PQcmdTuples(r), "0") == 0 ? KH_ENOENT : KH_OK;
     PQclear(r);
-    unlock(s);
     return e;
 }
 
@@ -522,7 +506,6 @@ static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     i64(ep, sizeof(ep), endpoint);
     i64(t, sizeof(t), ev->time);
     const char *p[] = {ep, ev->uid, t, ev->path, ev->sha256, ev->signature, ev->action, ev->quarantine_id};
-    lock(s);
     PGresult *r = q(s, "INSERT INTO events(endpoint_id, uid, time, path, sha256, signature, action, quarantine_id)"
                        " VALUES($1::bigint, $2, $3::bigint, $4, $5, $6, $7, $8)"
                        " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 8, p);
@@ -530,7 +513,6 @@ static kh_err pg_event(khi_store *s, int64_t endpoint, const khi_event_rec *ev, 
     if (r)
         *out_new = PQntuples(r) == 1;
     PQclear(r);
-    unlock(s);
     return e;
 }
 
@@ -614,7 +596,6 @@ static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
                                 khi_top_fn cb, void *ud)
 {
     period_params pp;
-    lock(s);
     PGresult *r = q(s, SUBTREE ", x(signature, n) AS ("
                                " SELECT signature, n FROM sig_days WHERE unit_id IN (SELECT id FROM sub)"
                                " AND day >= $1::bigint AND day < $2::bigint"
@@ -626,7 +607,6 @@ static kh_err pg_top_signatures(khi_store *s, int64_t unit, int64_t from, int64_
                                " AND e.time >= $5::bigint AND e.time < $6::bigint)"
                                " SELECT signature, sum(n) AS t FROM x GROUP BY signature"
                                " ORDER BY t DESC, signature LIMIT $8::int", 8, period(&pp, from, to, unit, limit));
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++)
@@ -640,13 +620,11 @@ static kh_err pg_top_endpoints(khi_store *s, int64_t unit, int64_t from, int64_t
                                khi_top_endpoint_fn cb, void *ud)
 {
     period_params pp;
-    lock(s);
     PGresult *r = q(s, SUBTREE ", " EVENT_COUNTS
                                " SELECT p.id, p.hostname, p.unit_id, sum(x.n) AS t FROM x"
                                " JOIN endpoints p ON p.id = x.endpoint_id"
                                " WHERE p.revoked = 0 AND p.unit_id IN (SELECT id FROM sub)"
                                " GROUP BY p.id ORDER BY t DESC, p.id LIMIT $8::int", 8, period(&pp, from, to, unit, limit));
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++)
@@ -663,10 +641,8 @@ static kh_err pg_policy_set(khi_store *s, int64_t unit, const char *json, int64_
     i64(u, sizeof(u), unit);
     i64(t, sizeof(t), now);
     const char *p[] = {u, json, t};
-    lock(s);
     kh_err e = run(s, "INSERT INTO policies(unit_id, body, updated) VALUES($1::bigint, $2, $3::bigint)"
                       " ON CONFLICT (unit_id) DO UPDATE SET body = excluded.body, updated = excluded.updated", 3, p);
-    unlock(s);
     return e;
 }
 
@@ -675,9 +651,7 @@ static kh_err pg_policy_get(khi_store *s, int64_t unit, char **out)
     char u[32];
     i64(u, sizeof(u), unit);
     const char *p[] = {u};
-    lock(s);
     PGresult *r = q(s, "SELECT body FROM policies WHERE unit_id = $1::bigint", 1, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     kh_err e = KH_ENOENT;
@@ -694,9 +668,7 @@ static kh_err pg_endpoint_unit(khi_store *s, int64_t endpoint, int64_t *out_unit
     char u[32];
     i64(u, sizeof(u), endpoint);
     const char *p[] = {u};
-    lock(s);
     PGresult *r = q(s, "SELECT unit_id FROM endpoints WHERE id = $1::bigint", 1, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     kh_err e = PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
@@ -713,11 +685,9 @@ static kh_err pg_scan(khi_store *s, int64_t endpoint, const khi_scan_rec *rec, i
     for (int i = 0; i < 7; i++)
         i64(v[i], sizeof(v[i]), x[i]);
     const char *p[] = {v[0], rec->uid, v[1], v[2], v[3], v[4], v[5], v[6]};
-    lock(s);
     PGresult *r = q(s, "INSERT INTO scans(endpoint_id, uid, started, finished, files, bytes, detections, planned)"
                        " VALUES($1::bigint, $2, $3::bigint, $4::bigint, $5::bigint, $6::bigint, $7::bigint, $8::bigint)"
                        " ON CONFLICT (endpoint_id, uid) DO NOTHING RETURNING id", 8, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     *out_new = PQntuples(r) == 1;
@@ -732,13 +702,11 @@ static kh_err pg_endpoints(khi_store *s, int64_t unit, int64_t offset, int limit
     i64(o_, sizeof(o_), offset);
     i64(l_, sizeof(l_), limit);
     const char *p[] = {u_, l_, o_};
-    lock(s);
     PGresult *r = q(s, "WITH RECURSIVE sub(id) AS (SELECT id FROM units WHERE ($1::bigint = 0 AND parent_id IS NULL)"
                        " OR id = $1::bigint UNION ALL SELECT u.id FROM units u JOIN sub ON u.parent_id = sub.id)"
                        " SELECT id, unit_id, enrolled, last_seen, revoked, hostname, os, agent_version, engine_version,"
                        " sig_version, sig_time, last_full_scan, realtime, queue_length, queue_dropped FROM endpoints"
                        " WHERE unit_id IN (SELECT id FROM sub) ORDER BY id LIMIT $2::int OFFSET $3::bigint", 3, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -760,10 +728,8 @@ static kh_err pg_events(khi_store *s, int64_t endpoint, int limit, khi_event_fn 
     i64(e_, sizeof(e_), endpoint);
     i64(l_, sizeof(l_), limit);
     const char *p[] = {e_, l_};
-    lock(s);
     PGresult *r = q(s, "SELECT uid, time, path, sha256, signature, action, quarantine_id FROM events"
                        " WHERE endpoint_id = $1::bigint ORDER BY time DESC, id DESC LIMIT $2::int", 2, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -784,11 +750,9 @@ static kh_err pg_command_add(khi_store *s, int64_t endpoint, const char *kind, c
     i64(n_, sizeof(n_), now);
     i64(x_, sizeof(x_), expires);
     const char *p[] = {kind, args, by, n_, x_, e_};
-    lock(s);
     PGresult *r = q(s, "INSERT INTO commands(endpoint_id, kind, args, created_by, created, expires)"
                        " SELECT id, $1, $2, $3, $4::bigint, $5::bigint FROM endpoints"
                        " WHERE id = $6::bigint AND revoked = 0 RETURNING id", 6, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     kh_err e = PQntuples(r) == 1 ? KH_OK : KH_ENOENT;
@@ -820,14 +784,12 @@ static kh_err pg_commands_due(khi_store *s, int64_t endpoint, int64_t now, int l
     i64(n_, sizeof(n_), now);
     i64(l_, sizeof(l_), limit);
     const char *p[] = {e_, n_, l_};
-    lock(s);
     /* one statement: the rows as they were, and delivered set on those first delivered now */
     PGresult *r = q(s, "WITH d AS (SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = $1::bigint"
                        " AND done IS NULL AND expires > $2::bigint ORDER BY id LIMIT $3::int),"
                        " m AS (UPDATE commands c SET delivered = $2::bigint FROM d"
                        " WHERE c.id = d.id AND c.delivered IS NULL)"
                        " SELECT * FROM d ORDER BY id", 3, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     each_command(r, cb, ud);
@@ -842,12 +804,10 @@ static kh_err pg_command_done(khi_store *s, int64_t endpoint, int64_t id, int ok
     i64(i_, sizeof(i_), id);
     i64(n_, sizeof(n_), now);
     const char *p[] = {n_, ok ? "ok" : "failed", detail, i_, e_};
-    lock(s);
     PGresult *r = q(s, "WITH u AS (UPDATE commands SET done = $1::bigint, status = $2, detail = $3"
                        " WHERE id = $4::bigint AND endpoint_id = $5::bigint AND done IS NULL RETURNING id)"
                        " SELECT (SELECT count(*) FROM u),"
                        " (SELECT count(*) FROM commands WHERE id = $4::bigint AND endpoint_id = $5::bigint)", 5, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     *out_new = get_i64(r, 0, 0) > 0;
@@ -862,10 +822,8 @@ static kh_err pg_commands(khi_store *s, int64_t endpoint, int limit, khi_command
     i64(e_, sizeof(e_), endpoint);
     i64(l_, sizeof(l_), limit);
     const char *p[] = {e_, l_};
-    lock(s);
     PGresult *r = q(s, "SELECT " COMMAND_COLS " FROM commands WHERE endpoint_id = $1::bigint"
                        " ORDER BY id DESC LIMIT $2::int", 2, p);
-    unlock(s);
     if (!r)
         return KH_EIO;
     each_command(r, cb, ud);
@@ -874,10 +832,8 @@ static kh_err pg_commands(khi_store *s, int64_t endpoint, int limit, khi_command
 
 static kh_err pg_plan_done(khi_store *s, khi_stats_fn cb, void *ud)
 {
-    lock(s);
     PGresult *r = q(s, "SELECT p.unit_id, max(c.planned) FROM scans c JOIN endpoints p ON p.id = c.endpoint_id"
                        " WHERE p.revoked = 0 AND c.planned > 0 GROUP BY c.endpoint_id, p.unit_id", 0, NULL);
-    unlock(s);
     if (!r)
         return KH_EIO;
     for (int i = 0; i < PQntuples(r); i++) {
@@ -900,11 +856,9 @@ static kh_err pg_user_set(khi_store *s, const char *name, const char *password, 
         return KH_ENOMEM;
     i64(u, sizeof(u), unit_id);
     const char *p[] = {name, hash, role, unit_id ? u : NULL};
-    lock(s);
     kh_err e = run(s, "INSERT INTO users(name, pwhash, role, unit_id) VALUES($1, $2, $3, $4::bigint)"
                       " ON CONFLICT (name) DO UPDATE SET pwhash = excluded.pwhash, role = excluded.role,"
                       " unit_id = excluded.unit_id", 4, p);
-    unlock(s);
     return e;
 }
 
@@ -912,9 +866,7 @@ static kh_err pg_login(khi_store *s, const char *name, const char *password, int
                        int64_t now, char out_session[65])
 {
     const char *p1[] = {name};
-    lock(s);
     PGresult *r = q(s, "SELECT pwhash FROM users WHERE name = $1", 1, p1);
-    unlock(s);
     int ok = r && PQntuples(r) == 1 &&
              crypto_pwhash_str_verify(PQgetvalue(r, 0, 0), password, strlen(password)) == 0;
     PQclear(r);
@@ -927,9 +879,7 @@ static kh_err pg_login(khi_store *s, const char *name, const char *password, int
     bytea(hx, h);
     i64(x, sizeof(x), now + ttl);
     const char *p2[] = {hx, name, x};
-    lock(s);
     kh_err e = run(s, "INSERT INTO sessions(hash, user_name, expires) VALUES($1::bytea, $2, $3::bigint)", 3, p2);
-    unlock(s);
     if (e == KH_OK)
         khi_hex_encode(tok, sizeof(tok), out_session);
     return e;
@@ -946,10 +896,8 @@ static kh_err pg_session(khi_store *s, const char *session_hex, int64_t now, cha
     bytea(hx, h);
     i64(t, sizeof(t), now);
     const char *p[] = {hx, t};
-    lock(s);
     PGresult *r = q(s, "SELECT u.name, u.role, coalesce(u.unit_id, 0) FROM sessions s JOIN users u"
                        " ON u.name = s.user_name WHERE s.hash = $1::bytea AND s.expires > $2::bigint", 2, p);
-    unlock(s);
     kh_err e = !r ? KH_EIO : KH_EACCES;
     if (r && PQntuples(r) == 1) {
         khi_snprintf(out_user, user_len, "%s", PQgetvalue(r, 0, 0));

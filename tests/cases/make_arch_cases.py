@@ -12,8 +12,9 @@ the real files in /usr/share/clamav-testfiles (tests/cli/test_testfiles.sh). Eac
 the decoded bytes with an MD5 signature of the member. Run it from anywhere; it rewrites the
 cases it owns (numbered files in those three folders) and nothing else.
 """
-import hashlib
 import os
+
+import casefile
 import struct
 import zlib
 
@@ -23,26 +24,11 @@ EVIL_NDB = "Test.Evil:0:*:4556494c2d5041594c4f4144\n"
 
 
 def hdb(data, name="Test.File"):
-    return "%s:%d:%s\n" % (hashlib.md5(data).hexdigest(), len(data), name)
+    return casefile.hdb(data, name)
 
 
 def write_case(area, num, slug, comment, sigs, data, expect, options=None):
-    os.makedirs(os.path.join(HERE, area), exist_ok=True)
-    lines = ["# " + l for l in comment.strip().split("\n")]
-    lines.append("# (written by tests/cases/make_arch_cases.py: edit the script, not this file)")
-    for name, body in sigs:
-        lines.append("--- sigs " + name)
-        lines.append(body.rstrip("\n"))
-    lines.append("--- input hex")
-    hx = data.hex()
-    lines += [hx[i:i + 64] for i in range(0, len(hx), 64)] or [""]
-    if options:
-        lines.append("--- options")
-        lines += options
-    lines.append("--- expect")
-    lines += expect
-    with open(os.path.join(HERE, area, "%04d-%s.case" % (num, slug)), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    casefile.write_case("make_arch_cases.py", area, num, slug, comment, sigs, data, expect, options)
 
 
 class MsbBits:

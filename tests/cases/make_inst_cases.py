@@ -11,10 +11,11 @@ also checked against the real files in /usr/share/clamav-testfiles
 (tests/cli/test_testfiles.sh). Each case proves the decoded bytes with an MD5 signature. Run
 it from anywhere; it rewrites the numbered cases of those two folders and nothing else.
 """
-import hashlib
 import io
 import lzma
 import os
+
+import casefile
 import struct
 import zipfile
 import zlib
@@ -25,26 +26,12 @@ MASK32 = 0xFFFFFFFF
 
 
 def hdb(data, name="Test.File"):
-    return "%s:%d:%s\n" % (hashlib.md5(data).hexdigest(), len(data), name)
+    return casefile.hdb(data, name)
 
 
 def write_case(area, num, slug, comment, data, expect, sigs=None, options=None):
-    os.makedirs(os.path.join(HERE, area), exist_ok=True)
-    lines = ["# " + l for l in comment.strip().split("\n")]
-    lines.append("# (written by tests/cases/make_inst_cases.py: edit the script, not this file)")
-    for name, body in sigs or [("t.hdb", hdb(PAYLOAD))]:
-        lines.append("--- sigs " + name)
-        lines.append(body.rstrip("\n"))
-    lines.append("--- input hex")
-    hx = data.hex()
-    lines += [hx[i:i + 64] for i in range(0, len(hx), 64)] or [""]
-    if options:
-        lines.append("--- options")
-        lines += options
-    lines.append("--- expect")
-    lines += expect
-    with open(os.path.join(HERE, area, "%04d-%s.case" % (num, slug)), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    casefile.write_case("make_inst_cases.py", area, num, slug, comment, sigs or [("t.hdb", hdb(PAYLOAD))],
+                        data, expect, options)
 
 
 def pe(overlay):

@@ -13,9 +13,10 @@ with body signatures over the code (calls with their original relative operands)
 signature of an executable embedded in the packed program. Run it from anywhere; it rewrites
 the numbered cases of tests/cases/upx/ and nothing else.
 """
-import hashlib
 import lzma
 import os
+
+import casefile
 import struct
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,26 +26,11 @@ LAST = {}
 
 
 def hdb(data, name):
-    return "%s:%d:%s\n" % (hashlib.md5(data).hexdigest(), len(data), name)
+    return casefile.hdb(data, name)
 
 
 def write_case(num, slug, comment, sigs, data, expect, options=None):
-    os.makedirs(os.path.join(HERE, "upx"), exist_ok=True)
-    lines = ["# " + l for l in comment.strip().split("\n")]
-    lines.append("# (written by tests/cases/make_upx_cases.py: edit the script, not this file)")
-    for name, body in sigs:
-        lines.append("--- sigs " + name)
-        lines.append(body.rstrip("\n"))
-    lines.append("--- input hex")
-    hx = data.hex()
-    lines += [hx[i:i + 64] for i in range(0, len(hx), 64)] or [""]
-    if options:
-        lines.append("--- options")
-        lines += options
-    lines.append("--- expect")
-    lines += expect
-    with open(os.path.join(HERE, "upx", "%04d-%s.case" % (num, slug)), "w") as f:
-        f.write("\n".join(lines) + "\n")
+    casefile.write_case("make_upx_cases.py", "upx", num, slug, comment, sigs, data, expect, options)
 
 
 def pe(sections, ep, size_of_image, head=0x400, extra_head=None):

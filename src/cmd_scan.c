@@ -564,6 +564,7 @@ static void usage(FILE *f)
           "      --max-scansize SIZE bytes extracted from one file in all (default 400M)\n"
           "      --max-files N       members taken from one file (default 10000)\n"
           "      --max-ratio N       extracted:compressed ratio seen as a bomb (default 250)\n"
+          "      --max-scantime MS   time for one file and all inside it (default 120000 ms)\n"
           "      --alert-exceeds-max report hitting a limit as FOUND, not as WARNING\n"
           "      --alert-encrypted   report encrypted archive members as FOUND\n"
           "      --cache-dir DIR     compiled database cache (default ~/.cache/khien)\n"
@@ -580,7 +581,7 @@ static void usage(FILE *f)
 enum {
     O_JSON = 256, O_ALLMATCH, O_EXCLUDE, O_FOLLOW, O_QUAR, O_NOARC, O_MAXDEPTH, O_MAXFSIZE,
     O_MAXSSIZE, O_MAXFILES, O_MAXRATIO, O_ALERTEX, O_ALERTENC, O_CACHE, O_NOCACHE, O_NOSUM,
-    O_NOPROG, O_FILELIST, O_TRUST
+    O_NOPROG, O_FILELIST, O_TRUST, O_MAXTIME
 };
 
 static int add_str(const char ***v, size_t *n, const char *s)
@@ -604,6 +605,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"max-filesize", required_argument, 0, O_MAXFSIZE},
         {"max-scansize", required_argument, 0, O_MAXSSIZE},
         {"max-files", required_argument, 0, O_MAXFILES}, {"max-ratio", required_argument, 0, O_MAXRATIO},
+        {"max-scantime", required_argument, 0, O_MAXTIME},
         {"alert-exceeds-max", no_argument, 0, O_ALERTEX}, {"alert-encrypted", no_argument, 0, O_ALERTENC},
         {"cache-dir", required_argument, 0, O_CACHE}, {"no-cache", no_argument, 0, O_NOCACHE},
         {"no-summary", no_argument, 0, O_NOSUM}, {"no-progress", no_argument, 0, O_NOPROG},
@@ -645,14 +647,15 @@ static int parse_args(int argc, char **argv, options *o)
         case O_NOCACHE: o->no_cache = 1; break;
         case O_NOSUM: o->no_summary = 1; break;
         case O_NOPROG: o->progress = 0; break;
-        case O_MAXDEPTH: case O_MAXFILES: case O_MAXRATIO:
+        case O_MAXDEPTH: case O_MAXFILES: case O_MAXRATIO: case O_MAXTIME:
             if (cli_parse_uint(optarg, UINT32_MAX, &v)) {
                 fprintf(stderr, "khien scan: %s takes a whole number, not '%s'\n", argv[optind - 1], optarg);
                 return -1;
             }
             if (c == O_MAXDEPTH) o->sopts.limits.max_depth = (uint32_t)v;
             else if (c == O_MAXFILES) o->sopts.limits.max_files = (uint32_t)v;
-            else o->sopts.limits.max_ratio = (uint32_t)v;
+            else if (c == O_MAXRATIO) o->sopts.limits.max_ratio = (uint32_t)v;
+            else o->sopts.limits.max_scantime = (uint32_t)v;
             break;
         case O_MAXFSIZE: case O_MAXSSIZE:
             if (cli_parse_size(optarg, &v)) {

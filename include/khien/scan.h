@@ -31,6 +31,8 @@ typedef struct kh_limits {
     uint32_t max_files;      /* members taken from one top-level file; default 10000 */
     uint32_t max_ratio;      /* extracted / compressed bytes of one container; default 250 */
     uint64_t ratio_min_bytes;/* the ratio is checked only past this many bytes; default 16 MiB */
+    uint32_t max_scantime;   /* milliseconds for one top-level file and all its layers, checked
+                                before each object and each 1 MiB read; default 120000 */
 } kh_limits;
 
 KH_API void kh_limits_default(kh_limits *out);

@@ -30,6 +30,7 @@ void kh_limits_default(kh_limits *out)
     out->max_files = 10000;
     out->max_ratio = 250;
     out->ratio_min_bytes = 16ull << 20;
+    out->max_scantime = 120000;
 }
 
 void kh_scan_opts_default(kh_scan_opts *out)
@@ -121,6 +122,8 @@ typedef struct run {
     kh_err fatal; /* out of memory, matcher failure */
     uint64_t parts_of;  /* size of the object whose lib/formats parts are being handed out */
     khi_buf *zipx_done; /* names of the ZIP members fmt_zipx took (NUL-separated), or NULL */
+    double deadline;    /* khi_now() past which the file's time is up (max-scantime); 0 none */
+    int timed_out;
 } run;
 
 static void emit_meta(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name,
@@ -152,6 +155,25 @@ static void emit_meta(run *r, kh_event_kind kind, kh_sig_kind sk, const char *na
 static void emit(run *r, kh_event_kind kind, kh_sig_kind sk, const char *name, const char *detail)
 {
     emit_meta(r, kind, sk, name, detail, NULL, 0);
+}
+
+/* Has this top-level file used up its time (max-scantime)? The first time it has, say so (on the
+ * object being scanned then) and stop: every walk unwinds as after a detection. */
+static int out_of_time(run *r)
+{
+    if (r->timed_out || !r->deadline)
+        return r->timed_out;
+    if (khi_now() < r->deadline)
+        return 0;
+    r->timed_out = 1;
+    char detail[160];
+    khi_snprintf(detail, sizeof(detail),
+                 "scanning this file took over %u ms (max-scantime); the rest of it was not scanned",
+                 r->sc->opts.limits.max_scantime);
+    emit(r, (r->sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) ? KH_EVENT_DETECTION : KH_EVENT_WARNING,
+         KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxScanTime", detail);
+    r->stop = 1;
+    return 1;
 }
 
 /* A logical subsignature matched: count it; the expression is evaluated after the object. */
@@ -489,7 +511,7 @@ static int stream_matchers(run *r, const objsrc *o, khi_ftype type)
         err = khi_hsstream_open(e->bodies, r->sc->scratch, o->len, khi_ftype_target(type),
                                 on_body_hit_stream, r, read_at, (void *)o, &hs);
     uint64_t off = 0;
-    while (err == KH_OK && off < o->len && !r->fatal) {
+    while (err == KH_OK && off < o->len && !r->fatal && !out_of_time(r)) {
         int hs_live = hs && !khi_hsstream_stopped(hs);
         /* a body hit already decides, unless an allow-list entry could still clear it */
         if (!hs_live && (!types || (r->npending && !allmatch && !fp_possible)))
@@ -674,7 +696,8 @@ out:
 
 static void scan_object(run *r, const objsrc *o)
 {
-
+    if (out_of_time(r))
+        return;
     const kh_engine *e = r->sc->engine;
     r->res->objects++;
     r->res->bytes_scanned += o->len;
@@ -839,6 +862,8 @@ kh_err khi_scan_top(kh_scanner *sc, const uint8_t *data, int fd, uint64_t len, c
     r.res = res;
     r.budget.limits = &sc->opts.limits;
     r.budget.tmp_dir = sc->tmp_dir;
+    if (sc->opts.limits.max_scantime)
+        r.deadline = khi_now() + sc->opts.limits.max_scantime / 1000.0;
     khi_buf_init(&r.path);
     if (khi_buf_puts(&r.path, name ? name : "") != KH_OK)
         r.fatal = KH_ENOMEM;

@@ -131,6 +131,14 @@ K scan --max-ratio 0 -d "$DB" "$T/big/big.tar.gz" > "$T/out" 2>&1
 check "member past the in-memory size is scanned" has "$T/out" "big.tar.gz//big.bin: Eicar-Test-Signature FOUND"
 K scan --max-filesize 1M -d "$DB" "$T/big/big.tar.gz" > "$T/out" 2>&1
 check "member over --max-filesize reported" has "$T/out" "Heuristics.Limits.Exceeded.MaxFileSize WARNING"
+# time per file: reading the 40 MB file takes far longer than 1 ms (it runs out on the file
+# itself or on its member, depending on the machine)
+K scan --max-ratio 0 --max-scantime 1 -d "$DB" "$T/big/big.tar.gz" > "$T/out" 2>&1; expect_status "--max-scantime: warning only" 0 $?
+check "time limit reported" has "$T/out" "Heuristics.Limits.Exceeded.MaxScanTime WARNING"
+check "nothing scanned after the time is up" hasnt "$T/out" "Eicar-Test-Signature"
+K scan --max-ratio 0 --max-scantime 1 --alert-exceeds-max -d "$DB" "$T/big/big.tar.gz" > "$T/out" 2>&1; expect_status "--max-scantime with --alert-exceeds-max" 1 $?
+check "time limit as a detection" has "$T/out" "Heuristics.Limits.Exceeded.MaxScanTime FOUND"
+K scan --max-scantime 1x -d "$DB" "$T/big/big.tar.gz" > "$T/out" 2>&1; expect_status "--max-scantime 1x refused" 2 $?
 
 # --- quarantine round trip ---
 mkdir -p "$T/q"; eicar "$T/q/evil.com"; chmod 640 "$T/q/evil.com"; sum=$(sha256sum < "$T/q/evil.com")

@@ -167,3 +167,18 @@ for f in bind.log dnsmasq.log; do
     printf 'grep %-12s %10d lines %8.2f s %12.0f lines/s  rss %d MB  (%s matching lines)\n' "$f" "$lines" "$wall" \
         "$(echo "$lines / $wall" | bc -l)" "$((rss / 1024))" "$(cat "$OUT/grep.out")"
 done
+
+echo
+echo "== one big file on several threads (-j N cuts a plain log in parts; lines/s: reading+matching only)"
+printf '%-11s %4s %10s %8s %14s %10s\n' format jobs lines wall_s lines/s rss_MB
+for f in bind:bind.log dnsmasq:dnsmasq.log; do
+    fmt=${f%%:*} file=${f#*:}
+    lines=$(wc -l < "$OUT/$file")
+    for j in 1 2 4; do
+        [ "$j" -le "$(nproc)" ] || continue
+        /usr/bin/time -f "%e %M" -o "$OUT/time.j" "$KHIEN" dns scan -q -j "$j" --no-dga -l "$IND" --format "$fmt" "$OUT/$file" > "$OUT/scan.j.out" 2>&1 || true
+        read -r wall rss < <(tail -1 "$OUT/time.j")
+        own=$(grep -oE '\(([0-9]+) lines/s\)' "$OUT/scan.j.out" | tr -dc 0-9)
+        printf '%-11s %4d %10d %8.2f %14s %10d\n' "$fmt" "$j" "$lines" "$wall" "$own" "$((rss / 1024))"
+    done
+done

@@ -305,6 +305,21 @@ typedef struct scan_opts {
     kh_dns_analyzer_opts ao;
 } scan_opts;
 
+/* A piece of work: a whole log, or part `part` of `nparts` of a big plain one (-j N reads one
+ * big file on N threads). A part's malformed lines are numbered from its own first line, so they
+ * are kept (the first DIAG_KEEP) and shown at the end, numbered in the file. */
+#define DIAG_KEEP 10
+#define SPLIT_MIN ((uint64_t)32 << 20) /* no part smaller than this */
+
+typedef struct piece {
+    const char *path;
+    unsigned part, nparts;
+    kh_dns_reader_stats st;
+    unsigned ndiag;
+    uint64_t diag_line[DIAG_KEEP];
+    char diag_msg[DIAG_KEEP][160];
+} piece;
+
 typedef struct job {
     const scan_opts *o;
     const kh_dns_indset *set;
@@ -313,6 +328,7 @@ typedef struct job {
     kh_dns_analyzer *an;
     kh_dns_reader_stats st;
     unsigned errors;
+    piece *cur;
 } job;
 
 static void on_log_diag(void *ud, const char *file, uint64_t line, const char *msg)
@@ -320,15 +336,26 @@ static void on_log_diag(void *ud, const char *file, uint64_t line, const char *m
     job *j = ud;
     if (j->o->quiet)
         return;
+    piece *p = j->cur;
+    if (p->nparts > 1) {
+        if (p->ndiag < DIAG_KEEP) {
+            p->diag_line[p->ndiag] = line;
+            snprintf(p->diag_msg[p->ndiag], sizeof(p->diag_msg[0]), "%s", msg);
+            p->ndiag++;
+        }
+        return;
+    }
     pthread_mutex_lock(j->mu);
     fprintf(stderr, "khien dns scan: %s:%llu: malformed line skipped: %s\n", file, (unsigned long long)line, msg);
     pthread_mutex_unlock(j->mu);
 }
 
-static void scan_one(job *j, const char *path)
+static void scan_one(job *j, piece *p)
 {
     kh_dns_reader *r = NULL;
-    kh_err err = kh_dns_reader_open(path, j->o->fmt, &r);
+    const char *path = p->path;
+    kh_err err = p->nparts > 1 ? kh_dns_reader_open_part(path, j->o->fmt, p->part, p->nparts, &r)
+                               : kh_dns_reader_open(path, j->o->fmt, &r);
     if (err != KH_OK) {
         pthread_mutex_lock(j->mu);
         fprintf(stderr, "khien dns scan: %s: %s\n", path,
@@ -337,6 +364,7 @@ static void scan_one(job *j, const char *path)
         j->errors++;
         return;
     }
+    j->cur = p;
     kh_dns_reader_set_diag(r, on_log_diag, j);
     kh_dns_rec rec;
     int have = 0;
@@ -357,19 +385,18 @@ static void scan_one(job *j, const char *path)
         pthread_mutex_unlock(j->mu);
         j->errors++;
     }
-    kh_dns_reader_stats st;
-    kh_dns_reader_get_stats(r, &st);
-    j->st.lines += st.lines;
-    j->st.records += st.records;
-    j->st.ignored += st.ignored;
-    j->st.malformed += st.malformed;
-    j->st.bytes += st.bytes;
+    kh_dns_reader_get_stats(r, &p->st);
+    j->st.lines += p->st.lines;
+    j->st.records += p->st.records;
+    j->st.ignored += p->st.ignored;
+    j->st.malformed += p->st.malformed;
+    j->st.bytes += p->st.bytes;
     kh_dns_reader_destroy(r);
 }
 
 typedef struct pool_job {
-    size_t next, nlogs; /* next: shared cursor over logs, under mu */
-    char **logs;
+    size_t next, npieces; /* next: shared cursor over pieces, under mu */
+    piece *pieces;
     pthread_mutex_t mu;
 } pool_job;
 
@@ -385,11 +412,45 @@ static void *pool_worker(void *arg)
         pthread_mutex_lock(&w->pj->mu);
         size_t i = w->pj->next++;
         pthread_mutex_unlock(&w->pj->mu);
-        if (i >= w->pj->nlogs)
+        if (i >= w->pj->npieces)
             break;
-        scan_one(w->j, w->pj->logs[i]);
+        scan_one(w->j, &w->pj->pieces[i]);
     }
     return NULL;
+}
+
+/* How many parts to read path in with jobs threads: 1 unless it is a plain log of at least
+ * 2 * SPLIT_MIN bytes that can be cut (not compressed, not dnstap, not standard input). */
+static unsigned parts_for(const char *path, kh_dns_format fmt, unsigned jobs)
+{
+    struct stat sb;
+    if (jobs < 2 || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+        (uint64_t)sb.st_size < 2 * SPLIT_MIN)
+        return 1;
+    uint64_t n = (uint64_t)sb.st_size / SPLIT_MIN;
+    unsigned parts = n < jobs ? (unsigned)n : jobs;
+    kh_dns_reader *r = NULL;
+    if (kh_dns_reader_open_part(path, fmt, 0, parts, &r) != KH_OK)
+        return 1;
+    kh_dns_reader_destroy(r);
+    return parts;
+}
+
+/* The kept diagnostics of cut files, numbered in the file (the parts before add their lines). */
+static void print_part_diags(const piece *pieces, size_t n)
+{
+    uint64_t base = 0;
+    for (size_t i = 0; i < n; i++) {
+        const piece *p = &pieces[i];
+        if (p->nparts < 2)
+            continue;
+        if (p->part == 0)
+            base = 0;
+        for (unsigned k = 0; k < p->ndiag; k++)
+            fprintf(stderr, "khien dns scan: %s:%llu: malformed line skipped: %s\n", p->path,
+                    (unsigned long long)(base + p->diag_line[k]), p->diag_msg[k]);
+        base += p->st.lines;
+    }
 }
 
 static void json_client(const kh_dns_client *c)
@@ -635,19 +696,31 @@ static int dns_scan(int argc, char **argv)
         }
     }
     double t1 = now_s();
-    size_t nlogs = (size_t)(argc - optind);
-    unsigned nj = o.jobs < nlogs ? o.jobs : (unsigned)nlogs;
-    job *jobs = calloc(nj, sizeof(job));
+    size_t nlogs = (size_t)(argc - optind), npieces = 0;
+    unsigned *parts = calloc(nlogs, sizeof(unsigned));
+    for (size_t i = 0; parts && i < nlogs; i++) {
+        parts[i] = parts_for(argv[optind + (int)i], o.fmt, o.jobs);
+        npieces += parts[i];
+    }
+    piece *pieces = calloc(npieces ? npieces : 1, sizeof(piece));
+    for (size_t i = 0, k = 0; pieces && parts && i < nlogs; i++)
+        for (unsigned p = 0; p < parts[i]; p++, k++) {
+            pieces[k].path = argv[optind + (int)i];
+            pieces[k].part = p;
+            pieces[k].nparts = parts[i];
+        }
+    unsigned nj = o.jobs < npieces ? o.jobs : (unsigned)npieces;
+    job *jobs = calloc(nj ? nj : 1, sizeof(job));
     pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
     pool_job pj;
     memset(&pj, 0, sizeof(pj));
-    pj.logs = argv + optind;
-    pj.nlogs = nlogs;
+    pj.pieces = pieces;
+    pj.npieces = npieces;
     pthread_mutex_init(&pj.mu, NULL);
-    worker_arg *wa = calloc(nj, sizeof(worker_arg));
-    pthread_t *th = calloc(nj, sizeof(pthread_t));
+    worker_arg *wa = calloc(nj ? nj : 1, sizeof(worker_arg));
+    pthread_t *th = calloc(nj ? nj : 1, sizeof(pthread_t));
     unsigned errors = 0, started = 0;
-    if (!jobs || !wa || !th) {
+    if (!jobs || !wa || !th || !parts || !pieces) {
         fprintf(stderr, "khien dns scan: out of memory\n");
         errors++;
         nj = 0;
@@ -670,6 +743,8 @@ static int dns_scan(int argc, char **argv)
     if (nj > 1)
         for (unsigned i = 0; i < started; i++)
             pthread_join(th[i], NULL);
+    if (pieces)
+        print_part_diags(pieces, npieces);
     kh_dns_reader_stats rs;
     memset(&rs, 0, sizeof(rs));
     for (unsigned i = 0; i < nj; i++) {
@@ -703,6 +778,8 @@ static int dns_scan(int argc, char **argv)
     free(jobs);
     free(wa);
     free(th);
+    free(parts);
+    free(pieces);
     pthread_mutex_destroy(&pj.mu);
     kh_dns_dga_destroy(model);
     kh_dns_indset_destroy(set);

@@ -201,6 +201,19 @@ KH_API kh_err kh_dns_reader_open(const char *path, kh_dns_format fmt, kh_dns_rea
  * a socket), KH_EACCES, KH_EIO (bind/listen failed), KH_ENOMEM.
  */
 KH_API kh_err kh_dns_reader_open_dnstap(const char *endpoint, kh_dns_reader **out_r);
+/*
+ * Part `part` (0 .. nparts-1) of a plain log file, for reading one big file on several threads:
+ * the lines that start in bytes [size*part/nparts, size*(part+1)/nparts) of the file as it is
+ * at open. The format is named or detected from the head of the file, and the header lines the
+ * head starts with (Zeek's #fields, a CSV header row) are read into the parser first, so every
+ * part parses as the whole file would; the parts' records, lines and bytes add up to the whole
+ * file's. Diagnostics count lines from the part's first line: add the lines of the parts before
+ * (kh_dns_reader_get_stats) for the line in the file. path: borrowed. *out_r: owned.
+ * Returns as kh_dns_reader_open, KH_EINVAL for standard input, a compressed or dnstap file or
+ * part >= nparts, KH_EFORMAT when fmt is AUTO and the head fits no format.
+ */
+KH_API kh_err kh_dns_reader_open_part(const char *path, kh_dns_format fmt, unsigned part,
+                                      unsigned nparts, kh_dns_reader **out_r);
 /* A reader over bytes in memory (borrowed: keep data alive until destroy); name for diags. */
 KH_API kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t len,
                                      kh_dns_format fmt, kh_dns_reader **out_r);

@@ -69,6 +69,8 @@ void khi_dns_in_close(khi_dns_in *in);
 kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size);
 /* Skip to the current end of a plain file (follow from now on); KH_EINVAL for other sources. */
 kh_err khi_dns_in_seek_end(khi_dns_in *in);
+/* Go to byte off of a plain file (KH_EINVAL for memory, standard input, compressed input). */
+kh_err khi_dns_in_seek(khi_dns_in *in, uint64_t off);
 /* Whole input into a new NUL-terminated buffer (khi_free); KH_ELIMIT past limit bytes. */
 kh_err khi_dns_read_all(const char *path, size_t limit, char **out_data, size_t *out_len);
 

@@ -167,6 +167,16 @@ kh_err khi_dns_in_seek_end(khi_dns_in *in)
     return KH_OK;
 }
 
+kh_err khi_dns_in_seek(khi_dns_in *in, uint64_t off)
+{
+    if (in->is_mem || in->ar || !in->own_fd || off > (uint64_t)INT64_MAX)
+        return KH_EINVAL;
+    if (lseek(in->fd, (off_t)off, SEEK_SET) < 0)
+        return khi_errno_to_kh(errno);
+    in->head_len = in->head_off = 0;
+    return KH_OK;
+}
+
 kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size)
 {
     struct stat st;

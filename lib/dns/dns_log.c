@@ -42,6 +42,11 @@ struct kh_dns_reader {
     uint64_t skip_left;   /* dnstap: bytes of an oversized frame still to skip */
     uint64_t quiet_until; /* dnstap followed from the end: data frames before this offset dropped */
     khi_dns_tapsrv *srv;  /* dnstap: frames from a socket instead of in */
+    /* a part of a file (kh_dns_reader_open_part): reading began at file offset origin; lines
+     * starting at or past offset limit belong to the next part, and with part_skip the bytes up
+     * to the first newline to the part before */
+    int limited, part_skip;
+    uint64_t origin, limit, read_total;
 };
 
 static const char *const fmt_names[KH_DNS_FMT_COUNT] = {
@@ -217,6 +222,90 @@ kh_err kh_dns_reader_open_mem(const char *name, const void *data, size_t len, kh
     return reader_new(name ? name : "memory", in, fmt, out_r);
 }
 
+static kh_err detect(kh_dns_reader *r);
+static kh_err fill(kh_dns_reader *r);
+
+/* The header lines a file starts with (Zeek's #separator/#fields, a CSV header row) through the
+ * parser, up to its first record, so that a part read from the middle parses as the whole file
+ * would. What this reads is not counted and not reported. */
+static void prime_header(kh_dns_reader *r)
+{
+    kh_dns_rec rec;
+    const char *p = r->buf + r->start, *e = r->buf + r->end;
+    for (unsigned n = 0; p < e && n < 64; n++) {
+        const char *nl = memchr(p, '\n', (size_t)(e - p));
+        if (!nl)
+            break;
+        size_t len = (size_t)(nl - p);
+        if (len && p[len - 1] == '\r')
+            len--;
+        const char *why = NULL;
+        memset(&rec, 0, sizeof(rec));
+        if (len && r->parse(r->st, p, len, &rec, &why) == KHI_PARSE_REC)
+            break;
+        p = nl + 1;
+    }
+}
+
+kh_err kh_dns_reader_open_part(const char *path, kh_dns_format fmt, unsigned part, unsigned nparts,
+                               kh_dns_reader **out_r)
+{
+    if (!path || !out_r || (unsigned)fmt >= KH_DNS_FMT_COUNT || fmt == KH_DNS_FMT_DNSTAP ||
+        part >= nparts || strcmp(path, "-") == 0)
+        return KH_EINVAL;
+    *out_r = NULL;
+    khi_dns_in *in = NULL;
+    kh_err err = khi_dns_in_open(path, &in);
+    if (err != KH_OK)
+        return err;
+    uint64_t size = 0;
+    err = khi_dns_in_size(in, &size); /* KH_EINVAL for a compressed file */
+    if (err != KH_OK) {
+        khi_dns_in_close(in);
+        return err;
+    }
+    kh_dns_reader *r = NULL;
+    err = reader_new(path, in, fmt, &r);
+    if (err != KH_OK)
+        return err;
+    if (!r->detected) {
+        err = detect(r);
+        if (err == KH_OK && !r->detected)
+            err = KH_EFORMAT; /* empty */
+        if (err == KH_OK && r->fmt == KH_DNS_FMT_DNSTAP)
+            err = KH_EINVAL;
+        if (err != KH_OK)
+            goto out;
+    } else {
+        while (!r->eof && r->end < 65536 && (err = fill(r)) == KH_OK) {
+        }
+        if (err != KH_OK)
+            goto out;
+    }
+    if (part > 0)
+        prime_header(r);
+    uint64_t from = size / nparts * part + size % nparts * part / nparts;
+    r->limit = size / nparts * (part + 1) + size % nparts * (part + 1) / nparts;
+    /* from one byte early: if that byte ends a line, the part's first line starts at from */
+    r->origin = from ? from - 1 : 0;
+    r->part_skip = from > 0;
+    r->limited = 1;
+    err = khi_dns_in_seek(r->in, r->origin);
+    if (err != KH_OK)
+        goto out;
+    r->start = r->end = 0;
+    r->eof = 0;
+    r->read_total = 0;
+    memset(&r->stats, 0, sizeof(r->stats));
+out:
+    if (err != KH_OK) {
+        kh_dns_reader_destroy(r);
+        return err;
+    }
+    *out_r = r;
+    return KH_OK;
+}
+
 kh_err kh_dns_reader_open_dnstap(const char *endpoint, kh_dns_reader **out_r)
 {
     if (!endpoint || !out_r)
@@ -325,6 +414,7 @@ static kh_err fill(kh_dns_reader *r)
         if (got) {
             r->end += got;
             r->stats.bytes += got;
+            r->read_total += got;
             return KH_OK;
         }
         if (!r->follow || (r->stop && *r->stop)) {
@@ -492,6 +582,30 @@ kh_err kh_dns_reader_next(kh_dns_reader *r, kh_dns_rec *rec, int *out_have)
     for (;;) {
         char *p = r->buf + r->start;
         size_t avail = r->end - r->start;
+        if (r->limited) {
+            if (r->part_skip) { /* the rest of the part before's last line */
+                char *nl = memchr(p, '\n', avail);
+                size_t k = nl ? (size_t)(nl - p) + 1 : avail;
+                r->start += k;
+                r->stats.bytes -= k;
+                if (nl) {
+                    r->part_skip = 0;
+                    continue;
+                }
+                if (r->eof)
+                    return KH_OK;
+                kh_err err = fill(r);
+                if (err != KH_OK)
+                    return err;
+                continue;
+            }
+            if (r->origin + r->read_total - avail >= r->limit && !r->skipping) {
+                r->stats.bytes -= avail; /* the next part's */
+                r->start = r->end;
+                r->eof = 1;
+                return KH_OK;
+            }
+        }
         char *nl = memchr(p, '\n', avail);
         size_t len;
         if (nl) {

@@ -75,6 +75,30 @@ check "gzip+zstd+xz+plain lines all read" has "$T/out" "Log lines: 41 (records 2
 check "merged counts per client" grep -qE '^192\.0\.2\.20: INFECTED families=emotet domains=a\.b\.evil-c2\.com\(4\) queries=8' "$T/out"
 cat "$D/logs/unbound.log" | K dns scan --no-dga "${L[@]}" - > "$T/out" 2>&1; expect_status "standard input" 1 $?
 
+# --- one big file on several threads: cut in parts, same report as one thread ---
+python3 - "$T/big.log" <<'PY'
+import sys
+bad = {1000, 250001, 455555}
+with open(sys.argv[1], "w") as f:
+    for i in range(1, 480001):
+        if i in bad:
+            f.write("this line is not a query %d\n" % i)
+            continue
+        c = "10.%d.%d.%d" % (i % 7, (i // 7) % 250, i % 200 + 1)
+        name = "a%d.b.evil-c2.com" % (i % 13) if i % 997 == 0 else "www%d.example.com" % (i % 5000)
+        f.write("25-Nov-2026 %02d:%02d:%02d.000 queries: info: client @0x7f1c8c0a1b68 %s#%d (%s): "
+                "query: %s IN A +E(0)K (192.0.2.1)\n" % (i // 360000 % 24, i // 6000 % 60, i // 100 % 60, c, 1024 + i % 60000, name, name))
+PY
+K dns scan --no-dga --json "${L[@]}" -j 1 "$T/big.log" > "$T/j1" 2> "$T/j1.err"; expect_status "big log, -j 1" 1 $?
+K dns scan --no-dga --json "${L[@]}" -j 4 "$T/big.log" > "$T/j4" 2> "$T/j4.err"; expect_status "big log, -j 4 (cut in parts)" 1 $?
+check "big log is over 64 MiB (so it is cut)" test "$(stat -c %s "$T/big.log")" -gt 67108864
+grep -v '"type": *"summary"\|elapsed\|seconds\|per_s' "$T/j1" | sort > "$T/j1.s"; grep -v '"type": *"summary"\|elapsed\|seconds\|per_s' "$T/j4" | sort > "$T/j4.s"
+check "parts give the same per-client report as one thread" cmp -s "$T/j1.s" "$T/j4.s"
+check "the report is not empty" test "$(grep -c evil-c2 "$T/j1.s")" -gt 100
+check "malformed lines numbered in the file, -j 1" grep -q "big.log:250001: malformed" "$T/j1.err"
+check "malformed lines numbered in the file, cut in parts" diff <(sort "$T/j1.err") <(sort "$T/j4.err")
+check "all three malformed lines shown" test "$(grep -c 'malformed line skipped' "$T/j4.err")" -eq 3
+
 # --- names: IDN, case, trailing dot, parents ---
 printf 'bücher-böse.example\n# comment\nEVIL.Example.ORG.\n' > "$T/idn.txt"
 cat > "$T/idn.log" <<'LOG'

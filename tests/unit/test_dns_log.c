@@ -3,7 +3,8 @@
  * automatically, the right records with client, name, type, code and time, malformed lines
  * counted with their line numbers while the run goes on, over-long lines, compressed input,
  * the time helpers, and for dnstap: oversized and cut-short frames, and the wire-format
- * question parser on hostile names.
+ * question parser on hostile names; a file read in parts (as -j N does with one big file)
+ * gives the whole file's records, counts and malformed-line numbers for any cut.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <khien/dns.h>
@@ -118,6 +120,161 @@ static void test_dns_log_formats(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
         run_case(&cases[i]);
+}
+
+/* Everything a reader yields, as text: one line per record, then the counters; bad lines
+ * (numbered from line_base on) go to diag_lines. */
+typedef struct dump {
+    char *text;
+    size_t len, cap;
+    uint64_t line_base;
+    char diag_lines[512];
+} dump;
+
+static void dump_add(dump *d, const char *fmt, ...)
+{
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    assert_true(n > 0 && (size_t)n < sizeof(tmp));
+    if (d->len + (size_t)n + 1 > d->cap) {
+        d->cap = (d->len + (size_t)n + 1) * 2;
+        d->text = realloc(d->text, d->cap);
+        assert_non_null(d->text);
+    }
+    memcpy(d->text + d->len, tmp, (size_t)n + 1);
+    d->len += (size_t)n;
+}
+
+static void on_diag_dump(void *ud, const char *file, uint64_t line, const char *msg)
+{
+    dump *d = ud;
+    (void)file;
+    (void)msg;
+    size_t n = strlen(d->diag_lines);
+    khi_snprintf(d->diag_lines + n, sizeof(d->diag_lines) - n, "%llu ",
+                 (unsigned long long)(d->line_base + line));
+}
+
+static void read_all(kh_dns_reader *r, dump *d, kh_dns_reader_stats *sum)
+{
+    kh_dns_reader_set_diag(r, on_diag_dump, d);
+    kh_dns_rec rec;
+    int have = 0;
+    for (;;) {
+        assert_int_equal(kh_dns_reader_next(r, &rec, &have), KH_OK);
+        if (!have)
+            break;
+        dump_add(d, "%.*s|%.*s|%.*s|%d|%lld|%d\n", (int)rec.client_len, rec.client, (int)rec.qname_len,
+                 rec.qname, (int)rec.qtype_len, rec.qtype, rec.rcode, (long long)rec.time_ms, rec.is_query);
+    }
+    kh_dns_reader_stats st;
+    kh_dns_reader_get_stats(r, &st);
+    sum->lines += st.lines;
+    sum->records += st.records;
+    sum->ignored += st.ignored;
+    sum->malformed += st.malformed;
+    sum->bytes += st.bytes;
+    d->line_base += st.lines;
+}
+
+/* path read whole and in 1 to 60 parts (files of 0.5-5 KB: cuts land mid-line, just after a
+ * newline and inside the header lines) gives the same records, counters and bad-line numbers */
+static void compare_parts(const char *path, kh_dns_format fmt, uint64_t min_records)
+{
+    kh_dns_reader *r = NULL;
+    dump whole;
+    memset(&whole, 0, sizeof(whole));
+    kh_dns_reader_stats ws;
+    memset(&ws, 0, sizeof(ws));
+    assert_int_equal(kh_dns_reader_open(path, KH_DNS_FMT_AUTO, &r), KH_OK);
+    read_all(r, &whole, &ws);
+    kh_dns_reader_destroy(r);
+    if (ws.records < min_records)
+        fail_msg("%s: %llu records read whole", path, (unsigned long long)ws.records);
+    for (unsigned nparts = 1; nparts <= 60; nparts++) {
+        dump d;
+        memset(&d, 0, sizeof(d));
+        kh_dns_reader_stats ps;
+        memset(&ps, 0, sizeof(ps));
+        for (unsigned part = 0; part < nparts; part++) {
+            assert_int_equal(kh_dns_reader_open_part(path, KH_DNS_FMT_AUTO, part, nparts, &r), KH_OK);
+            read_all(r, &d, &ps);
+            assert_int_equal(kh_dns_reader_format(r), fmt);
+            kh_dns_reader_destroy(r);
+        }
+        if (d.len != whole.len || memcmp(d.text, whole.text, d.len) != 0 || ps.lines != ws.lines ||
+            ps.records != ws.records || ps.ignored != ws.ignored || ps.malformed != ws.malformed ||
+            ps.bytes != ws.bytes || strcmp(d.diag_lines, whole.diag_lines) != 0)
+            fail_msg("%s in %u parts: records %llu/%llu lines %llu/%llu ignored %llu/%llu bytes "
+                     "%llu/%llu bad lines '%s' / '%s'",
+                     path, nparts, (unsigned long long)ps.records, (unsigned long long)ws.records,
+                     (unsigned long long)ps.lines, (unsigned long long)ws.lines,
+                     (unsigned long long)ps.ignored, (unsigned long long)ws.ignored,
+                     (unsigned long long)ps.bytes, (unsigned long long)ws.bytes, d.diag_lines,
+                     whole.diag_lines);
+        free(d.text);
+    }
+    free(whole.text);
+}
+
+static void write_file(const char *path, const char *head, const char *line_fmt, unsigned n)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(head, f);
+    for (unsigned i = 0; i < n; i++)
+        fprintf(f, line_fmt, i, i % 7, i);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_dns_log_parts(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].fmt == KH_DNS_FMT_DNSTAP)
+            continue;
+        char path[4200];
+        khi_snprintf(path, sizeof(path), "%s/%s", datadir, cases[i].file);
+        compare_parts(path, cases[i].fmt, cases[i].records);
+    }
+    /* columns in an order only the header tells: every part must have read the header */
+    char tmp[] = "/tmp/khien-test-dns-XXXXXX";
+    int fd = mkstemp(tmp);
+    assert_true(fd >= 0);
+    close(fd);
+    write_file(tmp,
+               "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n"
+               "#path\tdns\n#fields\tquery\trcode\tid.orig_h\tts\n#types\tstring\tcount\taddr\ttime\n",
+               "host%u.example.net\t%u\t192.0.2.%u\t1795595701.000\n", 120);
+    compare_parts(tmp, KH_DNS_FMT_ZEEK, 120);
+    write_file(tmp, "qname,rcode,client,time\n", "host%u.example.net,%u,192.0.2.%u,1795595701\n", 120);
+    compare_parts(tmp, KH_DNS_FMT_CSV, 120);
+    unlink(tmp);
+    /* what cannot be cut: dnstap, compressed files, standard input, a part past the last */
+    char path[4200];
+    kh_dns_reader *r = NULL;
+    khi_snprintf(path, sizeof(path), "%s/dnstap.fstrm", datadir);
+    assert_int_equal(kh_dns_reader_open_part(path, KH_DNS_FMT_AUTO, 0, 2, &r), KH_EINVAL);
+    assert_null(r);
+    assert_int_equal(kh_dns_reader_open_part("-", KH_DNS_FMT_BIND, 0, 2, &r), KH_EINVAL);
+    khi_snprintf(path, sizeof(path), "%s/bind.log", datadir);
+    assert_int_equal(kh_dns_reader_open_part(path, KH_DNS_FMT_AUTO, 2, 2, &r), KH_EINVAL);
+    char gz[] = "/tmp/khien-test-dns-XXXXXX";
+    fd = mkstemp(gz);
+    assert_true(fd >= 0);
+    close(fd);
+    char cmd[8600];
+    khi_snprintf(cmd, sizeof(cmd), "gzip -c '%s' > '%s'", path, gz);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(kh_dns_reader_open(gz, KH_DNS_FMT_AUTO, &r), KH_OK); /* readable whole */
+    kh_dns_reader_destroy(r);
+    r = NULL;
+    assert_int_equal(kh_dns_reader_open_part(gz, KH_DNS_FMT_AUTO, 0, 2, &r), KH_EINVAL);
+    assert_null(r);
+    unlink(gz);
 }
 
 static void test_dns_log_named_format(void **state)
@@ -328,7 +485,7 @@ int main(void)
         cmocka_unit_test(test_dns_log_formats),   cmocka_unit_test(test_dns_log_named_format),
         cmocka_unit_test(test_dns_log_long_line), cmocka_unit_test(test_dns_log_unknown),
         cmocka_unit_test(test_dns_log_time),      cmocka_unit_test(test_dns_log_dnstap_frames),
-        cmocka_unit_test(test_dns_log_wire_names),
+        cmocka_unit_test(test_dns_log_wire_names), cmocka_unit_test(test_dns_log_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

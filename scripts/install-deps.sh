@@ -39,6 +39,8 @@ test_pkgs=(
                              # sending dnstap to khien dns watch (Debian's is built --enable-dnstap)
   systemd                    # systemd-analyze verify checks the agent's service file
   chromium chromium-driver   # the web console's tests run in a real browser (WebDriver)
+  qpdf                       # tests encrypt PDFs (RC4 40/128, AES-128, AES-256 R5/R6) as real
+                             # producers do
 )
 
 pkgs=("${build_pkgs[@]}")

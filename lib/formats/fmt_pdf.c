@@ -18,9 +18,15 @@
  *    a /JS stream is named "js-N" instead of "obj-N";
  *  - a stream referenced from the /EF dictionary of a file specification is named by the
  *    file name (/UF, else /F) found in the same object.
- * Encrypted documents (/Encrypt in a trailer or an xref stream): nothing is decrypted; each
- * stream is handed out raw, unless its filter chain decodes it without a single error (which
- * encrypted data never does), so that a fake /Encrypt key does not switch decoding off.
+ * Encrypted documents (/Encrypt in a trailer or an xref stream): when the Standard security
+ * handler opens them with the empty user password (fmt_pdf_crypt.c; what every reader does
+ * without asking, and how malware is usually "encrypted"), each stream is decrypted before its
+ * filters, and the strings of objects outside object streams before they are read (/JS, file
+ * names); cross-reference streams, and metadata when /EncryptMetadata is false, are not
+ * encrypted. Otherwise (a user password, another handler) the file is reported encrypted once,
+ * and each stream is handed out raw, unless its filter chain decodes it without a single
+ * error (which encrypted data never does), so that a fake /Encrypt key does not switch
+ * decoding off.
  *
  * Bounds: one pass over the file for headers with cursors for "endobj" and "endstream" that
  * only move forward, so the indexing is linear; each object's dictionary is parsed only up to
@@ -411,7 +417,12 @@ typedef struct pdf {
     size_t sbuf_cap;
     size_t total; /* bytes decoded so far */
     size_t count; /* objects, those in object streams included */
-    int encrypted;
+    int encrypted; /* encrypted, and not decrypted */
+    size_t enc_at, id_at, enc_bound; /* the trailer's /Encrypt and /ID values (NO_POS: none) */
+    int crypt_on;                    /* decrypting with crypt */
+    khi_pdf_crypt crypt;
+    int encrypt_metadata;
+    uint8_t *cbuf; /* a decrypted string (sbuf_cap bytes) */
     int total_warned, parts_warned;
     int stop;
     kh_err err;
@@ -438,6 +449,11 @@ static void warn(pdf *p, khi_fwarn w, const char *name)
         break;
     case KHI_FWARN_TOTAL:
         khi_snprintf(detail, sizeof(detail), "more than 64 MiB decoded from this pdf; the rest is scanned undecoded");
+        break;
+    case KHI_FWARN_ENCRYPTED:
+        khi_snprintf(detail, sizeof(detail),
+                     "pdf is encrypted and does not open without a password (or its security handler "
+                     "is not the Standard one); streams scanned as they are");
         break;
     default:
         khi_snprintf(detail, sizeof(detail), "more objects in this pdf than its parser reads; the rest not scanned");
@@ -520,8 +536,22 @@ static int count_object(pdf *p)
     return 0;
 }
 
+/* A string of object num/gen, decoded into p->sbuf (l bytes), decrypted when the document is
+ * (top: the object is not inside an object stream, whose objects are not encrypted one by
+ * one). Returns the bytes to use, *l updated. */
+static const uint8_t *plain_string(pdf *p, uint32_t num, uint32_t gen, int top, size_t *l)
+{
+    if (!p->crypt_on || !top)
+        return p->sbuf;
+    size_t out = 0;
+    if (khi_pdf_crypt_data(&p->crypt, 1, num, gen, p->sbuf, *l, p->cbuf, &out) != KH_OK)
+        return p->sbuf;
+    *l = out;
+    return p->cbuf;
+}
+
 /* The /JS strings, /JS stream references and embedded-file references of one object's text. */
-static void examine(pdf *p, const uint8_t *d, size_t n, uint32_t num)
+static void examine(pdf *p, const uint8_t *d, size_t n, uint32_t num, uint32_t gen, int top)
 {
     size_t i = 0, nfile = 0;
     uint32_t files[16];
@@ -536,6 +566,12 @@ static void examine(pdf *p, const uint8_t *d, size_t n, uint32_t num)
             return;
         }
         p->sbuf = nb;
+        nb = khi_realloc(p->cbuf, n + 1);
+        if (!nb) {
+            p->err = KH_ENOMEM;
+            return;
+        }
+        p->cbuf = nb;
         p->sbuf_cap = n + 1;
     }
     while (!p->stop && p->err == KH_OK) {
@@ -559,12 +595,13 @@ static void examine(pdf *p, const uint8_t *d, size_t n, uint32_t num)
                 continue;
             i = at;
             size_t l = string_of(d, &v, p->sbuf);
+            const uint8_t *js = plain_string(p, num, gen, top, &l);
             char name[48];
             if (++njs == 1)
                 khi_snprintf(name, sizeof(name), "js-%u", num);
             else
                 khi_snprintf(name, sizeof(name), "js-%u-%u", num, njs);
-            part(p, p->sbuf, l, name);
+            part(p, js, l, name);
         } else if ((strcmp(key, "UF") == 0 || (strcmp(key, "F") == 0 && !have_uf))) {
             size_t at = i;
             lex(d, n, &at, &v);
@@ -572,7 +609,8 @@ static void examine(pdf *p, const uint8_t *d, size_t n, uint32_t num)
                 continue;
             i = at;
             size_t l = string_of(d, &v, p->sbuf);
-            file_name(p->sbuf, l, fname, sizeof(fname));
+            const uint8_t *fn = plain_string(p, num, gen, top, &l);
+            file_name(fn, l, fname, sizeof(fname));
             have_uf = have_uf || key[0] == 'U';
         } else if (strcmp(key, "EF") == 0) {
             size_t at = i;
@@ -659,6 +697,26 @@ static size_t filters_of(const uint8_t *d, size_t n, size_t dict, khi_pdf_filter
     return nf;
 }
 
+/* Is o's stream encrypted in a document being decrypted? Not a cross-reference stream, not
+ * metadata unless /EncryptMetadata says so, not one with its own /Crypt filter (Identity). */
+static int stream_encrypted(const pdf *p, const pobj *o)
+{
+    if (o->dict == NO_POS)
+        return 1;
+    if (dict_name_is(p->d, o->text_end, o->dict, "Type", "XRef"))
+        return 0;
+    if (!p->encrypt_metadata && dict_name_is(p->d, o->text_end, o->dict, "Type", "Metadata"))
+        return 0;
+    size_t i = dict_get(p->d, o->text_end, o->dict, "Filter");
+    tok t;
+    if (i == NO_POS)
+        return 1;
+    lex(p->d, o->text_end, &i, &t);
+    if (t.t == T_AOPEN)
+        lex(p->d, o->text_end, &i, &t);
+    return !(t.t == T_NAME && name_is(p->d, &t, "Crypt"));
+}
+
 /* Decode the stream of an object by its filter chain. On return *out is either raw (nothing
  * allocated) or *out_owned (khi_free). Limits are reported under name. */
 static void decode(pdf *p, const pobj *o, const char *name, uint8_t **out_owned,
@@ -671,6 +729,21 @@ static void decode(pdf *p, const pobj *o, const char *name, uint8_t **out_owned,
     *out_owned = NULL;
     *out = raw;
     *out_len = o->slen;
+    if (p->crypt_on && stream_encrypted(p, o)) { /* decrypted first: the filters come after */
+        uint8_t *dec = khi_malloc(o->slen ? o->slen : 1);
+        size_t dl = 0;
+        if (!dec) {
+            p->err = KH_ENOMEM;
+            return;
+        }
+        if (khi_pdf_crypt_data(&p->crypt, 0, o->num, o->gen, raw, o->slen, dec, &dl) != KH_OK) {
+            khi_free(dec);
+        } else {
+            *out_owned = dec;
+            *out = dec;
+            *out_len = dl;
+        }
+    }
     uint64_t ratio_cap = (uint64_t)o->slen * KHI_FMT_RATIO;
     if (ratio_cap < KHI_FMT_RATIO_MIN)
         ratio_cap = KHI_FMT_RATIO_MIN;
@@ -780,7 +853,7 @@ static void objstm(pdf *p, const pobj *o)
         char oname[96];
         khi_snprintf(oname, sizeof(oname), "objstm-%u/obj-%u", o->num, (uint32_t)num);
         part(p, s + start, end - start, oname);
-        examine(p, s + start, end - start, (uint32_t)num);
+        examine(p, s + start, end - start, (uint32_t)num, 0, 0);
     }
     khi_free(owned);
 }
@@ -905,9 +978,12 @@ static void index_objects(pdf *p)
                 if (have && nstart < resume)
                     have = find_header(d, n, resume, &next, &nstart);
             }
-            if (dict_name_is(d, cur.text_end, cur.dict, "Type", "XRef") &&
-                dict_get(d, cur.text_end, cur.dict, "Encrypt") != NO_POS)
+            if (!p->encrypted && dict_name_is(d, cur.text_end, cur.dict, "Type", "XRef") &&
+                (p->enc_at = dict_get(d, cur.text_end, cur.dict, "Encrypt")) != NO_POS) {
                 p->encrypted = 1; /* a cross-reference stream is also the trailer */
+                p->id_at = dict_get(d, cur.text_end, cur.dict, "ID");
+                p->enc_bound = cur.text_end;
+            }
         }
         if (!count_object(p))
             break;
@@ -931,10 +1007,137 @@ static void index_objects(pdf *p)
         size_t bound = nh ? (size_t)(nh - d) : n;
         k = skip_ws(d, bound, k);
         if (bound - k >= 2 && d[k] == '<' && d[k + 1] == '<' &&
-            dict_get(d, bound, k, "Encrypt") != NO_POS)
+            (p->enc_at = dict_get(d, bound, k, "Encrypt")) != NO_POS) {
             p->encrypted = 1;
+            p->id_at = dict_get(d, bound, k, "ID");
+            p->enc_bound = bound;
+        }
         h = nh;
     }
+}
+
+/* ---- decryption set-up ---- */
+
+/* The string value at pos (borrowed text d[..n)) decoded into a new pool copy. */
+static const uint8_t *string_at(pdf *p, const uint8_t *d, size_t n, size_t pos, size_t *out_len)
+{
+    tok t;
+    *out_len = 0;
+    if (pos == NO_POS)
+        return NULL;
+    lex(d, n, &pos, &t);
+    if (t.t != T_STR && t.t != T_HEX)
+        return NULL;
+    uint8_t *buf = khi_pool_alloc(&p->pool, t.e - t.s + 1);
+    if (!buf) {
+        p->err = KH_ENOMEM;
+        return NULL;
+    }
+    *out_len = string_of(d, &t, buf);
+    return buf;
+}
+
+/* The method of crypt filter `which` (/StmF or /StrF) of a V 4/5 dictionary: its /CFM in /CF. */
+static khi_pdf_cm crypt_filter(const uint8_t *d, size_t n, size_t dict, const char *which)
+{
+    size_t i = dict_get(d, n, dict, which), cf = dict_get(d, n, dict, "CF");
+    tok t, c;
+    char fname[64];
+    if (i == NO_POS)
+        return KHI_PDF_CM_NONE; /* Identity */
+    lex(d, n, &i, &t);
+    if (t.t != T_NAME || name_is(d, &t, "Identity") || cf == NO_POS)
+        return KHI_PDF_CM_NONE;
+    name_of(d, &t, fname, sizeof(fname));
+    lex(d, n, &cf, &c);
+    if (c.t != T_DOPEN)
+        return KHI_PDF_CM_NONE;
+    size_t f = dict_get(d, n, c.s, fname);
+    if (f == NO_POS)
+        return KHI_PDF_CM_NONE;
+    lex(d, n, &f, &c);
+    if (c.t != T_DOPEN)
+        return KHI_PDF_CM_NONE;
+    if (dict_name_is(d, n, c.s, "CFM", "AESV2"))
+        return KHI_PDF_CM_AESV2;
+    if (dict_name_is(d, n, c.s, "CFM", "AESV3"))
+        return KHI_PDF_CM_AESV3;
+    if (dict_name_is(d, n, c.s, "CFM", "V2"))
+        return KHI_PDF_CM_RC4;
+    return KHI_PDF_CM_NONE;
+}
+
+/* An encrypted document: open it with the empty user password if the Standard handler allows,
+ * else say once that it is encrypted. */
+static void setup_crypt(pdf *p)
+{
+    const uint8_t *d = p->d;
+    size_t n = p->enc_bound, dict = NO_POS, i = p->enc_at;
+    uint32_t ref;
+    tok t;
+    if (ref_at(d, n, &i, &ref)) { /* the last copy of the object (incremental updates) */
+        for (size_t k = p->nobjs; k-- > 0;)
+            if (p->objs[k].num == ref && p->objs[k].dict != NO_POS) {
+                dict = p->objs[k].dict;
+                n = p->objs[k].text_end;
+                break;
+            }
+    } else {
+        lex(d, n, &i, &t);
+        if (t.t == T_DOPEN)
+            dict = t.s;
+    }
+    khi_pdf_sec s;
+    memset(&s, 0, sizeof(s));
+    int64_t x;
+    int ok = dict != NO_POS && dict_name_is(d, n, dict, "Filter", "Standard") &&
+             dict_int(d, n, dict, "V", &x) && x >= 1 && x <= 5;
+    if (ok) {
+        s.v = (int)x;
+        ok = dict_int(d, n, dict, "R", &x) && x >= 2 && x <= 6;
+        s.r = ok ? (int)x : 0;
+    }
+    if (ok) {
+        s.length_bits = dict_int(d, n, dict, "Length", &x) && x >= 40 && x <= 256 ? (unsigned)x : 40;
+        s.p = dict_int(d, n, dict, "P", &x) ? (int32_t)(uint32_t)x : 0;
+        size_t em = dict_get(d, n, dict, "EncryptMetadata");
+        s.encrypt_metadata = 1;
+        if (em != NO_POS) {
+            lex(d, n, &em, &t);
+            s.encrypt_metadata = !word_is(d, &t, "false");
+        }
+        s.o = string_at(p, d, n, dict_get(d, n, dict, "O"), &s.o_len);
+        s.u = string_at(p, d, n, dict_get(d, n, dict, "U"), &s.u_len);
+        s.ue = string_at(p, d, n, dict_get(d, n, dict, "UE"), &s.ue_len);
+        if (s.v >= 4) {
+            s.stm = crypt_filter(d, n, dict, "StmF");
+            s.str = crypt_filter(d, n, dict, "StrF");
+        } else {
+            s.stm = s.str = KHI_PDF_CM_RC4;
+        }
+        size_t id = p->id_at;
+        if (id != NO_POS) {
+            lex(d, p->enc_bound, &id, &t);
+            if (t.t == T_AOPEN)
+                s.id0 = string_at(p, d, p->enc_bound, id, &s.id0_len);
+        }
+        if (!s.id0)
+            s.id0 = (const uint8_t *)"";
+    }
+    if (p->err != KH_OK)
+        return;
+    kh_err err = ok && s.o && s.u ? khi_pdf_crypt_open(&s, &p->crypt) : KH_EFORMAT;
+    if (err == KH_ENOMEM) {
+        p->err = err;
+        return;
+    }
+    if (err == KH_OK) {
+        p->crypt_on = 1;
+        p->encrypted = 0;
+        p->encrypt_metadata = s.encrypt_metadata;
+        return;
+    }
+    warn(p, KHI_FWARN_ENCRYPTED, NULL);
 }
 
 kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
@@ -945,11 +1148,14 @@ kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
     p.n = len;
     p.cb = cb;
     khi_pool_init(&p.pool);
+    p.enc_at = p.id_at = NO_POS;
     index_objects(&p);
+    if (p.encrypted && p.err == KH_OK)
+        setup_crypt(&p);
     /* what the objects' own texts hold: /JS strings, /JS and /EF references */
     for (size_t k = 0; k < p.nobjs && !p.stop && p.err == KH_OK; k++) {
         const pobj *o = &p.objs[k];
-        examine(&p, data + o->text, o->text_end - o->text, o->num);
+        examine(&p, data + o->text, o->text_end - o->text, o->num, o->gen, 1);
     }
     /* object streams, whose objects may hold more of the same */
     for (size_t k = 0; k < p.nobjs && !p.stop && p.err == KH_OK; k++) {
@@ -980,6 +1186,7 @@ kh_err khi_pdf_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
         khi_free(owned);
     }
     khi_free(p.sbuf);
+    khi_free(p.cbuf);
     khi_free(p.objs);
     khi_free(p.marks);
     khi_pool_cleanup(&p.pool);

@@ -289,6 +289,8 @@ static const char *heuristic_name(khi_cwarn w, khi_ftype container, const char *
             return "Heuristics.Encrypted.7Zip";
         case KHI_FT_RAR:
             return "Heuristics.Encrypted.RAR";
+        case KHI_FT_PDF:
+            return "Heuristics.Encrypted.PDF";
         default:
             return "Heuristics.Encrypted.Archive";
         }

@@ -6,14 +6,16 @@
 # indicator-list loader has its own, fuzz_dns_list.c, and so has the wire-format DNS message
 # parser behind dnstap, fuzz_dns_wire.c (dnstap frames wrap it in protobuf, which a fuzzer
 # rarely gets through), the dnstap socket receiver, fuzz_dns_tapsock.c (bytes from a sender),
-# and the DGA model file reader, fuzz_dns_model.c (a model may come from anywhere).
-set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv dnstap list wire tapsock model)
+# the DGA model file reader, fuzz_dns_model.c (a model may come from anywhere), and
+# fuzz_dns_eve_diff.c, the fast Suricata EVE reader checked line by line against jansson's.
+set(KH_DNS_FUZZ_TARGETS bind unbound dnsmasq zeek eve windows pdns csv dnstap list wire tapsock model eve_diff)
 set(kh_dns_fuzz_seconds 8)
 if(KH_FUZZ_SECONDS_OVERRIDE)
   set(kh_dns_fuzz_seconds ${KH_FUZZ_SECONDS_OVERRIDE})
 endif()
 foreach(entry ${KH_DNS_FUZZ_TARGETS})
-  if(entry STREQUAL "list" OR entry STREQUAL "wire" OR entry STREQUAL "tapsock" OR entry STREQUAL "model")
+  if(entry STREQUAL "list" OR entry STREQUAL "wire" OR entry STREQUAL "tapsock" OR entry STREQUAL "model"
+     OR entry STREQUAL "eve_diff")
     add_executable(fuzz_dns_${entry} ${CMAKE_CURRENT_SOURCE_DIR}/fuzz_dns_${entry}.c)
   else()
     string(TOUPPER ${entry} fmt)

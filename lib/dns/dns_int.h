@@ -105,6 +105,9 @@ int khi_dns_parse_unbound(khi_dns_pstate *st, const char *line, size_t len, kh_d
 int khi_dns_parse_dnsmasq(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_zeek(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
+/* The same with jansson only: the reference the fast EVE reader falls back to and is tested on. */
+int khi_dns_parse_eve_jansson(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
+                              const char **why);
 int khi_dns_parse_windows(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_pdns(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);
 int khi_dns_parse_csv(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why);

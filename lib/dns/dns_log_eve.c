@@ -165,6 +165,25 @@ static void number(scan *s, int64_t *iv)
 
 static void value(scan *s, eve_vals *v, int in, int depth);
 
+/* After an item of an object or array: 1 at a ',' (another item follows), 0 at the closing
+ * bracket or on failure (s->fail set). */
+static int more(scan *s, char close)
+{
+    if (s->fail)
+        return 0;
+    ws(s);
+    if (s->p < s->e && *s->p == ',') {
+        s->p++;
+        return 1;
+    }
+    if (s->p < s->e && *s->p == close) {
+        s->p++;
+        return 0;
+    }
+    s->fail = 1;
+    return 0;
+}
+
 static int key_is(const sv *k, const char *want)
 {
     size_t n = strlen(want);
@@ -256,19 +275,8 @@ static void object(scan *s, eve_vals *v, int in, int depth)
             keep_string(s, v, &v->q_rrtype, depth);
         else
             value(s, v, IN_OTHER, depth);
-        if (s->fail)
+        if (!more(s, '}'))
             return;
-        ws(s);
-        if (s->p < s->e && *s->p == ',') {
-            s->p++;
-            continue;
-        }
-        if (s->p < s->e && *s->p == '}') {
-            s->p++;
-            return;
-        }
-        s->fail = 1;
-        return;
     }
 }
 
@@ -296,19 +304,8 @@ static void value(scan *s, eve_vals *v, int in, int depth)
             value(s, v, first_obj ? IN_Q0 : IN_OTHER, depth + 1);
             if (in == IN_DNS)
                 v->queries_n++;
-            if (s->fail)
+            if (!more(s, ']'))
                 return;
-            ws(s);
-            if (s->p < s->e && *s->p == ',') {
-                s->p++;
-                continue;
-            }
-            if (s->p < s->e && *s->p == ']') {
-                s->p++;
-                return;
-            }
-            s->fail = 1;
-            return;
         }
     } else if (c == '"') {
         sv x;

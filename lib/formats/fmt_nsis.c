@@ -17,9 +17,13 @@
  * '1' (NSIS's bzip2 drops the "BZh" header), anything else is raw deflate. LZMA and deflate
  * are decoded (liblzma, zlib); bzip2 is reported as not supported.
  *
- * The script header is handed out as "header", each file as "file-N". The files' names live
- * in the script's entries (not parsed yet): a file's bytes still come out whole and alone,
- * so hash and body signatures match them.
+ * The script header is handed out as "header", each file under the name the script extracts
+ * it to ("File" commands: entries of opcode EW_EXTRACTFILE, 20, whose third parameter is the
+ * file's position among the data blocks after the header, the second its name in the string
+ * table), its base name only; a block no entry names is "file-N". Strings are ANSI (NSIS 2
+ * and 3: codes 0xFC-0xFF, 0xFC escaping the next byte, the others a variable, shell folder or
+ * language string taking two bytes: shown as '_') or UTF-16LE (Unicode NSIS 3: the table
+ * starts with an empty UTF-16 string; codes 1-4 take one unit).
  *
  * Bounds: each block and the solid stream are cut at KHI_FMT_MAX_PART, all blocks together at
  * KHI_INST_MAX_TOTAL; the LZMA dictionary
@@ -29,6 +33,7 @@
 #include "core/core.h"
 
 #include <lzma.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define FH_LEN 28
@@ -147,21 +152,147 @@ static kh_err decode(method m, const uint8_t *in, size_t n, size_t max, khi_buf 
     return m == M_LZMA ? lzma_decode(in, n, max, out) : khi_inflate(in, n, 1, max, out);
 }
 
+typedef struct fname {
+    uint32_t pos; /* among the data blocks after the header */
+    char name[128];
+} fname;
+
 typedef struct nsis {
     const khi_parts_cb *cb;
     unsigned nblocks;
     size_t total; /* bytes decompressed so far (KHI_INST_MAX_TOTAL) */
+    fname *names; /* sorted by pos */
+    size_t nnames;
 } nsis;
 
-static int hand_out(nsis *ns, const uint8_t *d, size_t n)
+#define NSIS_MAX_NAMES 65536
+#define EW_EXTRACTFILE 20
+
+/* String off of the table s (n bytes) as the base name of a file, UTF-8 for Unicode. */
+static void nsis_string(const uint8_t *s, size_t n, uint32_t off, int unicode, char *out, size_t out_len)
+{
+    uint8_t u16[2 * 128];
+    size_t k = 0, o = 0;
+    out[0] = '\0';
+    if (unicode) {
+        if ((uint64_t)off * 2 >= n)
+            return;
+        for (size_t i = (size_t)off * 2; i + 1 < n; i += 2) {
+            unsigned c = khi_le16(s + i);
+            if (c == 0)
+                break;
+            if (c >= 1 && c <= 4) { /* lang, shell, var: one unit; skip: the next unit as is */
+                i += 2;
+                if (c != 4 || i + 1 >= n)
+                    c = '_';
+                else
+                    c = khi_le16(s + i);
+            }
+            if (c == '\\' || c == '/') {
+                k = 0;
+                continue;
+            }
+            if (k + 2 <= sizeof(u16)) {
+                u16[k] = (uint8_t)c;
+                u16[k + 1] = (uint8_t)(c >> 8);
+                k += 2;
+            }
+        }
+        khi_utf16le_to_utf8(u16, k, out, out_len);
+        return;
+    }
+    for (size_t i = off; i < n && s[i]; i++) {
+        uint8_t c = s[i];
+        if (c >= 0xfd) { /* var, shell, lang: two bytes */
+            i += 2;
+            c = '_';
+        } else if (c == 0xfc) {
+            if (++i >= n)
+                break;
+            c = s[i];
+        }
+        if (c == '\\' || c == '/') {
+            o = 0;
+            continue;
+        }
+        if (o + 1 < out_len)
+            out[o++] = c < 0x20 || c == 0x7f ? '_' : (char)c;
+    }
+    out[o] = '\0';
+}
+
+static int fname_cmp(const void *a, const void *b)
+{
+    const fname *x = a, *y = b;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* The names of the files the script header h (n bytes) extracts, by data position. The header
+ * starts with flags and eight (offset, count) pairs; the third pair is the entries (seven
+ * 32-bit words each: the opcode and six parameters), the fourth the string table. */
+static kh_err read_names(nsis *ns, const uint8_t *h, size_t n)
+{
+    if (n < 4 + 8 * 8)
+        return KH_OK;
+    uint32_t ent = khi_le32(h + 4 + 16), nent = khi_le32(h + 4 + 20), str = khi_le32(h + 4 + 24);
+    if (ent >= n || str >= n || nent > (n - ent) / 28)
+        return KH_OK;
+    int unicode = n - str >= 2 && h[str] == 0 && h[str + 1] == 0;
+    for (uint32_t i = 0; i < nent && ns->nnames < NSIS_MAX_NAMES; i++) {
+        const uint8_t *e = h + ent + (size_t)i * 28;
+        if (khi_le32(e) != EW_EXTRACTFILE)
+            continue;
+        fname f;
+        f.pos = khi_le32(e + 12);
+        nsis_string(h + str, n - str, khi_le32(e + 8), unicode, f.name, sizeof(f.name));
+        if (!f.name[0])
+            continue;
+        if ((ns->nnames & (ns->nnames - 1)) == 0) { /* grow at powers of two */
+            fname *nn = khi_reallocarray(ns->names, ns->nnames ? ns->nnames * 2 : 8, sizeof(*nn));
+            if (!nn)
+                return KH_ENOMEM;
+            ns->names = nn;
+        }
+        ns->names[ns->nnames++] = f;
+    }
+    if (ns->nnames)
+        qsort(ns->names, ns->nnames, sizeof(*ns->names), fname_cmp);
+    return KH_OK;
+}
+
+static const char *name_at(const nsis *ns, size_t pos)
+{
+    size_t lo = 0, hi = ns->nnames;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ns->names[mid].pos < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ns->nnames && ns->names[lo].pos == pos ? ns->names[lo].name : NULL;
+}
+
+/* A block: the header (the first, whose names are read first), else a file at data position
+ * pos. Returns 1 to stop. */
+static int hand_out(nsis *ns, const uint8_t *d, size_t n, size_t pos, kh_err *err)
 {
     char name[32];
-    if (ns->nblocks == 0)
+    const char *nm = name;
+    if (ns->nblocks == 0) {
         khi_snprintf(name, sizeof(name), "header");
-    else
-        khi_snprintf(name, sizeof(name), "file-%u", ns->nblocks);
+        *err = read_names(ns, d, n);
+        if (*err != KH_OK)
+            return 1;
+    } else {
+        nm = name_at(ns, pos);
+        if (!nm) {
+            khi_snprintf(name, sizeof(name), "file-%u", ns->nblocks);
+            nm = name;
+        }
+    }
     ns->nblocks++;
-    return n ? ns->cb->part(ns->cb->ud, d, n, name) : 0;
+    return n ? ns->cb->part(ns->cb->ud, d, n, nm) : 0;
 }
 
 /* A decode result other than KH_OK as a warning; 1 when the walk must stop. */
@@ -180,15 +311,18 @@ static int report(nsis *ns, kh_err err, const char *what, size_t got)
 /* The length-prefixed blocks of a decompressed solid stream. */
 static kh_err solid_blocks(nsis *ns, const uint8_t *d, size_t n)
 {
-    size_t pos = 0;
+    size_t pos = 0, data0 = 0; /* data positions count from the end of the header's block */
+    kh_err err = KH_OK;
     while (n - pos >= 4 && ns->nblocks < NSIS_MAX_BLOCKS) {
-        size_t bl = khi_le32(d + pos) & 0x7fffffff;
+        size_t at = pos, bl = khi_le32(d + pos) & 0x7fffffff;
         pos += 4;
         if (bl > n - pos)
             bl = n - pos; /* cut by the output bound or damage: what is there is scanned */
-        if (hand_out(ns, d + pos, bl))
-            return KH_ECANCELED;
+        if (hand_out(ns, d + pos, bl, at - data0, &err))
+            return err != KH_OK ? err : KH_ECANCELED;
         pos += bl;
+        if (ns->nblocks == 1)
+            data0 = pos;
     }
     return KH_OK;
 }
@@ -197,7 +331,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
 {
     if (len < FH_LEN || memcmp(data + 4, fh_magic, sizeof(fh_magic)) != 0)
         return KH_OK;
-    nsis ns = {cb, 0, 0};
+    nsis ns = {cb, 0, 0, NULL, 0};
     uint32_t total = khi_le32(data + 24);
     size_t end = total >= FH_LEN && total <= len ? total : len;
     const uint8_t *p = data + FH_LEN;
@@ -233,10 +367,14 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
         else
             err = solid_blocks(&ns, (const uint8_t *)out.data, out.len);
         khi_buf_cleanup(&out);
+        khi_free(ns.names);
         return err;
     }
-    size_t pos = 0;
+    size_t pos = 0, data0 = 0;
     while (n - pos >= 4 && ns.nblocks < NSIS_MAX_BLOCKS && err == KH_OK) {
+        size_t at = pos;
+        if (ns.nblocks == 1)
+            data0 = pos;
         uint32_t w = khi_le32(p + pos);
         size_t bl = w & 0x7fffffff;
         if (bl > n - pos - 4) {
@@ -247,7 +385,7 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
         }
         pos += 4;
         if (!(w & 0x80000000u)) {
-            if (hand_out(&ns, p + pos, bl))
+            if (hand_out(&ns, p + pos, bl, at - data0, &err) && err == KH_OK)
                 err = KH_ECANCELED;
         } else {
             if (ns.total >= KHI_INST_MAX_TOTAL) {
@@ -263,12 +401,14 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
             ns.total += out.len;
             if (dr == KH_ENOMEM)
                 err = dr;
-            else if (report(&ns, dr, "block", out.len) ||
-                     hand_out(&ns, (const uint8_t *)out.data, out.len))
+            else if (report(&ns, dr, "block", out.len))
+                err = KH_ECANCELED;
+            else if (hand_out(&ns, (const uint8_t *)out.data, out.len, at - data0, &err) && err == KH_OK)
                 err = KH_ECANCELED;
         }
         pos += bl;
     }
     khi_buf_cleanup(&out);
+    khi_free(ns.names);
     return err;
 }

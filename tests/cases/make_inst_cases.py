@@ -110,6 +110,22 @@ def raw_deflate(data):
     return c.compress(data) + c.flush()
 
 
+def nsis_script(files, unicode=False):
+    """An NSIS script header: flags, eight (offset, count) pairs, the entries (one
+    EW_EXTRACTFILE, opcode 20, per (name, data position) in files, with a SetOutPath-like
+    entry of another opcode between), then the string table (ANSI or UTF-16LE; it starts
+    with an empty string)."""
+    strings, ents = (b"\0\0" if unicode else b"\0"), b""
+    for name, pos in files:
+        off = len(strings) // 2 if unicode else len(strings)
+        strings += name + (b"\0\0" if unicode else b"\0")
+        ents += struct.pack("<7I", 11, 0, 0, 0, 0, 0, 0)  # EW_CREATEDIR: not a file
+        ents += struct.pack("<7I", 20, 0x3, off, pos, 0, 0, 0)
+    head = 4 + 8 * 8
+    pairs = [(head, 0), (head, 0), (head, len(ents) // 28), (head + len(ents), 0)] + [(0, 0)] * 4
+    return struct.pack("<I", 0) + b"".join(struct.pack("<II", o, c) for o, c in pairs) + ents + strings
+
+
 def nsis_lzma(data):
     dict_size = 1 << 16
     body = lzma.compress(data, format=lzma.FORMAT_RAW,
@@ -252,7 +268,10 @@ def main():
     area = "inst"
     z = io.BytesIO()
     with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("evil.exe", PAYLOAD)
+        zi = zipfile.ZipInfo("evil.exe", date_time=(2026, 11, 25, 11, 42, 16))  # fixed: reproducible
+        zi.compress_type = zipfile.ZIP_DEFLATED
+        zi.external_attr = 0o600 << 16
+        zf.writestr(zi, PAYLOAD)
     write_case(area, 1, "overlay-zip", "a PE whose overlay is a zip file: the overlay is handed out and opened",
                pe(z.getvalue()), ["found Test.File in input//overlay//evil.exe", "warnings 0"])
     write_case(area, 2, "plain-pe", "a PE with an overlay of no known kind: nothing is opened, nothing said",
@@ -293,6 +312,25 @@ def main():
     write_case(area, 11, "nsis-bomb", "an NSIS solid block of 4 MiB of zeros from about 1 KiB: max-ratio stops it",
                pe(nsis_firsthdr(bomb, 4)), ["clean", "warning Heuristics.Limits.Exceeded.MaxRatio"],
                options=["max-ratio 50", "ratio-min 65536"])
+    # named files: ANSI (a variable code 0xFD and two bytes, then a path) and UTF-16 (code 3)
+    script = nsis_script([(b"\xfd\x15\x80\\bin\\setup.exe", 0)])
+    blocks = b""
+    for d in (script, PAYLOAD, PAYLOAD):
+        c = raw_deflate(d)
+        blocks += struct.pack("<I", 0x80000000 | len(c)) + c
+    write_case(area, 15, "nsis-names", "NSIS file names from the script: the first file named by its File entry "
+               "(a variable, then a path: the base name), the second, which no entry names, file-2",
+               pe(nsis_firsthdr(blocks, len(script))),
+               ["found Test.File in input//setup.exe", "found Test.File in input//file-2", "warnings 0"],
+               options=["allmatch"])
+    uname = "\u0003\u8015$\\Tài liệu\\hóa-đơn.exe".encode("utf-16-le")
+    # the first File entry names position 0 (readme), the second the payload after it
+    script = nsis_script([(b"r\0e\0a\0d\0m\0e\0", 0), (uname, 4 + len(b"readme"))], unicode=True)
+    solid = nsis_lzma(struct.pack("<I", len(script)) + script + struct.pack("<I", len(b"readme")) + b"readme" +
+                      struct.pack("<I", len(PAYLOAD)) + PAYLOAD)
+    write_case(area, 16, "nsis-names-unicode", "a solid Unicode NSIS installer: names in UTF-16 (Vietnamese, "
+               "after a variable code) come out as UTF-8 base names",
+               pe(nsis_firsthdr(solid, len(script))), ["found Test.File in input//hóa-đơn.exe", "warnings 0"])
     text = b"MsgBox(0, 'x', 'y')\r\n"
     write_case(area, 12, "autoit-ea05", "AutoIt EA05 (MT19937): a stored script and a compressed FileInstall file",
                pe(au3(False, [(">AUTOIT SCRIPT<", "script", text, False),

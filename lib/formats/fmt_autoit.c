@@ -1,8 +1,8 @@
 /*
  * fmt_autoit.c - AutoIt v3 compiled scripts (EA05: AutoIt 3.0-3.2.5, EA06: 3.2.6 and later).
  *
- * A compiled script is the AutoIt interpreter with the script appended (in the overlay, or in
- * an RCDATA resource "SCRIPT": only the overlay is looked at here). The data starts with a
+ * A compiled script is the AutoIt interpreter with the script appended: in the overlay, or in
+ * an RCDATA resource "SCRIPT" (3.2.6 and later; fmt_peres.c finds it, lib/scan hands it here). The data starts with a
  * 16-byte marker (A3 48 4B BE 98 6C 4A A9 99 4C 53 0A 86 D6 48 7D), "AU3!EA05" or
  * "AU3!EA06", and 16 bytes (a password hash; EA05 keys its file data with their sum). Then
  * come resources, each:

@@ -240,9 +240,17 @@ kh_err khi_ishield_msi_walk(const uint8_t *data, size_t len, const khi_parts_cb 
  * data, or SIZE_MAX. */
 size_t khi_nsis_find(const uint8_t *data, size_t len);
 /* The data blocks after the first header at data: the installer's script header ("header")
- * and each file's bytes ("file-N", N from 1), decompressed (zlib, LZMA; solid or one block at
- * a time). Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+ * and each file's bytes under the name the script extracts it to (else "file-N", N from 1),
+ * decompressed (zlib, LZMA; solid or one block at a time). Returns KH_OK, KH_ECANCELED or
+ * KH_ENOMEM. */
 kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+
+/* ---- PE resources (fmt_peres.c) ---- */
+/* The first resource of numbered type `type` (10: RCDATA) named `name` (ASCII, compared
+ * without case), any language, in the PE whose headers are pe, read through rd: its file
+ * offset and size (within one section's raw data). Returns 1 when found, else 0. */
+int khi_pe_resource(const khi_pe *pe, khi_read_fn rd, void *ud, uint32_t type, const char *name,
+                    uint64_t *out_off, uint32_t *out_size);
 
 /* ---- AutoIt v3 compiled scripts (fmt_autoit.c) ---- */
 /* Offset of the 16-byte AutoIt marker followed by "AU3!EA05" or "AU3!EA06" in the first

@@ -633,6 +633,53 @@ static void pe_overlay(run *r, const objsrc *o)
         r->fatal = err;
 }
 
+/* An AutoIt script kept as the resource RCDATA "SCRIPT" (where AutoIt 3.2.6 and later put
+ * it, rather than in the overlay): read in (up to 64 MiB) and taken apart as an overlay's
+ * script is. A PE without it costs a few small reads of its resource table. */
+static void pe_script(run *r, const objsrc *o)
+{
+    uint64_t off;
+    uint32_t size;
+    if (!khi_pe_resource(&r->pe, read_at, (void *)o, 10, "SCRIPT", &off, &size) || off >= o->len)
+        return;
+    if (size > o->len - off)
+        size = (uint32_t)(o->len - off);
+    if (size > OVL_MAX)
+        size = (uint32_t)OVL_MAX;
+    uint8_t head[64];
+    size_t hl = read_at((void *)o, off, head, size < sizeof(head) ? size : sizeof(head));
+    if (khi_autoit_find(head, hl) != 0 || !depth_ok(r, KHI_FT_PE))
+        return; /* an RCDATA "SCRIPT" that does not start with AutoIt's marker */
+    khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
+    uint8_t *copy = NULL;
+    const uint8_t *d = o->data ? o->data + off : NULL;
+    if (pe && !d) {
+        copy = khi_malloc(size);
+        if (copy && read_at((void *)o, off, copy, size) != size) {
+            khi_free(copy);
+            khi_free(pe);
+            return;
+        }
+        d = copy;
+    }
+    if (!pe || !d) {
+        r->fatal = KH_ENOMEM;
+        goto out;
+    }
+    *pe = r->pe;
+    r->parent_type = KHI_FT_PE;
+    r->parts_of = o->len;
+    khi_parts_cb pcb = {on_part, on_fwarn, r};
+    if (khi_autoit_walk(d, size, &pcb) == KH_ENOMEM)
+        r->fatal = KH_ENOMEM;
+    r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */
+    r->parent_type = KHI_FT_PE;
+    r->pe_valid = 1;
+out:
+    khi_free(copy);
+    khi_free(pe);
+}
+
 /* Is the current object a program an unpacker handed out ("...//upx-unpacked")? */
 static int unpacker_part(const run *r)
 {
@@ -757,6 +804,8 @@ static void scan_object(run *r, const objsrc *o)
         return;
     if (type == KHI_FT_PE && r->pe_valid) { /* the packed program, then the overlay */
         unpack_pe(r, o);
+        if (!r->stop && !r->fatal)
+            pe_script(r, o);
         if (!r->stop && !r->fatal)
             pe_overlay(r, o);
         return;

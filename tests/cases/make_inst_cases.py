@@ -55,6 +55,33 @@ def pe(overlay):
     return head + b"\xc3" + bytes(0x1FF) + overlay
 
 
+def pe_rsrc(rtype, rname, data):
+    """A PE32 with .text and a .rsrc section holding one resource: type rtype (a number), name
+    rname (a string), language 0x409; data directory 2 points at the table."""
+    head = bytearray(pe(b"")[:0x400])
+    struct.pack_into("<H", head, 0x40 + 6, 2)  # two sections
+    table = bytearray()
+    table += struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", rtype, 0x80000000 | 0x18)
+    table += struct.pack("<IIHHHH", 0, 0, 0, 0, 1, 0)  # 0x18: names
+    name_off = 0x60
+    table += struct.pack("<II", 0x80000000 | name_off, 0x80000000 | 0x30)
+    table += struct.pack("<IIHHHH", 0, 0, 0, 0, 0, 1) + struct.pack("<II", 0x409, 0x48)  # 0x30: languages
+    data_off = 0x80
+    table += struct.pack("<IIII", 0x2000 + data_off, len(data), 0, 0)  # 0x48: the data entry
+    table += bytes(name_off - len(table))
+    u = rname.encode("utf-16-le")
+    table += struct.pack("<H", len(u) // 2) + u
+    table += bytes(data_off - len(table)) + data
+    raw = bytes(table) + bytes(-len(table) % 0x200)
+    opt = 0x40 + 24
+    struct.pack_into("<II", head, opt + 96 + 16, 0x2000, len(table))  # resource directory
+    struct.pack_into("<I", head, opt + 56, 0x2000 + len(raw))  # size of image
+    sect = struct.pack("<8sIIIIIIHHI", b".rsrc", len(raw), 0x2000, len(raw), 0x400, 0, 0, 0, 0, 0x40000040)
+    at = opt + 0xE0 + 40
+    head[at:at + 40] = sect
+    return bytes(head) + raw
+
+
 # ---- InstallShield ----
 
 def is_entry(name, data, version="0.0.0.0"):
@@ -344,6 +371,13 @@ def main():
                pe(au3(True, [("C:\\evil.exe", "evil.exe", PAYLOAD, False, True)])),
                ["found Test.File in input//evil.exe", "warning Heuristics.Broken.Archive"],
                options=["allmatch"])
+    script = au3(True, [(">>>AUTOIT SCRIPT<<<", "script", text, True),
+                        ("C:\\work\\evil.exe", "evil.exe", PAYLOAD, True)])
+    write_case(area, 17, "autoit-resource", "AutoIt 3.2.6+ keeps the script in the resource RCDATA \"SCRIPT\", "
+               "not the overlay: found through the resource table",
+               pe_rsrc(10, "SCRIPT", script), ["found Test.File in input//evil.exe", "warnings 0"])
+    write_case(area, 18, "rcdata-not-autoit", "an RCDATA \"SCRIPT\" resource that is not AutoIt's: nothing opened, "
+               "nothing said", pe_rsrc(10, "script", PAYLOAD[::-1]), ["clean", "warnings 0"])
     area = "sis"
     write_case(area, 1, "compressed", "a SIS release 6 file with a zlib-compressed file: named by its destination",
                sis([("readme.txt", b"read me"), ("evil.exe", PAYLOAD)]),

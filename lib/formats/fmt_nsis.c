@@ -15,7 +15,7 @@
  * The method is not written down; like NSIS's own readers, it is told by the first bytes: an
  * LZMA stream starts with its 5-byte properties (0x5D and a dictionary size), a bzip2 one with
  * '1' (NSIS's bzip2 drops the "BZh" header), anything else is raw deflate. LZMA and deflate
- * are decoded (liblzma, zlib); bzip2 is reported as not supported.
+ * are decoded by liblzma and zlib, NSIS's bzip2 by fmt_bzip2.c.
  *
  * The script header is handed out as "header", each file under the name the script extracts
  * it to ("File" commands: entries of opcode EW_EXTRACTFILE, 20, whose third parameter is the
@@ -149,6 +149,8 @@ static kh_err lzma_decode(const uint8_t *in, size_t n, size_t max, khi_buf *out)
 
 static kh_err decode(method m, const uint8_t *in, size_t n, size_t max, khi_buf *out)
 {
+    if (m == M_BZIP2)
+        return khi_nsis_bzip2(in, n, max, out);
     return m == M_LZMA ? lzma_decode(in, n, max, out) : khi_inflate(in, n, 1, max, out);
 }
 
@@ -350,11 +352,6 @@ kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb)
     } else {
         m = method_of(p, n);
     }
-    if (m == M_BZIP2)
-        return khi_fwarnf(cb, KHI_FWARN_DAMAGED, NULL,
-                          "NSIS installer compressed with bzip2: not supported yet, not scanned")
-                   ? KH_ECANCELED
-                   : KH_OK;
     khi_buf out;
     khi_buf_init(&out);
     kh_err err = KH_OK;

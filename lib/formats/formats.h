@@ -244,6 +244,10 @@ size_t khi_nsis_find(const uint8_t *data, size_t len);
  * decompressed (zlib, LZMA; solid or one block at a time). Returns KH_OK, KH_ECANCELED or
  * KH_ENOMEM. */
 kh_err khi_nsis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
+/* NSIS's bzip2 (fmt_bzip2.c: blocks framed by a 0x31 byte, ended by 0x17, no CRCs) of in into
+ * out (appended), at most max bytes. Returns KH_OK at the end marker, KH_ELIMIT when max came
+ * first, KH_EFORMAT on damage or a missing end (out keeps what was decoded), KH_ENOMEM. */
+kh_err khi_nsis_bzip2(const uint8_t *in, size_t n, size_t max, khi_buf *out);
 
 /* ---- PE resources (fmt_peres.c) ---- */
 /* The first resource of numbered type `type` (10: RCDATA) named `name` (ASCII, compared

@@ -11,6 +11,7 @@ also checked against the real files in /usr/share/clamav-testfiles
 (tests/cli/test_testfiles.sh). Each case proves the decoded bytes with an MD5 signature. Run
 it from anywhere; it rewrites the numbered cases of those two folders and nothing else.
 """
+import bz2
 import io
 import lzma
 import os
@@ -151,6 +152,28 @@ def nsis_script(files, unicode=False):
     head = 4 + 8 * 8
     pairs = [(head, 0), (head, 0), (head, len(ents) // 28), (head + len(ents), 0)] + [(0, 0)] * 4
     return struct.pack("<I", 0) + b"".join(struct.pack("<II", o, c) for o, c in pairs) + ents + strings
+
+
+def nsis_bzip2(data):
+    """data as NSIS's bzip2 writes it: bzip2 level 9 with the framing replaced, each block
+    announced by the byte 0x31 (no 48-bit magic, no CRC), the stream ended by 0x17."""
+    z = bz2.compress(data, 9)
+    b = "".join(format(x, "08b") for x in z)
+    block, eos = format(0x314159265359, "048b"), format(0x177245385090, "048b")
+    end = b.rfind(eos)
+    starts, at = [], 32
+    while True:
+        at = b.find(block, at)
+        if at < 0 or at >= end:
+            break
+        starts.append(at)
+        at += 48
+    out = ""
+    for i, st in enumerate(starts):
+        out += "00110001" + b[st + 48 + 32: starts[i + 1] if i + 1 < len(starts) else end]
+    out += "00010111"
+    out += "0" * (-len(out) % 8)
+    return bytes(int(out[i:i + 8], 2) for i in range(0, len(out), 8))
 
 
 def nsis_lzma(data):
@@ -378,6 +401,24 @@ def main():
                pe_rsrc(10, "SCRIPT", script), ["found Test.File in input//evil.exe", "warnings 0"])
     write_case(area, 18, "rcdata-not-autoit", "an RCDATA \"SCRIPT\" resource that is not AutoIt's: nothing opened, "
                "nothing said", pe_rsrc(10, "script", PAYLOAD[::-1]), ["clean", "warnings 0"])
+    script = nsis_script([(b"setup.exe", 0)])
+    blocks = b""
+    for d in (script, PAYLOAD):
+        c = nsis_bzip2(d)
+        blocks += struct.pack("<I", 0x80000000 | len(c)) + c
+    write_case(area, 19, "nsis-bzip2", "an NSIS installer compressed block by block with NSIS's bzip2 (no stream "
+               "header, blocks framed by 0x31, no CRCs)", pe(nsis_firsthdr(blocks, len(script))),
+               ["found Test.File in input//setup.exe", "warnings 0"])
+    big = bytes(range(256)) * 4000  # 1 MB: two bzip2 blocks, a few hundred bytes compressed
+    script = nsis_script([(b"big.bin", 0), (b"evil.exe", 4 + len(big))])
+    solid = nsis_bzip2(struct.pack("<I", len(script)) + script + struct.pack("<I", len(big)) + big +
+                       struct.pack("<I", len(PAYLOAD)) + PAYLOAD)
+    write_case(area, 20, "nsis-bzip2-solid", "a solid NSIS bzip2 installer of two bzip2 blocks: the file after "
+               "1 MB of data is in the second block", pe(nsis_firsthdr(solid, len(script))),
+               ["found Test.File in input//evil.exe", "warnings 0"])
+    cut = solid[: len(solid) - 40]
+    write_case(area, 21, "nsis-bzip2-cut", "a solid NSIS bzip2 stream cut short: what decoded is scanned, and a "
+               "warning", pe(nsis_firsthdr(cut, len(script))), ["clean", "warning Heuristics.Broken.Archive"])
     area = "sis"
     write_case(area, 1, "compressed", "a SIS release 6 file with a zlib-compressed file: named by its destination",
                sis([("readme.txt", b"read me"), ("evil.exe", PAYLOAD)]),

@@ -48,9 +48,9 @@ typedef struct aspack_ver {
 } aspack_ver;
 
 static const aspack_ver versions[] = {
-    {0x3ba, 0x57c, 0x6d6, 0x148, 0x39b, 0xff, 8},   /* 2.12 */
-    {0x420, 0x5d8, 0x732, 0x13a, 0x401, 0, 12},     /* 2.2x */
-    {0x42c, 0x5e4, 0x73e, 0x148, 0x40d, 0, 12},     /* 2.42 */
+    {0x3ba, 0x57c, 0x6d6, 0x148, 0x39b, 0xff, 8}, /* 2.12 */
+    {0x420, 0x5d8, 0x732, 0x13a, 0x401, 0, 12},   /* 2.2x */
+    {0x42c, 0x5e4, 0x73e, 0x148, 0x40d, 0, 12},   /* 2.42 */
 };
 /* The stub's tables end here (the slots' bit counts are lens + 56 .. lens + 114). */
 #define STUB_TABLES 114u
@@ -302,10 +302,11 @@ static int warn(const khi_parts_cb *cb, const char *detail)
     return cb->warn ? cb->warn(cb->ud, KHI_FWARN_DAMAGED, "aspack-unpacked", detail) : 0;
 }
 
-/* Lay the sections out as at run time: the image from *out_lo to *out_len. NULL when there
- * is no room; *out_lo > 0 says an image too large. */
+/* Lay the sections out as at run time: the image from *out_lo to *out_len; *out_cut says
+ * that the file ends before some section's data. NULL when there is no room; *out_lo > 0 then
+ * says an image empty or too large. */
 static uint8_t *lay_out(const uint8_t *d, size_t len, const khi_pe *pe, uint32_t *out_lo,
-                        size_t *out_len)
+                        size_t *out_len, int *out_cut)
 {
     uint64_t lo = UINT64_MAX, hi = 0;
     for (unsigned i = 0; i < pe->nsections; i++) {
@@ -331,6 +332,8 @@ static uint8_t *lay_out(const uint8_t *d, size_t len, const khi_pe *pe, uint32_t
         return NULL;
     for (unsigned i = 0; i < pe->nsections; i++) {
         const khi_pe_section *s = &pe->sect[i];
+        if (s->raw_size && (s->raw_off >= len || s->raw_size > len - s->raw_off))
+            *out_cut = 1;
         if (s->va >= hi || s->raw_off >= len)
             continue;
         size_t n = s->raw_size;
@@ -399,7 +402,8 @@ kh_err khi_aspack_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
     khi_buf_init(&out);
     uint32_t lo = 0;
     size_t total = 0;
-    uint8_t *img = lay_out(d, len, pe, &lo, &total);
+    int cut = 0;
+    uint8_t *img = lay_out(d, len, pe, &lo, &total, &cut);
     if (!img) {
         if (lo)
             warn(cb, "ASPack-packed, but its image is empty or larger than 64 MiB");
@@ -411,7 +415,8 @@ kh_err khi_aspack_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
     const aspack_ver *v = NULL;
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]) && !v; i++) {
         const aspack_ver *t = &versions[i];
-        if ((size_t)base + t->lens + STUB_TABLES <= total && (size_t)base + t->blocks + 8 <= total &&
+        if ((size_t)base + t->lens + STUB_TABLES <= total &&
+            (size_t)base + t->blocks + 8 <= total &&
             memcmp(img + base + t->ret, "\x68\0\0\0\0\xc3", 6) == 0)
             v = t;
     }
@@ -441,6 +446,8 @@ kh_err khi_aspack_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
         damage = unpack_blocks(a, v, img, total, base, &err);
     if (err != KH_OK)
         goto out;
+    if (cut && !damage)
+        damage = "ASPack-packed, but the file ends before its sections do";
     if (damage && warn(cb, damage))
         goto out;
     err = khi_pe_rebuild(d, pe, img + lo, total - lo, lo, &oep, &out);

@@ -285,6 +285,60 @@ static void test_unpack_aspack_damage(void **state)
     free(c.last);
 }
 
+/* a block list that does not end: 256 entries of nothing (0x1010, 0 bytes), over the tables
+ * too (whose bytes stay valid) */
+static void test_unpack_aspack_endless(void **state)
+{
+    (void)state;
+    uint8_t buf[8192];
+    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
+    if (!len)
+        skip();
+    for (size_t at = STUB + 0x57c; at + 8 <= STUB + 0x57c + 300 * 8; at += 8) {
+        khi_put_le32(buf + at, 0x1010);
+        khi_put_le32(buf + at + 4, 0);
+    }
+    collect c = {0};
+    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(c.parts, 1);
+    assert_string_equal(c.detail, "ASPack-packed, but its block list does not end");
+    free(c.last);
+}
+
+/* the 2.2x layout, made from the 2.12 file by moving its data to 2.2x's offsets (no real 2.2x
+ * sample at hand): `push 0; ret` at 0x41f from the entry point, 12-byte block entries with a
+ * hole (size -0x10e) skipped, the tables at 0x732, the original entry point at 0x401, the
+ * filter always on (marker at 0x13a) */
+static void test_unpack_aspack_layout22(void **state)
+{
+    (void)state;
+    uint8_t buf[8192], stub[0x1200];
+    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
+    if (!len)
+        skip();
+    memcpy(stub, buf + STUB, sizeof(stub));
+    buf[STUB + 0x3ba] = 0x90; /* no 2.12 `push 0; ret` */
+    memcpy(buf + STUB + 0x420, "\x68\0\0\0\0\xc3", 6);
+    memcpy(buf + STUB + 0x732, stub + 0x6d6, 114);
+    khi_put_le32(buf + STUB + 0x401, khi_le32(stub + 0x39b));
+    buf[STUB + 0x13a] = 0x20;
+    static const uint32_t list[] = {0x2000, 0x200,  0,      0, 0xfffffef2u, 0, 0x3058, 0x1a8,
+                                    0,      0x4000, 0x1000, 0, 0,           0, 0};
+    for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+        khi_put_le32(buf + STUB + 0x5d8 + 4 * i, list[i]);
+    collect c = {0};
+    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(c.parts, 1);
+    assert_string_equal(c.detail, "");
+    khi_pe up;
+    assert_true(khi_pe_parse(c.last, c.last_len, &up));
+    assert_int_equal(up.ep_rva, 0x1020);
+    assert_memory_equal(c.last + IMG(0x200c), "\xe8\xf4\xff\xff\xff", 5);
+    assert_memory_equal(c.last + IMG(0x4de0), "MZ", 2);
+    assert_memory_equal(c.last + IMG(0x201c), "This is a ClamAV test file", 26);
+    free(c.last);
+}
+
 /* each allocation failing in turn: KH_ENOMEM, until the walk completes */
 static void test_unpack_aspack_enomem(void **state)
 {
@@ -311,9 +365,10 @@ static void test_unpack_aspack_enomem(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_unpack_aspack_detect), cmocka_unit_test(test_unpack_aspack_image),
-        cmocka_unit_test(test_unpack_aspack_filter), cmocka_unit_test(test_unpack_aspack_cuts),
-        cmocka_unit_test(test_unpack_aspack_damage), cmocka_unit_test(test_unpack_aspack_enomem),
+        cmocka_unit_test(test_unpack_aspack_detect),   cmocka_unit_test(test_unpack_aspack_image),
+        cmocka_unit_test(test_unpack_aspack_filter),   cmocka_unit_test(test_unpack_aspack_cuts),
+        cmocka_unit_test(test_unpack_aspack_damage),   cmocka_unit_test(test_unpack_aspack_endless),
+        cmocka_unit_test(test_unpack_aspack_layout22), cmocka_unit_test(test_unpack_aspack_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -218,7 +218,7 @@ static int read_tables(aspack *a, bits *b)
 }
 
 /* Decode in (n bytes) into out (cap bytes, all wanted). Returns how many bytes came out;
- * *ok says whether the stream was whole. */
+ * *ok says whether the stream was whole (a match running past cap is not). */
 static size_t block_decode(aspack *a, const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                            int *ok)
 {
@@ -274,13 +274,47 @@ static size_t block_decode(aspack *a, const uint8_t *in, size_t n, uint8_t *out,
             hist[1] = hist[0];
             hist[0] = dist;
         }
-        if ((size_t)dist + 1 > o || mlen > cap - o)
+        if ((size_t)dist + 1 > o)
             return o;
-        for (size_t k = 0; k < mlen; k++, o++)
+        size_t m = mlen > cap - o ? cap - o : mlen; /* a match past the end: damage */
+        for (size_t k = 0; k < m; k++, o++)
             out[o] = out[o - dist - 1];
+        if (m < mlen)
+            return o;
     }
     *ok = 1;
     return o;
+}
+
+/* Take the loader's STUB_TABLES bytes of tables (borrowed). Returns 0 when a bit count is
+ * beyond 24. */
+static int tables_init(aspack *a, const uint8_t *t)
+{
+    a->lbase = t;
+    a->lbits = t + LEN_SYMS;
+    a->sbits = t + 2 * LEN_SYMS;
+    uint32_t sum = 0;
+    for (unsigned i = 0; i < SLOTS; i++) {
+        a->slot_base[i] = sum;
+        if (a->sbits[i] > 24 || (i < LEN_SYMS && a->lbits[i] > 24))
+            return 0;
+        sum += 1u << a->sbits[i];
+    }
+    return 1;
+}
+
+kh_err khi_aspack_decode(const uint8_t *tables, const uint8_t *in, size_t n, uint8_t *out,
+                         size_t cap, size_t *out_len)
+{
+    *out_len = 0;
+    aspack *a = khi_calloc(1, sizeof(*a));
+    if (!a)
+        return KH_ENOMEM;
+    int ok = 0;
+    if (tables_init(a, tables))
+        *out_len = block_decode(a, in, n, out, cap, &ok);
+    khi_free(a);
+    return ok ? KH_OK : KH_EFORMAT;
 }
 
 /* The loader's call/jmp filter over the first block: absolute targets back to relative. */
@@ -429,18 +463,9 @@ kh_err khi_aspack_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
         err = KH_ENOMEM;
         goto out;
     }
-    a->lbase = img + base + v->lens;
-    a->lbits = a->lbase + LEN_SYMS;
-    a->sbits = a->lbase + 2 * LEN_SYMS;
-    uint32_t sum = 0;
     const char *damage = NULL;
-    for (unsigned i = 0; i < SLOTS && !damage; i++) {
-        a->slot_base[i] = sum;
-        if (a->sbits[i] > 24 || (i < LEN_SYMS && a->lbits[i] > 24))
-            damage = "ASPack-packed, but its loader's tables are damaged";
-        else
-            sum += 1u << a->sbits[i];
-    }
+    if (!tables_init(a, img + base + v->lens))
+        damage = "ASPack-packed, but its loader's tables are damaged";
     uint32_t oep = khi_le32(img + base + v->oep);
     if (!damage)
         damage = unpack_blocks(a, v, img, total, base, &err);

@@ -325,6 +325,12 @@ kh_err khi_mew_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi
 int khi_aspack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* The unpacked image as "aspack-unpacked" (see fmt_aspack.c). Returns as khi_pe_unpack_walk. */
 kh_err khi_aspack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* One ASPack block: its stream in (n bytes, read on as zeros for 0x10e more, as the loader
+ * does) into out, cap bytes wanted, with the loader's 114 bytes of length and slot tables
+ * (tables). Returns KH_OK when cap bytes came out, KH_EFORMAT on damage, bad tables or an
+ * early end (*out_len says how many did), KH_ENOMEM. */
+kh_err khi_aspack_decode(const uint8_t *tables, const uint8_t *in, size_t n, uint8_t *out,
+                         size_t cap, size_t *out_len);
 
 /* aPLib (FSG, MEW) of in into out (out_cap bytes). Returns as khi_nrv_decode. */
 kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,

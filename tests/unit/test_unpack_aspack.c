@@ -339,6 +339,46 @@ static void test_unpack_aspack_layout22(void **state)
     free(c.last);
 }
 
+/* one block alone: .clam's stream (0x13b bytes, then what the loader reads as zeros) decodes
+ * to 0x1000 bytes ending with clam.exe; every shorter cut gives something else or fails; a
+ * smaller output is filled exactly (a match running past it is damage); tables with a bit count
+ * beyond 24 are refused */
+static void test_unpack_aspack_decode(void **state)
+{
+    (void)state;
+    uint8_t buf[8192], clam[1024];
+    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
+    size_t clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
+    if (!len || clen != 544)
+        skip();
+    const uint8_t *tables = buf + STUB + 0x6d6, *in = buf + 0xa00;
+    static uint8_t ref[0x1000], out[0x1000];
+    size_t n = 0;
+    assert_int_equal(khi_aspack_decode(tables, in, 0x200, ref, sizeof(ref), &n), KH_OK);
+    assert_int_equal(n, 0x1000);
+    assert_memory_equal(ref + 0xde0, clam, clen);
+    for (size_t cut = 0; cut <= 0x200; cut++) {
+        kh_err e = khi_aspack_decode(tables, in, cut, out, sizeof(out), &n);
+        assert_true(n <= sizeof(out));
+        int same = e == KH_OK && memcmp(out, ref, sizeof(ref)) == 0;
+        assert_int_equal(same, cut >= 0x13b);
+        if (cut < 0x60)
+            assert_int_equal(e, KH_EFORMAT);
+    }
+    kh_err e = khi_aspack_decode(tables, in, 0x200, out, 0x800, &n);
+    assert_true(e == KH_OK || e == KH_EFORMAT); /* KH_EFORMAT: a match ran past 0x800 */
+    assert_int_equal(n, 0x800);
+    assert_memory_equal(out, ref, 0x800);
+    uint8_t bad[114];
+    memcpy(bad, tables, sizeof(bad));
+    bad[56 + 57] = 25;
+    n = 1;
+    assert_int_equal(khi_aspack_decode(bad, in, 0x200, out, sizeof(out), &n), KH_EFORMAT);
+    assert_int_equal(n, 0);
+    /* nothing at all: the loader's zeros make no complete code */
+    assert_int_equal(khi_aspack_decode(tables, in, 0, out, sizeof(out), &n), KH_EFORMAT);
+}
+
 /* each allocation failing in turn: KH_ENOMEM, until the walk completes */
 static void test_unpack_aspack_enomem(void **state)
 {
@@ -368,7 +408,8 @@ int main(void)
         cmocka_unit_test(test_unpack_aspack_detect),   cmocka_unit_test(test_unpack_aspack_image),
         cmocka_unit_test(test_unpack_aspack_filter),   cmocka_unit_test(test_unpack_aspack_cuts),
         cmocka_unit_test(test_unpack_aspack_damage),   cmocka_unit_test(test_unpack_aspack_endless),
-        cmocka_unit_test(test_unpack_aspack_layout22), cmocka_unit_test(test_unpack_aspack_enomem),
+        cmocka_unit_test(test_unpack_aspack_layout22), cmocka_unit_test(test_unpack_aspack_decode),
+        cmocka_unit_test(test_unpack_aspack_enomem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

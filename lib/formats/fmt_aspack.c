@@ -20,8 +20,11 @@
  * "new tables follow". A match's distance is a slot's base plus extra bits (the low three
  * through the aligned code when its lengths are not all three), slots 0-2 repeating one of the
  * last three distances. Codes are canonical Huffman of up to 15 bits and must be complete.
- * The first block's E8/E9 (call/jmp) targets were made relative-to-absolute by the packer;
- * when the loader's filter is on they are turned back, as the loader does.
+ * The first block's E8/E9 (call/jmp) targets whose first byte is the marker were rewritten
+ * by the packer; when the loader's filter is on (2.12: its `mov bl, 0`) they are turned back,
+ * as the loader does. For 2.2x and 2.42 the switch's place is not known here and the filter
+ * always runs, as ClamAV does; those two layouts are taken from ClamAV and were only checked
+ * on a 2.12 file rearranged to them, not on a real sample.
  *
  * The image is laid out from the section table, each block is decoded over its own place as
  * the loader does, and the image from the first section on is handed out as "aspack-unpacked",

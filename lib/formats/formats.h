@@ -274,13 +274,14 @@ int khi_sis_detect(const uint8_t *data, size_t len);
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
- * fmt_aplib.c) ---- */
+ * fmt_aplib.c, fmt_aspack.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
     KHI_PACKER_WWPACK,
     KHI_PACKER_YC,
     KHI_PACKER_MEW,
+    KHI_PACKER_ASPACK,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -332,6 +333,17 @@ kh_err khi_yc_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_
 int khi_mew_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* The unpacked program as "mew-unpacked" (see fmt_mew.c). Returns as khi_pe_unpack_walk. */
 kh_err khi_mew_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* Does the entry point start ASPack 2.x's loader (`pusha; call ...; sub ebx, EP-1`)? */
+int khi_aspack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked image as "aspack-unpacked" (see fmt_aspack.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_aspack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* One ASPack block: its stream in (n bytes, read on as zeros for 0x10e more, as the loader
+ * does) into out, cap bytes wanted, with the loader's 114 bytes of length and slot tables
+ * (tables). Returns KH_OK when cap bytes came out, KH_EFORMAT on damage, bad tables or an
+ * early end (*out_len says how many did), KH_ENOMEM. */
+kh_err khi_aspack_decode(const uint8_t *tables, const uint8_t *in, size_t n, uint8_t *out,
+                         size_t cap, size_t *out_len);
+
 /* aPLib (FSG, MEW) of in into out (out_cap bytes). Returns as khi_nrv_decode. */
 kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
                         size_t *in_used);

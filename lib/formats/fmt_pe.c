@@ -6,6 +6,11 @@
  * offset is found (the section whose virtual range holds it, or the headers themselves). Every
  * field is read with bounds checks against the bytes given; the first 36 KiB of a file hold the
  * headers of any real executable, and a table reaching further is treated as not a PE.
+ *
+ * With a FileAlignment of 0x200 or more, the Windows loader rounds a section's PointerToRawData
+ * down to a multiple of 0x200; packers such as Upack give odd offsets (0x10) that only this
+ * rounding turns into the bytes that run, so the entry point's offset is found the same way.
+ * The section table itself is kept as written.
  */
 #include "formats/formats.h"
 
@@ -34,6 +39,7 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
                                         : khi_le32(d + opt + 28);
         out->size_of_image = khi_le32(d + opt + 56);
     }
+    uint32_t raw_mask = optsize >= 40 && khi_le32(d + opt + 36) >= 0x200 ? ~(uint32_t)0x1ff : ~(uint32_t)0;
     out->pe_off = pe;
     uint64_t table = opt + optsize;
     if (table + (uint64_t)nsect * 40 > len)
@@ -56,7 +62,7 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
         uint32_t span = k->vsize > k->raw_size ? k->vsize : k->raw_size;
         if (out->ep_offset == UINT64_MAX && out->ep_rva >= k->va &&
             (uint64_t)out->ep_rva < (uint64_t)k->va + span && out->ep_rva - k->va < k->raw_size)
-            out->ep_offset = (uint64_t)k->raw_off + (out->ep_rva - k->va);
+            out->ep_offset = (uint64_t)(k->raw_off & raw_mask) + (out->ep_rva - k->va);
     }
     if (out->ep_offset == UINT64_MAX && out->ep_rva < first_raw)
         out->ep_offset = out->ep_rva; /* inside the headers, which map one to one */

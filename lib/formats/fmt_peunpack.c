@@ -30,6 +30,8 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return KHI_PACKER_MEW;
     if (khi_aspack_detect(ep, ep_len, pe))
         return KHI_PACKER_ASPACK;
+    if (khi_upack_detect(ep, ep_len, pe))
+        return KHI_PACKER_UPACK;
     return KHI_PACKER_NONE;
 }
 
@@ -49,6 +51,8 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
         return khi_mew_walk(data, len, pe, cb);
     case KHI_PACKER_ASPACK:
         return khi_aspack_walk(data, len, pe, cb);
+    case KHI_PACKER_UPACK:
+        return khi_upack_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }

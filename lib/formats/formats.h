@@ -274,7 +274,7 @@ int khi_sis_detect(const uint8_t *data, size_t len);
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
- * fmt_aplib.c, fmt_aspack.c) ---- */
+ * fmt_aplib.c, fmt_aspack.c, fmt_upack.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
@@ -282,6 +282,7 @@ typedef enum khi_packer {
     KHI_PACKER_YC,
     KHI_PACKER_MEW,
     KHI_PACKER_ASPACK,
+    KHI_PACKER_UPACK,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -347,6 +348,18 @@ kh_err khi_aspack_decode(const uint8_t *tables, const uint8_t *in, size_t n, uin
 /* aPLib (FSG, MEW) of in into out (out_cap bytes). Returns as khi_nrv_decode. */
 kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,
                         size_t *in_used);
+
+/* Is the entry point Upack's loader in the PE header (PE32, three sections, a 0x148-byte
+ * optional header, `mov esi, TABLE; lodsd; push eax` and a short jump at 10)? */
+int khi_upack_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "upack-unpacked" (see fmt_upack.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_upack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+/* Upack's LZMA (lp = pb = 0, lc 0..8, no leading zero byte) from buf[in..buf_len) into
+ * buf[out0..end) of the same buffer: matches may reach any byte before them in buf, as in the
+ * stub. *out_end says how far the output got. Returns KH_OK when it reached end, KH_EFORMAT on
+ * damage, a reference before buf or the input running out, KH_ENOMEM. */
+kh_err khi_upack_lzma(uint8_t *buf, size_t buf_len, size_t in, size_t out0, size_t end, unsigned lc,
+                      size_t *out_end);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

@@ -262,7 +262,7 @@ int khi_sis_detect(const uint8_t *data, size_t len);
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
- * fmt_aplib.c, fmt_fsg.c) ---- */
+ * fmt_aplib.c, fmt_fsg.c, fmt_petite.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
@@ -270,6 +270,7 @@ typedef enum khi_packer {
     KHI_PACKER_YC,
     KHI_PACKER_MEW,
     KHI_PACKER_FSG,
+    KHI_PACKER_PETITE,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -333,6 +334,12 @@ kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t o
 int khi_fsg_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
 /* The unpacked program as "fsg-unpacked" (see fmt_fsg.c). Returns as khi_pe_unpack_walk. */
 kh_err khi_fsg_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+
+/* Is the entry point Petite 2.1's or 2.2's loader (`mov eax, SECT; push; SEH frame; pushfw;
+ * pushad`, SECT its own section: the last, or the one before the last)? ep_len >= 32. */
+int khi_petite_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "petite-unpacked" (see fmt_petite.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_petite_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

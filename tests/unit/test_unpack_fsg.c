@@ -20,10 +20,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <khien/khien.h>
-
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 /* ---- an aPLib encoder: greedy, literals, short and long matches ---- */
 typedef struct enc {
@@ -239,35 +236,6 @@ static int setup(void **state)
     return 0;
 }
 
-typedef struct collect {
-    int parts, warnings;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-    char detail[256];
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    assert_string_equal(name, "fsg-unpacked");
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return 0;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    collect *c = ud;
-    assert_int_equal(what, KHI_FWARN_DAMAGED);
-    assert_string_equal(part, "fsg-unpacked");
-    khi_snprintf(c->detail, sizeof(c->detail), "%s", detail);
-    c->warnings++;
-    return 0;
-}
-
 /* Every version unpacks to the image, with the original entry point, clam.exe inside. */
 static void test_unpack_fsg_versions(void **state)
 {
@@ -280,7 +248,7 @@ static void test_unpack_fsg_versions(void **state)
         khi_pe pe, up;
         assert_true(khi_pe_parse(f, len, &pe));
         assert_int_equal(khi_pe_packer(f + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_FSG);
-        collect c = {0, 0, NULL, 0, ""};
+        collect c = {"fsg-unpacked", 0, 0, NULL, 0, ""};
         khi_parts_cb cb = {collect_part, collect_warn, &c};
         assert_int_equal(khi_pe_unpack_walk(f, len, &pe, &cb), KH_OK);
         assert_int_equal(c.warnings, 0);
@@ -345,7 +313,7 @@ static void test_unpack_fsg_damage(void **state)
     if (!clam[0])
         skip();
     static uint8_t f[0x1400];
-    collect c = {0, 0, NULL, 0, ""};
+    collect c = {"fsg-unpacked", 0, 0, NULL, 0, ""};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     for (int v = V131; v <= V200; v++) {
         size_t len = make_fsg(v, f);
@@ -386,52 +354,16 @@ static void test_unpack_fsg_damage(void **state)
     free(c.last);
 }
 
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-/* Every allocation failure of the walk is KH_ENOMEM; the callback stopping is KH_ECANCELED. */
+/* Every allocation failure of the walk is KH_ENOMEM, for every version; a callback that
+ * stops the walk makes it KH_ECANCELED. */
 static void test_unpack_fsg_enomem(void **state)
 {
     (void)state;
     if (!clam[0])
         skip();
     static uint8_t f[0x1400];
-    size_t len = make_fsg(V133, f);
-    khi_pe pe;
-    assert_true(khi_pe_parse(f, len, &pe));
-    int parts = 0;
-    khi_parts_cb cb = {count_part, NULL, &parts};
-    for (long nth = 0; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        parts = 0;
-        kh_err e = khi_pe_unpack_walk(f, len, &pe, &cb);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && parts == 1)
-            break;
-        assert_int_equal(e, KH_ENOMEM);
-        assert_true(nth < 49);
-    }
-}
-
-typedef struct found {
-    int clam;
-    char object[256];
-} found;
-
-static int on_event(void *ud, const kh_event *ev)
-{
-    found *s = ud;
-    if (ev->kind == KH_EVENT_DETECTION && !strcmp(ev->name, "ClamAV-Test-File")) {
-        s->clam++;
-        khi_snprintf(s->object, sizeof(s->object), "%s", ev->object);
-    }
-    return 0;
+    for (int v = V131; v <= V200; v++)
+        unpack_fail_paths(f, make_fsg(v, f));
 }
 
 /* The scan unpacks the file and finds clam.exe in the program by its MD5. */
@@ -440,25 +372,13 @@ static void test_unpack_fsg_scan(void **state)
     (void)state;
     if (!clam[0])
         skip();
-    static const char hdb[] = "aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n";
-    kh_engine *e = NULL;
-    assert_int_equal(kh_engine_create(NULL, &e), KH_OK);
-    assert_int_equal(kh_engine_load_mem(e, "t.hdb", hdb, strlen(hdb)), KH_OK);
-    assert_int_equal(kh_engine_compile(e), KH_OK);
-    kh_scanner *sc = NULL;
-    assert_int_equal(kh_scanner_create(e, NULL, &sc), KH_OK);
     static uint8_t f[0x1400];
     for (int v = V131; v <= V200; v++) {
-        size_t len = make_fsg(v, f);
-        found s = {0, ""};
-        kh_scan_result r;
-        assert_int_equal(kh_scan_mem(sc, f, len, "fsg.exe", on_event, &s, &r), KH_OK);
-        assert_int_equal(r.verdict, KH_VERDICT_INFECTED);
+        found s;
+        scan_for_clam(f, make_fsg(v, f), "fsg.exe", &s);
         assert_int_equal(s.clam, 1);
         assert_string_equal(s.object, "fsg.exe//fsg-unpacked//embedded-pe-1600");
     }
-    kh_scanner_destroy(sc);
-    kh_engine_release(e);
 }
 
 /* `test_unpack_fsg DIR` writes the three packed files into DIR (fuzz/corpus/fsg's seeds). */

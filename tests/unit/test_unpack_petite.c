@@ -16,10 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <khien/khien.h>
-
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 #define PETITE "/usr/share/clamav-testfiles/clam-petite.exe"
 
@@ -37,35 +34,6 @@ static int setup(void **state)
     return file_len == sizeof(file) ? 0 : -1;
 }
 
-typedef struct collect {
-    int parts, warnings;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-    char detail[256];
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    assert_string_equal(name, "petite-unpacked");
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return 0;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    collect *c = ud;
-    assert_int_equal(what, KHI_FWARN_DAMAGED);
-    assert_string_equal(part, "petite-unpacked");
-    khi_snprintf(c->detail, sizeof(c->detail), "%s", detail);
-    c->warnings++;
-    return 0;
-}
-
 /* The image from 0x1000 to 0x5400 with the original entry point 0x1020 */
 static void test_unpack_petite_real(void **state)
 {
@@ -75,7 +43,7 @@ static void test_unpack_petite_real(void **state)
     khi_pe pe, up;
     assert_true(khi_pe_parse(file, file_len, &pe));
     assert_int_equal(khi_pe_packer(file + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_PETITE);
-    collect c = {0, 0, NULL, 0, ""};
+    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(file, file_len, &pe, &cb), KH_OK);
     assert_int_equal(c.warnings, 0);
@@ -109,7 +77,7 @@ static void test_unpack_petite_cut(void **state)
     (void)state;
     if (!file_len)
         skip();
-    collect c = {0, 0, NULL, 0, ""};
+    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     khi_pe pe;
     size_t inside = 0;
@@ -138,7 +106,7 @@ static void test_unpack_petite_damage(void **state)
         skip();
     static uint8_t f[4096];
     memcpy(f, file, file_len);
-    collect c = {0, 0, NULL, 0, ""};
+    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     khi_pe pe;
     assert_true(khi_pe_parse(f, file_len, &pe));
@@ -195,7 +163,7 @@ static void test_unpack_petite_detect(void **state)
     p2.sect[4].raw_size = 0;
     p2.sect[4].raw_off = 0;
     assert_int_equal(khi_pe_packer(ep, KHI_PE_EP_BYTES, &p2), KHI_PACKER_PETITE);
-    collect c = {0, 0, NULL, 0, ""};
+    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_petite_walk(file, file_len, &p2, &cb), KH_OK); /* 2.2 data read as 2.1 */
     p2 = pe;
@@ -225,50 +193,14 @@ static void test_unpack_petite_detect(void **state)
     free(c.last);
 }
 
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-/* Every allocation failure of the walk is KH_ENOMEM; the callback stopping is KH_ECANCELED. */
+/* Every allocation failure of the walk is KH_ENOMEM; a callback that stops the walk makes it
+ * KH_ECANCELED. */
 static void test_unpack_petite_enomem(void **state)
 {
     (void)state;
     if (!file_len)
         skip();
-    khi_pe pe;
-    assert_true(khi_pe_parse(file, file_len, &pe));
-    int parts = 0;
-    khi_parts_cb cb = {count_part, NULL, &parts};
-    for (long nth = 0; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        parts = 0;
-        kh_err e = khi_pe_unpack_walk(file, file_len, &pe, &cb);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && parts == 1)
-            break;
-        assert_int_equal(e, KH_ENOMEM);
-        assert_true(nth < 49);
-    }
-}
-
-typedef struct found {
-    int clam;
-    char object[256];
-} found;
-
-static int on_event(void *ud, const kh_event *ev)
-{
-    found *s = ud;
-    if (ev->kind == KH_EVENT_DETECTION && !strcmp(ev->name, "ClamAV-Test-File")) {
-        s->clam++;
-        khi_snprintf(s->object, sizeof(s->object), "%s", ev->object);
-    }
-    return 0;
+    unpack_fail_paths(file, file_len);
 }
 
 /* The scan unpacks the file, opens the ZIP in the program and finds clam.exe by its MD5. */
@@ -277,21 +209,10 @@ static void test_unpack_petite_scan(void **state)
     (void)state;
     if (!file_len)
         skip();
-    static const char hdb[] = "aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n";
-    kh_engine *e = NULL;
-    assert_int_equal(kh_engine_create(NULL, &e), KH_OK);
-    assert_int_equal(kh_engine_load_mem(e, "t.hdb", hdb, strlen(hdb)), KH_OK);
-    assert_int_equal(kh_engine_compile(e), KH_OK);
-    kh_scanner *sc = NULL;
-    assert_int_equal(kh_scanner_create(e, NULL, &sc), KH_OK);
-    found s = {0, ""};
-    kh_scan_result r;
-    assert_int_equal(kh_scan_mem(sc, file, file_len, "clam-petite.exe", on_event, &s, &r), KH_OK);
-    assert_int_equal(r.verdict, KH_VERDICT_INFECTED);
+    found s;
+    scan_for_clam(file, file_len, "clam-petite.exe", &s);
     assert_int_equal(s.clam, 1);
     assert_string_equal(s.object, "clam-petite.exe//petite-unpacked//embedded-zip-426c//clam.exe");
-    kh_scanner_destroy(sc);
-    kh_engine_release(e);
 }
 
 int main(void)

@@ -342,7 +342,7 @@ kh_err khi_petite_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
     err = map(&p, d, len, pe, &cut);
     if (err == KH_ELIMIT) {
         err = KH_OK;
-        warn(cb, "Petite-packed, but its image is larger than 64 MiB");
+        warn(cb, "Petite-packed, but its image is empty or larger than 64 MiB");
         goto out;
     }
     if (err != KH_OK ||

@@ -20,17 +20,6 @@
 
 #include <string.h>
 
-/* The empty section followed by a filled one, or -1. */
-static int mew_sections(const khi_pe *pe)
-{
-    for (unsigned i = 0; i + 1u < pe->nsections; i++) {
-        const khi_pe_section *a = &pe->sect[i], *b = &pe->sect[i + 1];
-        if (!a->raw_size && a->vsize && b->raw_size && b->vsize)
-            return (int)i;
-    }
-    return -1;
-}
-
 /* File offset of the loader the entry point jumps to: 0x154 or 0x158, else 0. */
 static uint32_t loader_at(const uint8_t *ep, size_t n, const khi_pe *pe)
 {
@@ -42,7 +31,7 @@ static uint32_t loader_at(const uint8_t *ep, size_t n, const khi_pe *pe)
 
 int khi_mew_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
 {
-    return loader_at(ep, ep_len, pe) && mew_sections(pe) >= 0;
+    return loader_at(ep, ep_len, pe) && khi_pe_hollow(pe) >= 0;
 }
 
 static int warn(const khi_parts_cb *cb, const char *detail)
@@ -77,7 +66,7 @@ static const char *blocks(uint8_t *img, size_t total, size_t tab, uint32_t vma)
 
 kh_err khi_mew_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi_parts_cb *cb)
 {
-    int i = mew_sections(pe);
+    int i = khi_pe_hollow(pe);
     uint32_t at =
         pe->ep_offset < len ? loader_at(d + pe->ep_offset, len - (size_t)pe->ep_offset, pe) : 0;
     if (i < 0 || !at)

@@ -32,6 +32,10 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return KHI_PACKER_ASPACK;
     if (khi_upack_detect(ep, ep_len, pe))
         return KHI_PACKER_UPACK;
+    if (khi_fsg_detect(ep, ep_len, pe))
+        return KHI_PACKER_FSG;
+    if (khi_petite_detect(ep, ep_len, pe))
+        return KHI_PACKER_PETITE;
     return KHI_PACKER_NONE;
 }
 
@@ -53,6 +57,10 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
         return khi_aspack_walk(data, len, pe, cb);
     case KHI_PACKER_UPACK:
         return khi_upack_walk(data, len, pe, cb);
+    case KHI_PACKER_FSG:
+        return khi_fsg_walk(data, len, pe, cb);
+    case KHI_PACKER_PETITE:
+        return khi_petite_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }
@@ -89,6 +97,16 @@ kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, si
     if (err == KH_OK)
         err = khi_buf_append(out, img, img_len);
     return err;
+}
+
+int khi_pe_hollow(const khi_pe *pe)
+{
+    for (unsigned i = 0; i + 1u < pe->nsections; i++) {
+        const khi_pe_section *a = &pe->sect[i], *b = &pe->sect[i + 1];
+        if (!a->raw_size && a->vsize && b->raw_size && b->vsize)
+            return (int)i;
+    }
+    return -1;
 }
 
 /* The size of the PE at d as its headers describe it, or 0 when it is not one. */

@@ -274,7 +274,7 @@ int khi_sis_detect(const uint8_t *data, size_t len);
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
- * fmt_aplib.c, fmt_aspack.c, fmt_upack.c) ---- */
+ * fmt_aplib.c, fmt_aspack.c, fmt_upack.c, fmt_fsg.c, fmt_petite.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
@@ -283,6 +283,8 @@ typedef enum khi_packer {
     KHI_PACKER_MEW,
     KHI_PACKER_ASPACK,
     KHI_PACKER_UPACK,
+    KHI_PACKER_FSG,
+    KHI_PACKER_PETITE,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -301,6 +303,9 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
  * KH_ENOMEM. */
 kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len, uint32_t rva,
                       const uint32_t *oep, khi_buf *out);
+/* The first section with a virtual size and no raw data that is followed by one with both
+ * (where MEW and FSG decompress the program from the next one), or -1. */
+int khi_pe_hollow(const khi_pe *pe);
 /* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,
  * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>"
  * (at most 16); then from the first ZIP local header ("PK\3\4") to the end as
@@ -360,6 +365,17 @@ kh_err khi_upack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const k
  * damage, a reference before buf or the input running out, KH_ENOMEM. */
 kh_err khi_upack_lzma(uint8_t *buf, size_t buf_len, size_t in, size_t out0, size_t end, unsigned lc,
                       size_t *out_end);
+/* Is the entry point FSG 2.0's (`xchg [P], esp; popad`), 1.33's or 1.31's loader (its support
+ * data in the headers), after an empty section followed by a filled one? ep_len >= 32. */
+int khi_fsg_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "fsg-unpacked" (see fmt_fsg.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_fsg_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+
+/* Is the entry point Petite 2.1's or 2.2's loader (`mov eax, SECT; push; SEH frame; pushfw;
+ * pushad`, SECT its own section: the last, or the one before the last)? ep_len >= 32. */
+int khi_petite_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The unpacked program as "petite-unpacked" (see fmt_petite.c). Returns as khi_pe_unpack_walk. */
+kh_err khi_petite_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 
 typedef enum khi_nrv_method { KHI_NRV2B, KHI_NRV2D, KHI_NRV2E } khi_nrv_method;
 /* UCL's NRV2B/2D/2E of in into out (out_cap bytes), bits read a byte at a time or in

@@ -1,0 +1,121 @@
+/*
+ * unpack_test.h - what the PE unpacker tests (test_unpack_*.c) share: collecting the parts and
+ * warnings a walk hands out, and scanning a file end to end with clam.exe's MD5 as the only
+ * signature. Each test includes it once, after cmocka.h.
+ */
+#ifndef KH_UNPACK_TEST_H
+#define KH_UNPACK_TEST_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <khien/khien.h>
+
+#include "core/core.h"
+#include "formats/formats.h"
+
+typedef struct collect {
+    const char *name; /* every part and warning must name this part */
+    int parts, warnings;
+    uint8_t *last; /* a copy of the last part */
+    size_t last_len;
+    char detail[256]; /* the last warning */
+} collect;
+
+static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
+{
+    collect *c = ud;
+    assert_string_equal(name, c->name);
+    c->parts++;
+    free(c->last);
+    c->last = malloc(n ? n : 1);
+    assert_non_null(c->last);
+    memcpy(c->last, d, n);
+    c->last_len = n;
+    return 0;
+}
+
+static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+{
+    collect *c = ud;
+    assert_int_equal(what, KHI_FWARN_DAMAGED);
+    assert_string_equal(part, c->name);
+    khi_snprintf(c->detail, sizeof(c->detail), "%s", detail);
+    c->warnings++;
+    return 0;
+}
+
+static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
+{
+    (void)d;
+    (void)n;
+    (void)name;
+    (*(int *)ud)++;
+    return 0;
+}
+
+static int stop_part(void *ud, const uint8_t *d, size_t n, const char *name)
+{
+    (void)ud;
+    (void)d;
+    (void)n;
+    (void)name;
+    return 1;
+}
+
+/* Every allocation failure of the unpack walk of d is KH_ENOMEM, until the walk hands out its
+ * one part; a callback that stops the walk makes it KH_ECANCELED. */
+static void unpack_fail_paths(const uint8_t *d, size_t n)
+{
+    khi_pe pe;
+    assert_true(khi_pe_parse(d, n, &pe));
+    int parts = 0;
+    khi_parts_cb cb = {count_part, NULL, &parts};
+    for (long nth = 0;; nth++) {
+        assert_true(nth < 50);
+        khi_mem_fail_after(nth);
+        parts = 0;
+        kh_err e = khi_pe_unpack_walk(d, n, &pe, &cb);
+        khi_mem_fail_after(-1);
+        if (e == KH_OK && parts == 1)
+            break;
+        assert_int_equal(e, KH_ENOMEM);
+    }
+    khi_parts_cb stop = {stop_part, NULL, NULL};
+    assert_int_equal(khi_pe_unpack_walk(d, n, &pe, &stop), KH_ECANCELED);
+}
+
+typedef struct found {
+    int clam;
+    char object[256];
+} found;
+
+static int on_clam(void *ud, const kh_event *ev)
+{
+    found *s = ud;
+    if (ev->kind == KH_EVENT_DETECTION && !strcmp(ev->name, "ClamAV-Test-File")) {
+        s->clam++;
+        khi_snprintf(s->object, sizeof(s->object), "%s", ev->object);
+    }
+    return 0;
+}
+
+/* Scan d as name with clam.exe's MD5; the detections and the object of the last are in *out. */
+static void scan_for_clam(const uint8_t *d, size_t n, const char *name, found *out)
+{
+    static const char hdb[] = "aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n";
+    kh_engine *e = NULL;
+    assert_int_equal(kh_engine_create(NULL, &e), KH_OK);
+    assert_int_equal(kh_engine_load_mem(e, "t.hdb", hdb, strlen(hdb)), KH_OK);
+    assert_int_equal(kh_engine_compile(e), KH_OK);
+    kh_scanner *sc = NULL;
+    assert_int_equal(kh_scanner_create(e, NULL, &sc), KH_OK);
+    kh_scan_result r;
+    memset(out, 0, sizeof(*out));
+    assert_int_equal(kh_scan_mem(sc, d, n, name, on_clam, out, &r), KH_OK);
+    assert_int_equal(r.verdict, out->clam ? KH_VERDICT_INFECTED : KH_VERDICT_CLEAN);
+    kh_scanner_destroy(sc);
+    kh_engine_release(e);
+}
+
+#endif

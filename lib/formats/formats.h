@@ -308,9 +308,9 @@ kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, si
 int khi_pe_hollow(const khi_pe *pe);
 /* Each further PE (an "MZ" whose e_lfanew leads to valid headers) in img from offset from on,
  * cut at the end of its headers or last section's raw data, as "embedded-pe-<hex offset>"
- * (at most 16); then from the first ZIP local header ("PK\3\4") to the end as
- * "embedded-zip-<hex offset>". Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
-kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, const khi_parts_cb *cb);
+ * (at most 16); then, when zip is set, from the first ZIP local header ("PK\3\4") to the end
+ * as "embedded-zip-<hex offset>". Returns KH_OK, KH_ECANCELED or KH_ENOMEM. */
+kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, int zip, const khi_parts_cb *cb);
 
 /* Do the ep_len bytes at the entry point hold a UPX win32 stub (`pusha; mov esi, SRC;
  * lea edi, [esi+D]`, perhaps after a DLL's `cmp; jnz`)? */

@@ -690,10 +690,11 @@ static int unpacker_part(const run *r)
 }
 
 /* A PE: when a packer is recognised its unpacker hands out the program it holds
- * ("upx-unpacked"). A PE that an unpacker handed out is also searched for the executables it
- * carries as data ("embedded-pe-<offset>"), which droppers hide under a packer. A plain PE
- * costs one read of its entry point's bytes: the search is not run on it (a pass over every
- * byte of every executable; see docs/internals/FORMATS.md). */
+ * ("upx-unpacked"). Any other PE (a plain one, or one an unpacker handed out) is searched for
+ * the executables it carries as data ("embedded-pe-<offset>"), as droppers do, in the clear or
+ * under a packer: one memmem pass for "MZ" over the file (read in when it was streamed, up to
+ * 64 MiB; a bigger plain PE is not searched), each hit checked for PE headers. An unpacked
+ * image is also searched for a ZIP (see docs/internals/FORMATS.md). */
 static void unpack_pe(run *r, const objsrc *o)
 {
     const kh_limits *L = &r->sc->opts.limits;
@@ -702,8 +703,8 @@ static void unpack_pe(run *r, const objsrc *o)
     size_t n = r->pe.ep_offset < o->len ? read_at((void *)o, r->pe.ep_offset, ep, sizeof(ep)) : 0;
     int packed = n && khi_pe_packer(ep, n, &r->pe) != KHI_PACKER_NONE;
     int unpacked = unpacker_part(r);
-    if (!packed && (!unpacked || !o->data || deep))
-        return; /* a plain PE, or one too deep to search: nothing to say */
+    if (!packed && deep)
+        return; /* too deep to search: nothing to say */
     if (!depth_ok(r, KHI_FT_PE))
         return;
     khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
@@ -722,8 +723,9 @@ static void unpack_pe(run *r, const objsrc *o)
         goto out;
     }
     if (!d) {
-        emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
-             "packed executable larger than 64 MiB: not unpacked by this version");
+        if (packed)
+            emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
+                 "packed executable larger than 64 MiB: not unpacked by this version");
         goto out;
     }
     *pe = r->pe;
@@ -731,8 +733,8 @@ static void unpack_pe(run *r, const objsrc *o)
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
     kh_err err = packed ? khi_pe_unpack_walk(d, (size_t)o->len, pe, &pcb) : KH_OK;
-    if (err == KH_OK && unpacked && !r->stop && !r->fatal)
-        err = khi_pe_embedded_walk(d, (size_t)o->len, 1, &pcb);
+    if (err == KH_OK && !packed && !r->stop && !r->fatal)
+        err = khi_pe_embedded_walk(d, (size_t)o->len, 1, unpacked, &pcb);
     if (err == KH_ENOMEM)
         r->fatal = KH_ENOMEM;
     r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */

@@ -419,6 +419,11 @@ def main():
     cut = solid[: len(solid) - 40]
     write_case(area, 21, "nsis-bzip2-cut", "a solid NSIS bzip2 stream cut short: what decoded is scanned, and a "
                "warning", pe(nsis_firsthdr(cut, len(script))), ["clean", "warning Heuristics.Broken.Archive"])
+    inner = pe(b"")[:0x200] + PAYLOAD + bytes(0x200 - len(PAYLOAD))  # a PE whose code is the payload
+    write_case(area, 22, "embedded-pe", "a plain PE carrying another PE as data (after 17 bytes of junk, so "
+               "not at a 16-byte boundary): found by the embedded-PE search, cut at its last section",
+               pe(b"junk-before-it!!!" + inner + b"trailing data"), ["found Test.Inner in input//embedded-pe-411",
+               "warnings 0"], sigs=[("t.hdb", hdb(inner, "Test.Inner"))])
     area = "sis"
     write_case(area, 1, "compressed", "a SIS release 6 file with a zlib-compressed file: named by its destination",
                sis([("readme.txt", b"read me"), ("evil.exe", PAYLOAD)]),

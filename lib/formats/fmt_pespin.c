@@ -429,8 +429,10 @@ static kh_err image(spin *s)
         if (!tmp)
             return KH_ENOMEM;
         size_t out = 0;
-        if (khi_aplib_decode(r + skip, n - skip, tmp, (size_t)cap, &out, NULL) == KH_OK)
+        if (khi_aplib_decode(r + skip, n - skip, tmp, (size_t)cap, &out, NULL) == KH_OK) {
             memcpy(s->img + at + skip, tmp, out); /* else they were stored as they are */
+            memset(s->img + at + skip + out, 0, (size_t)cap - out);
+        }
         khi_free(tmp);
         res = 0;
     }

@@ -302,6 +302,64 @@ static void test_unpack_pespin_big_section(void **state)
     free(big);
 }
 
+/* Write v as the decrypted dword at +at in the loader's first layer (XORed with a byte key
+ * counting down from its last byte at +0x1fe5+0x11fd), then re-sign d's file key so that it
+ * is the sample's again. */
+static void put_layer_a(uint8_t *d, size_t at, uint32_t v)
+{
+    uint32_t skip = 0x163, key = khi_le32(buf + EP + 0x3217) - spin_sum(buf, len - skip);
+    for (size_t b = 0; b < 4; b++) {
+        size_t i = at + b - 0x1fe5;
+        d[EP + at + b] = (uint8_t)(v >> (8 * b)) ^ (uint8_t)(d[EP + 0xdc] - (0x11fd - i));
+    }
+    khi_put_le32(d + EP + 0x3217, key + spin_sum(d, len - skip));
+}
+
+/* resources: from the RVA at +0x2fee on, an uncompressed section's rest is aPLib ("ababa"
+ * here, in .rsrc, which the loader neither decrypts nor decompresses), zeros after it; a
+ * stream that does not decode leaves the bytes as they are */
+static void test_unpack_pespin_resources(void **state)
+{
+    (void)state;
+    if (len != sizeof(buf))
+        skip();
+    uint8_t *d = malloc(len);
+    assert_non_null(d);
+    memcpy(d, buf, len);
+    memcpy(d + 0x810,
+           "a\x6c"
+           "b\x05\x00",
+           5);
+    put_layer_a(d, 0x2fee, 0x3010);
+    collect c = {0};
+    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(c.warnings, 0);
+    assert_int_equal(c.parts, 1);
+    const uint8_t *rsrc = c.last + KHI_PE_REBUILT_HDR + 0x2000;
+    assert_memory_equal(rsrc, buf + 0x800, 0x10);
+    assert_memory_equal(rsrc + 0x10, "ababa", 5);
+    for (size_t i = 0x15; i < 0x1000; i++)
+        assert_int_equal(rsrc[i], 0);
+    assert_memory_equal(c.last + CLAM_AT, clam, sizeof(clam));
+    /* not a stream (a match before the start): the section as it was */
+    memcpy(d + 0x810, "a\xc0\x0a", 3);
+    put_layer_a(d, 0x2fee, 0x3010);
+    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(c.warnings, 0);
+    rsrc = c.last + KHI_PE_REBUILT_HDR + 0x2000;
+    assert_memory_equal(rsrc + 0x10, "a\xc0\x0a", 3);
+    assert_memory_equal(rsrc, d + 0x800, 0x200);
+    /* past the section's raw data, or nowhere: nothing is done */
+    put_layer_a(d, 0x2fee, 0x3300);
+    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(c.warnings, 0);
+    put_layer_a(d, 0x2fee, 0x7fff0000);
+    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(c.warnings, 0);
+    free(c.last);
+    free(d);
+}
+
 /* a callback asking to stop: KH_ECANCELED, from the part and from a warning */
 static void test_unpack_pespin_stop(void **state)
 {
@@ -351,6 +409,7 @@ int main(void)
         cmocka_unit_test(test_unpack_pespin_big_section),
         cmocka_unit_test(test_unpack_pespin_stop),
         cmocka_unit_test(test_unpack_pespin_enomem),
+        cmocka_unit_test(test_unpack_pespin_resources),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -369,8 +369,27 @@ static uint64_t virt_len(const spin *s, unsigned i, uint32_t align)
     return (v + align - 1) / align * align;
 }
 
-/* Lay out the image: the program's sections from the lowest RVA to the furthest end. Returns
- * KH_OK (s->img NULL with a warning when it is too large or empty) or KH_ENOMEM. */
+/* Do two of the program's sections overlap, in the file or in the image? */
+static int overlap(spin *s, uint32_t align)
+{
+    for (unsigned i = 0; i < s->nprog; i++)
+        for (unsigned j = i + 1; j < s->nprog; j++) {
+            const khi_pe_section *a = &s->pe->sect[i], *b = &s->pe->sect[j];
+            uint64_t ra = raw_len(s, i), rb = raw_len(s, j);
+            uint64_t va = virt_len(s, i, align), vb = virt_len(s, j, align);
+            if (ra && rb && a->raw_off < b->raw_off + rb && b->raw_off < a->raw_off + ra)
+                return 1;
+            if (va && vb && a->va < b->va + vb && b->va < a->va + va)
+                return 1;
+        }
+    return 0;
+}
+
+/* Lay out the image: the program's sections from the lowest RVA to the furthest end. They
+ * may not overlap, in the file or in the image (each byte is decrypted and decompressed once,
+ * as the loader does for a file the packer wrote), so the work stays proportional to the
+ * file and the image. Returns KH_OK (s->img NULL with a warning when it is too large, empty
+ * or overlapping) or KH_ENOMEM. */
 static kh_err layout(spin *s)
 {
     uint32_t align = sect_align(s);
@@ -383,6 +402,10 @@ static kh_err layout(spin *s)
     }
     if (hi <= lo || hi - lo > KHI_FMT_MAX_PART - KHI_PE_REBUILT_HDR) {
         damaged(s, "PESpin-packed, but its image is empty or larger than 64 MiB");
+        return KH_OK;
+    }
+    if (overlap(s, align)) {
+        damaged(s, "PESpin-packed, but its sections overlap");
         return KH_OK;
     }
     s->lo = (uint32_t)lo;
@@ -468,9 +491,9 @@ kh_err khi_pespin_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
         damaged(&s, why);
         goto out;
     }
-    err = sections(&s, key);
-    if (err == KH_OK)
-        err = layout(&s);
+    err = layout(&s);
+    if (err == KH_OK && s.img)
+        err = sections(&s, key);
     if (err == KH_OK && s.img)
         err = image(&s);
     if (err != KH_OK || !s.img)

@@ -215,6 +215,20 @@ static void test_unpack_pespin_damage(void **state)
                   "PESpin-packed, but a compressed section is damaged or "
                   "truncated",
                   1);
+    /* the section table (at 0x1c0): sections overlapping in the file, in the image,
+     * or an image past 64 MiB; nothing is decrypted, nothing handed out */
+    size_t t = 0x1c0;
+    uint8_t save[40 * 5];
+    memcpy(save, buf + t, sizeof(save));
+    khi_put_le32(buf + t + 16, 0x3c00); /* section 0's data covers the others' */
+    expect_damage(buf, 0, 0, "PESpin-packed, but its sections overlap", 0);
+    memcpy(buf + t, save, sizeof(save));
+    khi_put_le32(buf + t + 40 + 12, 0x1800); /* section 1 starts inside section 0 */
+    expect_damage(buf, 0, 0, "PESpin-packed, but its sections overlap", 0);
+    memcpy(buf + t, save, sizeof(save));
+    khi_put_le32(buf + t + 3 * 40 + 8, 0x7ffff000u); /* section 3's virtual size */
+    expect_damage(buf, 0, 0, "PESpin-packed, but its image is empty or larger than 64 MiB", 0);
+    memcpy(buf + t, save, sizeof(save));
     /* the password option */
     uint8_t *flags = buf + EP + 0x1e1;
     uint32_t keep = khi_le32(flags);

@@ -71,6 +71,8 @@ enum {
 
 static const uint8_t stub[] = {0xe8, 0x00, 0x00, 0x00, 0x00, 0x8b, 0x1c, 0x24, 0x83, 0xc3};
 
+/* The stub 4 bytes in, at an entry point in the last section's data (where ep was read
+ * from) with room for the loader's data after it. */
 int khi_pespin_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
 {
     if (ep_len < 4 + sizeof(stub) || pe->nsections < 2 || pe->pe32plus ||
@@ -78,7 +80,8 @@ int khi_pespin_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return 0;
     const khi_pe_section *s = &pe->sect[pe->nsections - 1];
     return pe->ep_rva >= s->va && s->raw_size >= SP_END &&
-           pe->ep_rva - s->va < s->raw_size - SP_END;
+           pe->ep_rva - s->va < s->raw_size - SP_END &&
+           pe->ep_offset == (uint64_t)s->raw_off + (pe->ep_rva - s->va);
 }
 
 /* ---- the ciphers ---- */
@@ -472,8 +475,12 @@ kh_err khi_pespin_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
         return KH_OK;
     const khi_pe_section *ls = &pe->sect[pe->nsections - 1];
     uint64_t e = (uint64_t)ls->raw_off + (pe->ep_rva - ls->va);
-    if (e + SP_END > len || len > KHI_FMT_MAX_PART) {
+    if (e + SP_END > len) {
         damaged(&s, "PESpin-packed, but its loader is cut short");
+        goto out;
+    }
+    if (len > KHI_FMT_MAX_PART) {
+        damaged(&s, "PESpin-packed, but larger than 64 MiB: not unpacked");
         goto out;
     }
     s.f = khi_malloc(len);
@@ -483,14 +490,14 @@ kh_err khi_pespin_walk(const uint8_t *d, size_t len, const khi_pe *pe, const khi
     }
     memcpy(s.f, d, len);
     s.e = s.f + e;
-    if (s.e[SP_FLAGS] == 0xb8 && (khi_le32(s.e + SP_FLAGS + 1) & 0x200000u))
-        damaged(&s, "PESpin-packed with a password: its sections do not decrypt without it");
     uint32_t key = 0;
     const char *why = loader(&s, &key);
     if (why) {
         damaged(&s, why);
         goto out;
     }
+    if (s.e[SP_FLAGS] == 0xb8 && (khi_le32(s.e + SP_FLAGS + 1) & 0x200000u))
+        damaged(&s, "PESpin-packed with a password: its sections do not decrypt without it");
     err = layout(&s);
     if (err == KH_OK && s.img)
         err = sections(&s, key);

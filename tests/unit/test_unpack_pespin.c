@@ -105,6 +105,9 @@ static void test_unpack_pespin_detect(void **state)
     small = pe;
     small.ep_rva = small.sect[0].va;
     assert_int_equal(khi_pe_packer(ep, KHI_PE_EP_BYTES, &small), KHI_PACKER_NONE);
+    small = pe; /* the bytes read from elsewhere than the last section's data */
+    small.ep_offset += 0x200;
+    assert_int_equal(khi_pe_packer(ep, KHI_PE_EP_BYTES, &small), KHI_PACKER_NONE);
     small = pe;
     small.pe32plus = 1;
     assert_int_equal(khi_pe_packer(ep, KHI_PE_EP_BYTES, &small), KHI_PACKER_NONE);

@@ -41,6 +41,8 @@ khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
         return KHI_PACKER_FSG;
     if (khi_petite_detect(ep, ep_len, pe))
         return KHI_PACKER_PETITE;
+    if (khi_pespin_detect(ep, ep_len, pe))
+        return KHI_PACKER_PESPIN;
     return KHI_PACKER_NONE;
 }
 
@@ -66,6 +68,8 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
         return khi_fsg_walk(data, len, pe, cb);
     case KHI_PACKER_PETITE:
         return khi_petite_walk(data, len, pe, cb);
+    case KHI_PACKER_PESPIN:
+        return khi_pespin_walk(data, len, pe, cb);
     default:
         return KH_OK;
     }

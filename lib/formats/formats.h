@@ -274,7 +274,7 @@ int khi_sis_detect(const uint8_t *data, size_t len);
 kh_err khi_sis_walk(const uint8_t *data, size_t len, const khi_parts_cb *cb);
 
 /* ---- PE unpackers (fmt_peunpack.c, fmt_upx.c, fmt_nrv.c, fmt_wwpack.c, fmt_yc.c, fmt_mew.c,
- * fmt_aplib.c, fmt_aspack.c, fmt_upack.c, fmt_fsg.c, fmt_petite.c) ---- */
+ * fmt_aplib.c, fmt_aspack.c, fmt_upack.c, fmt_fsg.c, fmt_petite.c, fmt_pespin.c) ---- */
 typedef enum khi_packer {
     KHI_PACKER_NONE = 0,
     KHI_PACKER_UPX,
@@ -285,6 +285,7 @@ typedef enum khi_packer {
     KHI_PACKER_UPACK,
     KHI_PACKER_FSG,
     KHI_PACKER_PETITE,
+    KHI_PACKER_PESPIN,
 } khi_packer;
 /* How many bytes at the entry point khi_pe_packer wants (fewer at the end of the file). */
 #define KHI_PE_EP_BYTES 128
@@ -349,6 +350,12 @@ kh_err khi_aspack_walk(const uint8_t *data, size_t len, const khi_pe *pe, const 
  * early end (*out_len says how many did), KH_ENOMEM. */
 kh_err khi_aspack_decode(const uint8_t *tables, const uint8_t *in, size_t n, uint8_t *out,
                          size_t cap, size_t *out_len);
+/* Is the entry point PESpin's (`call $+5; mov ebx, [esp]; add ebx, N` 4 bytes in), in the
+ * last section with room for its loader after it? */
+int khi_pespin_detect(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+/* The decrypted, decompressed program as "pespin-unpacked" (see fmt_pespin.c). Returns as
+ * khi_pe_unpack_walk. */
+kh_err khi_pespin_walk(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
 
 /* aPLib (FSG, MEW) of in into out (out_cap bytes). Returns as khi_nrv_decode. */
 kh_err khi_aplib_decode(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_cap, size_t *out_len,

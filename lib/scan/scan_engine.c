@@ -185,6 +185,10 @@ kh_err kh_engine_compile(kh_engine *e)
     for (size_t i = 0; e->bodies && i < db->nbodies; i++)
         if (!db->bodies[i].ldb1 && !db->bodies[i].yara && khi_hsmatch_rejected(e->bodies, (uint32_t)i))
             e->stats.body_sigs--;
+    /* which targets occur decides which normalised views a scan builds (none for most sets) */
+    for (size_t i = 0; e->bodies && i < db->nbodies; i++)
+        if (db->bodies[i].target < 32 && !khi_hsmatch_rejected(e->bodies, (uint32_t)i))
+            e->targets |= 1u << db->bodies[i].target;
     e->stats.skipped = db->skipped;
     e->stats.files = db->files;
     e->stats.containers = db->containers;

@@ -22,6 +22,7 @@ struct kh_engine {
     khi_hsmatch *bodies;    /* NULL when there are no body signatures */
     khi_yaramatch *yara;    /* NULL when no YARA rule needs libyara */
     kh_engine_stats stats;
+    uint32_t targets;       /* bit t set: a usable body signature has ClamAV target type t */
 };
 
 struct kh_scanner {

@@ -67,7 +67,7 @@ typedef struct obuf {
 } obuf;
 
 typedef struct hn {
-    obuf a, t;   /* no-comment, no-tags (t.p NULL: not wanted) */
+    obuf a, t; /* no-comment, no-tags (t.p NULL: not wanted) */
     hstate st, next, ref_ret;
     int in_script, tspace, quoted;
     char tag[STR_MAX + 1], arg[STR_MAX + 1], val[STR_MAX + 1], ent[STR_MAX + 1];

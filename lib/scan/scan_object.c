@@ -711,6 +711,12 @@ static void views(run *r, const objsrc *o, khi_ftype type)
     int text = type == KHI_FT_UNKNOWN && (want & (1u << 7)) && o->len <= KHI_TEXTNORM_MAX;
     if (!html && !text)
         return;
+    if (text) { /* not text: nothing to read in */
+        uint8_t head[KHI_TEXT_HEAD];
+        size_t hl = read_at((void *)o, 0, head, sizeof(head));
+        if (!khi_text_detect(head, hl))
+            return;
+    }
     size_t len = (size_t)o->len;
     const uint8_t *d = o->data;
     uint8_t *copy = NULL, *v1 = NULL, *v2 = NULL;
@@ -734,7 +740,7 @@ static void views(run *r, const objsrc *o, khi_ftype type)
         match_view(r, v1, n1, 3, "no-comment");
         if (v2 && !r->stop && !r->fatal)
             match_view(r, v2, n2, 3, "no-tags");
-    } else if (khi_text_detect(d, len)) {
+    } else {
         khi_textnorm_state st = {0};
         v1 = khi_malloc(len ? len : 1);
         if (!v1) {

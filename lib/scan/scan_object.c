@@ -66,6 +66,11 @@ kh_err kh_scanner_create(kh_engine *engine, const kh_scan_opts *opts, kh_scanner
         if (err != KH_OK)
             goto out;
     }
+    if (engine->views) {
+        err = khi_hsscratch_create(engine->views, &sc->vscratch);
+        if (err != KH_OK)
+            goto out;
+    }
     if (engine->yara) {
         err = khi_yarascan_create(engine->yara, &sc->yscan);
         if (err != KH_OK)
@@ -92,6 +97,7 @@ void kh_scanner_destroy(kh_scanner *sc)
     if (!sc)
         return;
     khi_hsscratch_destroy(sc->scratch);
+    khi_hsscratch_destroy(sc->vscratch);
     khi_yarascan_destroy(sc->yscan);
     khi_free(sc->chunk);
     khi_free(sc->ldb_counts);
@@ -680,6 +686,13 @@ static int normalised_part(const run *r, khi_ftype type)
            strcmp(r->path.data + r->path.len - 12, "//normalised") == 0;
 }
 
+/* A hit in the database of the view signatures: the same signature in the main one. */
+static int on_view_hit(void *ud, uint32_t id)
+{
+    run *r = ud;
+    return on_body_hit(r, r->sc->engine->view_ids[id]);
+}
+
 /* One normalised view, matched with the signatures of its target only and named as a layer of
  * its own ("page.html//no-comment"); logical signatures are evaluated on the view alone. */
 static void match_view(run *r, const uint8_t *v, size_t n, unsigned target, const char *name)
@@ -690,8 +703,8 @@ static void match_view(run *r, const uint8_t *v, size_t n, unsigned target, cons
         return;
     }
     r->depth++;
-    kh_err err = khi_hsmatch_scan(r->sc->engine->bodies, r->sc->scratch, v ? v : (const uint8_t *)"",
-                                  n, target | KHI_TARGET_ONLY, on_body_hit, r);
+    kh_err err = khi_hsmatch_scan(r->sc->engine->views, r->sc->vscratch, v ? v : (const uint8_t *)"",
+                                  n, target | KHI_TARGET_ONLY, on_view_hit, r);
     finish_logical(r, n, err != KH_OK);
     if (err != KH_OK)
         r->fatal = err;
@@ -811,7 +824,7 @@ static void scan_object(run *r, const objsrc *o)
         if (r->stop)
             return;
     }
-    if (e->bodies && e->targets & (1u << 3 | 1u << 7)) {
+    if (e->views) {
         views(r, o, type);
         if (r->stop || r->fatal)
             return;

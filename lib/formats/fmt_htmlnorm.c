@@ -21,9 +21,12 @@
  *  - no-tags: the text only, lower-cased, each tag, character reference and white-space run
  *    read as one space, nothing of scripts, but the href of <a> and the src of <img> written in
  *    place of their tag.
- * Where ClamAV's code has a slip this one does not copy it: bytes above 0x7f are copied as they
- * are to both views (ClamAV writes a multi-byte character's second byte twice into no-tags),
- * so UTF-8 text, Vietnamese included, comes out intact; only ASCII is lower-cased.
+ * Bytes above 0x7f are read in groups of up to three as ClamAV reads them (a group that is an
+ * ideographic full stop, U+3002/U+FF0E/U+FE52, or 0xA1 before C, D or O reads '.') and written
+ * back unchanged, so UTF-8 text, Vietnamese included, comes out intact: only ASCII is
+ * lower-cased. Two slips of ClamAV's code are not copied: its no-tags view gets a group's
+ * middle byte twice and its last byte never, and it loses a group that ends the file.
+ * tests/unit/test_norm.c holds views written by clamscan itself.
  *
  * Bounds: one pass over the input; each state consumes a byte or moves to a state that does, so
  * the work is linear. A reference never writes more than twice the bytes it was written with
@@ -35,10 +38,8 @@
 #include "core/core.h"
 
 #include <string.h>
-#include <strings.h>
 
 #define STR_MAX 1024 /* tag names, attribute names and values, entity names */
-#define MAX_ARGS 32
 
 typedef enum {
     S_NORM,

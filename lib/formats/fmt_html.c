@@ -13,7 +13,8 @@
  *  - "script-N": every run of at least 128 base64 characters inside a <script> element that is
  *    not a data: URI already handed out, decoded.
  * Each is then scanned like any file. lib/scan does not walk a part named "normalised" again
- * (normalising is idempotent, so that would only repeat the same text).
+ * (normalising is idempotent, so that would only repeat the same text). This text is Khiên's
+ * own; the views ClamAV target type 3 signatures are written for are made by fmt_htmlnorm.c.
  *
  * Bounds: every output is at most as long as the input (an entity never decodes to more bytes
  * than it is written with), so one buffer of the input's size holds the normalised text and

@@ -82,6 +82,29 @@ int khi_html_detect(const uint8_t *data, size_t len);
  * KH_ENOMEM. */
 kh_err khi_html_walk(const uint8_t *data, size_t len, khi_part_fn cb, void *ud);
 
+/* ---- normalised views for ClamAV target types 3 and 7 (fmt_htmlnorm.c, fmt_textnorm.c) ---- */
+/* ClamAV's bounds: pages over 10 MiB are not normalised, the no-tags view is made only for
+ * pages up to 2 MiB, texts over 5 MiB are not normalised. */
+#define KHI_HTMLNORM_MAX ((size_t)10 << 20)
+#define KHI_HTMLNOTAGS_MAX ((size_t)2 << 20)
+#define KHI_TEXTNORM_MAX ((size_t)5 << 20)
+/* The head that decides whether an object is text. */
+#define KHI_TEXT_HEAD 1024
+/* The "no-comment" view of a page (and its "no-tags" view when out_notags is not NULL), each in
+ * a new buffer (owned by the caller, khi_free) of at most 2 * len + 64 bytes. KH_OK, KH_ENOMEM. */
+kh_err khi_htmlnorm(const uint8_t *data, size_t len, uint8_t **out_nocomment, size_t *out_nc_len,
+                    uint8_t **out_notags, size_t *out_nt_len);
+/* Is the head of an object text as ClamAV reads it (no byte that never appears in text, or
+ * printable UTF-16)? Looks at KHI_TEXT_HEAD bytes at most. */
+int khi_text_detect(const uint8_t *data, size_t len);
+/* Text normalisation, in pieces: state starts zeroed; out has room for len bytes; returns the
+ * bytes written (ASCII lower-cased, white space runs as one space, other bytes < 0x20 and all
+ * bytes > 0x7f dropped). */
+typedef struct khi_textnorm_state {
+    int space;
+} khi_textnorm_state;
+size_t khi_textnorm(khi_textnorm_state *state, const uint8_t *in, size_t len, uint8_t *out);
+
 /* ---- OLE2 compound files and VBA (fmt_ole2.c, fmt_ole2_vba.c) ---- */
 /* Does it start with the compound file magic D0 CF 11 E0 A1 B1 1A E1? */
 int khi_ole2_detect(const uint8_t *data, size_t len);

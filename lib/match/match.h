@@ -63,7 +63,10 @@ void khi_hsscratch_destroy(khi_hsscratch *s);
 typedef int (*khi_hs_hit_fn)(void *ud, uint32_t sig_id);
 
 /* Scan data (len < 4 GiB) for an object whose ClamAV target type is target (0 = none known).
+ * target | KHI_TARGET_ONLY: only the signatures of exactly that target may fire (a normalised
+ * view, which the signatures of other targets do not look at).
  * Returns KH_OK (also when cb stopped it), KH_EMATCHER. */
+#define KHI_TARGET_ONLY 0x10000u
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
                         unsigned target, khi_hs_hit_fn cb, void *ud);
 

@@ -644,7 +644,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 {
     scan_ctx *c = ctx;
     const sigmeta *mt = &c->m->meta[id];
-    if (mt->target && mt->target != c->target)
+    if (mt->target != (c->target & 0xffffu) && (mt->target || (c->target & KHI_TARGET_ONLY)))
         return 0;
     if (mt->mode == MODE_EOF_FIXED) {
         uint64_t start = to - mt->minlen;

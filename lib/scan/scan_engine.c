@@ -119,6 +119,40 @@ static uint32_t apply_ignores(khi_sigdb *db)
     return dropped;
 }
 
+/* Signatures of target types 3 and 7 only ever match normalised views (lib/scan builds them):
+ * a database of their own spares each view a pass of every other signature. Compiled (or
+ * loaded from the cache) like the main one; its rejections are those of the main one. */
+static kh_err compile_views(kh_engine *e)
+{
+    khi_sigdb *db = &e->db;
+    size_t n = 0, k = 0;
+    kh_err err = KH_OK;
+    for (size_t i = 0; i < db->nbodies; i++)
+        n += (db->bodies[i].target == 3 || db->bodies[i].target == 7) &&
+             !khi_hsmatch_rejected(e->bodies, (uint32_t)i);
+    if (n == 0)
+        return KH_OK;
+    khi_bodysig *vs = khi_calloc(n, sizeof(*vs));
+    e->view_ids = khi_calloc(n, sizeof(*e->view_ids));
+    if (!vs || !e->view_ids) {
+        err = KH_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < db->nbodies; i++) {
+        if ((db->bodies[i].target == 3 || db->bodies[i].target == 7) &&
+            !khi_hsmatch_rejected(e->bodies, (uint32_t)i)) {
+            vs[k] = db->bodies[i];
+            e->view_ids[k++] = (uint32_t)i;
+        }
+    }
+    int hit = 0;
+    uint32_t rejected = 0;
+    err = khi_hsmatch_create(vs, n, e->cache_dir, NULL, NULL, &hit, &rejected, &e->views);
+out:
+    khi_free(vs);
+    return err;
+}
+
 kh_err kh_engine_compile(kh_engine *e)
 {
     if (!e)
@@ -148,6 +182,9 @@ kh_err kh_engine_compile(kh_engine *e)
     if (db->nbodies) {
         err = khi_hsmatch_create(db->bodies, db->nbodies, e->cache_dir, e->diag, e->diag_ud,
                                  &e->stats.cache_hit, &rejected, &e->bodies);
+        if (err != KH_OK)
+            return err;
+        err = compile_views(e);
         if (err != KH_OK)
             return err;
     }
@@ -185,6 +222,10 @@ kh_err kh_engine_compile(kh_engine *e)
     for (size_t i = 0; e->bodies && i < db->nbodies; i++)
         if (!db->bodies[i].ldb1 && !db->bodies[i].yara && khi_hsmatch_rejected(e->bodies, (uint32_t)i))
             e->stats.body_sigs--;
+    /* which targets occur decides which normalised views a scan builds (none for most sets) */
+    for (size_t i = 0; e->bodies && i < db->nbodies; i++)
+        if (db->bodies[i].target < 32 && !khi_hsmatch_rejected(e->bodies, (uint32_t)i))
+            e->targets |= 1u << db->bodies[i].target;
     e->stats.skipped = db->skipped;
     e->stats.files = db->files;
     e->stats.containers = db->containers;
@@ -216,6 +257,8 @@ void kh_engine_release(kh_engine *e)
         return;
     khi_hashmatch_destroy(e->hashes);
     khi_hsmatch_destroy(e->bodies);
+    khi_hsmatch_destroy(e->views);
+    khi_free(e->view_ids);
     khi_yaramatch_destroy(e->yara);
     khi_sigdb_cleanup(&e->db);
     khi_free(e->cache_dir);

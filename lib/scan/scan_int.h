@@ -22,6 +22,9 @@ struct kh_engine {
     khi_hsmatch *bodies;    /* NULL when there are no body signatures */
     khi_yaramatch *yara;    /* NULL when no YARA rule needs libyara */
     kh_engine_stats stats;
+    uint32_t targets;       /* bit t set: a usable body signature has ClamAV target type t */
+    khi_hsmatch *views;     /* the signatures of target types 3 and 7 alone, or NULL */
+    uint32_t *view_ids;     /* views' signature k is db.bodies[view_ids[k]] */
 };
 
 struct kh_scanner {
@@ -29,6 +32,7 @@ struct kh_scanner {
     kh_scan_opts opts;
     char *tmp_dir;
     khi_hsscratch *scratch;
+    khi_hsscratch *vscratch; /* for engine->views */
     khi_yarascan *yscan;
     uint8_t *buf; /* top-level read buffer */
     size_t bufcap;

@@ -67,6 +67,11 @@ kh_err kh_scanner_create(kh_engine *engine, const kh_scan_opts *opts, kh_scanner
         if (err != KH_OK)
             goto out;
     }
+    if (engine->views) {
+        err = khi_hsscratch_create(engine->views, &sc->vscratch);
+        if (err != KH_OK)
+            goto out;
+    }
     if (engine->yara) {
         err = khi_yarascan_create(engine->yara, &sc->yscan);
         if (err != KH_OK)
@@ -93,6 +98,7 @@ void kh_scanner_destroy(kh_scanner *sc)
     if (!sc)
         return;
     khi_hsscratch_destroy(sc->scratch);
+    khi_hsscratch_destroy(sc->vscratch);
     khi_yarascan_destroy(sc->yscan);
     khi_free(sc->chunk);
     khi_free(sc->ldb_counts);
@@ -745,6 +751,97 @@ out:
     khi_free(pe);
 }
 
+/* The "normalised" part fmt_html.c hands out is HTML again: its views and parts would only
+ * repeat those of the page it came from. */
+static int normalised_part(const run *r, khi_ftype type)
+{
+    return type == KHI_FT_HTML && r->parent_type == KHI_FT_HTML && r->path.len >= 12 &&
+           strcmp(r->path.data + r->path.len - 12, "//normalised") == 0;
+}
+
+/* A hit in the database of the view signatures: the same signature in the main one. */
+static int on_view_hit(void *ud, uint32_t id)
+{
+    run *r = ud;
+    return on_body_hit(r, r->sc->engine->view_ids[id]);
+}
+
+/* One normalised view, matched with the signatures of its target only and named as a layer of
+ * its own ("page.html//no-comment"); logical signatures are evaluated on the view alone. */
+static void match_view(run *r, const uint8_t *v, size_t n, unsigned target, const char *name)
+{
+    size_t mark = r->path.len;
+    if (khi_buf_puts(&r->path, "//") != KH_OK || khi_buf_puts(&r->path, name) != KH_OK) {
+        r->fatal = KH_ENOMEM;
+        return;
+    }
+    r->depth++;
+    kh_err err = khi_hsmatch_scan(r->sc->engine->views, r->sc->vscratch, v ? v : (const uint8_t *)"",
+                                  n, target | KHI_TARGET_ONLY, on_view_hit, r);
+    finish_logical(r, n, err != KH_OK);
+    if (err != KH_OK)
+        r->fatal = err;
+    r->depth--;
+    khi_buf_truncate(&r->path, mark);
+}
+
+/* ClamAV matches target type 3 signatures against the no-comment and no-tags views of a page
+ * and type 7 against the normalised text of a text object (lib/formats/fmt_htmlnorm.c,
+ * fmt_textnorm.c). The views are built only when the database holds signatures of that
+ * target, so that other scans do no extra work. */
+static void views(run *r, const objsrc *o, khi_ftype type)
+{
+    uint32_t want = r->sc->engine->targets;
+    int html = type == KHI_FT_HTML && (want & (1u << 3)) && o->len <= KHI_HTMLNORM_MAX &&
+               !normalised_part(r, type);
+    int text = type == KHI_FT_UNKNOWN && (want & (1u << 7)) && o->len <= KHI_TEXTNORM_MAX;
+    if (!html && !text)
+        return;
+    if (text) { /* not text: nothing to read in */
+        uint8_t head[KHI_TEXT_HEAD];
+        size_t hl = read_at((void *)o, 0, head, sizeof(head));
+        if (!khi_text_detect(head, hl))
+            return;
+    }
+    size_t len = (size_t)o->len;
+    const uint8_t *d = o->data;
+    uint8_t *copy = NULL, *v1 = NULL, *v2 = NULL;
+    size_t n1 = 0, n2 = 0;
+    if (!d) {
+        copy = khi_malloc(len ? len : 1);
+        if (!copy) {
+            r->fatal = KH_ENOMEM;
+            return;
+        }
+        if (khi_pread_full(o->fd, copy, len, 0) != len)
+            goto out; /* the file shrank meanwhile */
+        d = copy;
+    }
+    if (html) {
+        kh_err err = khi_htmlnorm(d, len, &v1, &n1, len <= KHI_HTMLNOTAGS_MAX ? &v2 : NULL, &n2);
+        if (err != KH_OK) {
+            r->fatal = err;
+            goto out;
+        }
+        match_view(r, v1, n1, 3, "no-comment");
+        if (v2 && !r->stop && !r->fatal)
+            match_view(r, v2, n2, 3, "no-tags");
+    } else {
+        khi_textnorm_state st = {0};
+        v1 = khi_malloc(len ? len : 1);
+        if (!v1) {
+            r->fatal = KH_ENOMEM;
+            goto out;
+        }
+        n1 = khi_textnorm(&st, d, len, v1);
+        match_view(r, v1, n1, 7, "normalised-text");
+    }
+out:
+    khi_free(v1);
+    khi_free(v2);
+    khi_free(copy);
+}
+
 static void scan_object(run *r, const objsrc *o)
 {
     if (out_of_time(r))
@@ -801,6 +898,11 @@ static void scan_object(run *r, const objsrc *o)
         if (r->stop)
             return;
     }
+    if (e->views) {
+        views(r, o, type);
+        if (r->stop || r->fatal)
+            return;
+    }
     int kind = khi_ftype_container(type);
     if (r->sc->opts.flags & KH_SCAN_NO_ARCHIVE)
         return;
@@ -816,8 +918,7 @@ static void scan_object(run *r, const objsrc *o)
         return;
     if (kind == 3) { /* mail and lib/formats: parsed in memory; a large file is read in first */
         /* the normalised text of a page is HTML again: walking it would only repeat itself */
-        if (type == KHI_FT_HTML && r->parent_type == KHI_FT_HTML && r->path.len >= 12 &&
-            strcmp(r->path.data + r->path.len - 12, "//normalised") == 0)
+        if (normalised_part(r, type))
             return;
         const uint8_t *d = o->data;
         uint8_t *copy = NULL;

@@ -2,7 +2,9 @@
  * sigdb_ldb.c - ClamAV logical signatures (.ldb).
  *
  * Form: NAME;TARGET-DESCRIPTION;LOGICAL-EXPRESSION;SUBSIG0;SUBSIG1;...
- *   target description  Engine:a-b, Target:N, FileSize:a-b, Container:CL_TYPE_X,
+ *   target description  Engine:a-b, Target:N (0-7, 9-12; 3 and 7 match the normalised HTML and
+ *                       text views that lib/scan builds, as ClamAV does), FileSize:a-b,
+ *                       Container:CL_TYPE_X,
  *                       EntryPoint:a-b (file offset), NumberOfSections:a-b (PE objects only)
  *                       (IconGroup*, Intermediates and HandlerType need resources or the
  *                       container chain: such signatures are counted as skipped)
@@ -207,8 +209,8 @@ static int parse_tdb(const char *t, size_t n, khi_ldb *l, char *why, size_t why_
                 return 0;
             }
             l->target = (uint16_t)lo;
-            if (lo == 3 || lo == 7 || lo == 8 || lo == 13 || lo == 14) {
-                khi_snprintf(why, why_len, "target type %llu needs a normaliser not supported yet",
+            if (lo == 8 || lo == 13 || lo == 14) {
+                khi_snprintf(why, why_len, "target type %llu is not supported yet",
                              (unsigned long long)lo);
                 return -1;
             }

@@ -2,8 +2,11 @@
  * sigdb_ndb.c - body signatures (.ndb) and ClamAV's hex pattern language.
  *
  * Line form: NAME:TARGET:OFFSET:HEX[:MIN_FLEVEL[:MAX_FLEVEL]]
- *   TARGET  0 any, 1 PE, 2 OLE2, 4 mail, 5 graphics, 6 ELF, 9 Mach-O, 10 PDF, 11 Flash,
- *           12 Java class (3 HTML and 7 text need normalisers this version lacks: skipped)
+ *   TARGET  0 any, 1 PE, 2 OLE2, 3 HTML, 4 mail, 5 graphics, 6 ELF, 7 text, 9 Mach-O, 10 PDF,
+ *           11 Flash, 12 Java class (8, 13 and 14 are skipped). As in ClamAV, 3 and 7 never see
+ *           the raw bytes: lib/scan matches them against the normalised views of HTML pages
+ *           (no-comment, no-tags) and of text objects (lib/formats/fmt_htmlnorm.c,
+ *           fmt_textnorm.c); 4 matches the raw bytes of mail.
  *   OFFSET  "*", "n", "n,m" (start in [n, n+m]), "EOF-n", "EOF-n,m"; the PE-relative forms
  *           (EP+n, Sx+n, SL+n, SEx) need the PE parser and are skipped until it exists.
  *
@@ -320,7 +323,8 @@ int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b)
 static int target_supported(unsigned t)
 {
     switch (t) {
-    case 0: case 1: case 2: case 4: case 5: case 6: case 9: case 10: case 11: case 12:
+    case 0: case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10: case 11:
+    case 12:
         return 1;
     default:
         return 0;
@@ -399,7 +403,7 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
                            (int)fl[0], f[0], (int)fl[2], f[2]);
         else
             khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno,
-                           "%.*s: target type %u needs a normaliser not supported yet",
+                           "%.*s: target type %u is not supported yet",
                            (int)fl[0], f[0], (unsigned)b.target);
         return KH_OK;
     }

@@ -16,8 +16,8 @@
  *
  * Codes are canonical (assigned by length, then symbol), decoded a bit at a time from the
  * table's shortest length. Randomised blocks (never written by bzip2 1.0 and later) are
- * refused as damage. Bounds: at most 900,000 symbols a block (level 9), one 3.6 MB table per
- * call, output cut at the caller's max.
+ * refused as damage. Bounds: at most 900,000 symbols a block (level 9), so a table of at most
+ * 3.6 MB (grown as the block needs it), output cut at the caller's max.
  */
 #include "formats/formats.h"
 #include "core/core.h"
@@ -129,11 +129,30 @@ static int emit(out *o, uint8_t c)
 }
 
 typedef struct state {
-    uint32_t *tt;
+    uint32_t *tt; /* the block's bytes, then the inverse transform's links; grows to 900k */
+    uint32_t cap;
     uint8_t sel[BZ_SELECTORS];
     uint8_t len[BZ_GROUPS][BZ_ALPHA];
     table tab[BZ_GROUPS];
 } state;
+
+/* Room for need symbols in s->tt (need <= BZ_BLOCK_MAX). Returns 0, or -1 out of memory. */
+static int room(state *s, uint32_t need)
+{
+    if (need <= s->cap)
+        return 0;
+    uint32_t cap = s->cap ? s->cap : 65536;
+    while (cap < need)
+        cap *= 2;
+    if (cap > BZ_BLOCK_MAX)
+        cap = BZ_BLOCK_MAX;
+    uint32_t *tt = khi_reallocarray(s->tt, cap, sizeof(*tt));
+    if (!tt)
+        return -1;
+    s->tt = tt;
+    s->cap = cap;
+    return 0;
+}
 
 /* One block after its 0x31. Returns KH_OK, KH_EFORMAT, KH_ELIMIT (max reached), KH_ENOMEM. */
 static kh_err block(bits *b, state *s, out *o)
@@ -218,6 +237,8 @@ static kh_err block(bits *b, state *s, out *o)
             uint8_t c = unseq[mtf[0]];
             if (run > BZ_BLOCK_MAX - nblock)
                 return KH_EFORMAT;
+            if (room(s, nblock + run))
+                return KH_ENOMEM;
             cnt[c] += run;
             while (run--)
                 s->tt[nblock++] = c;
@@ -228,6 +249,8 @@ static kh_err block(bits *b, state *s, out *o)
             break;
         if (sym > eob || nblock >= BZ_BLOCK_MAX)
             return KH_EFORMAT;
+        if (room(s, nblock + 1))
+            return KH_ENOMEM;
         int k = sym - 1;
         uint8_t v = mtf[k];
         memmove(mtf + 1, mtf, (size_t)k);
@@ -264,13 +287,13 @@ kh_err khi_nsis_bzip2(const uint8_t *in, size_t n, size_t max, khi_buf *outbuf)
     bits b = {in, n, 0, 0, 0, 0};
     out o = {outbuf, max, -1, 0};
     state *s = khi_malloc(sizeof(*s));
-    uint32_t *tt = khi_malloc(BZ_BLOCK_MAX * sizeof(uint32_t));
     kh_err err = KH_OK;
-    if (!s || !tt) {
+    if (!s) {
         err = KH_ENOMEM;
         goto out;
     }
-    s->tt = tt;
+    s->tt = NULL;
+    s->cap = 0;
     for (;;) {
         uint32_t c = get(&b, 8);
         if (b.eof) {
@@ -289,7 +312,8 @@ kh_err khi_nsis_bzip2(const uint8_t *in, size_t n, size_t max, khi_buf *outbuf)
         o.last = -1;
     }
 out:
+    if (s)
+        khi_free(s->tt);
     khi_free(s);
-    khi_free(tt);
     return err;
 }

@@ -4,7 +4,8 @@
  * misses; the unpacked image (the .rdata block's imports, the .clam block holding clam.exe
  * byte for byte, the original entry point); the loader's call/jmp filter when switched on;
  * every cut of the file, damaged compressed blocks, block list and loader tables; every
- * allocation failure turning into KH_ENOMEM.
+ * allocation failure turning into KH_ENOMEM. The helpers shared with the other unpackers' tests
+ * are in unpack_test.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,43 +16,11 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 #define TESTFILES "/usr/share/clamav-testfiles/"
 #define STUB 0xc00u /* file offset of the byte before the entry point (RVA 0x5000) */
 #define IMG(rva) (KHI_PE_REBUILT_HDR + (rva)-0x1000u) /* in the part: the image from 0x1000 */
-
-typedef struct collect {
-    int parts, warnings;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-    char detail[160]; /* the last warning */
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    assert_string_equal(name, "aspack-unpacked");
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    assert_non_null(c->last);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return 0;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    collect *c = ud;
-    assert_int_equal(what, KHI_FWARN_DAMAGED);
-    assert_string_equal(part, "aspack-unpacked");
-    assert_true(strncmp(detail, "ASPack-packed, but ", 19) == 0);
-    snprintf(c->detail, sizeof(c->detail), "%s", detail);
-    c->warnings++;
-    return 0;
-}
 
 static size_t load(const char *name, uint8_t *buf, size_t cap)
 {
@@ -63,17 +32,18 @@ static size_t load(const char *name, uint8_t *buf, size_t cap)
     return n;
 }
 
-/* Walk buf (len bytes) with fresh counters. */
-static kh_err walk(const uint8_t *buf, size_t len, collect *c)
+/* Load clam-aspack.exe into buf; the test is skipped when it is not installed. */
+static size_t sample(uint8_t *buf, size_t cap)
 {
-    khi_pe pe;
-    c->parts = c->warnings = 0;
-    c->detail[0] = 0;
-    if (!khi_pe_parse(buf, len, &pe))
-        return KH_EFORMAT;
-    khi_parts_cb cb = {collect_part, collect_warn, c};
-    return khi_pe_unpack_walk(buf, len, &pe, &cb);
+    size_t len = load(TESTFILES "clam-aspack.exe", buf, cap);
+    if (!len)
+        skip();
+    return len;
 }
+
+/* What a walk of an ASPack file hands out: parts and warnings named aspack-unpacked, each
+ * warning starting "ASPack-packed, but ". Each test starts its collect from this. */
+static const collect aspack = {.name = "aspack-unpacked", .prefix = "ASPack-packed, but "};
 
 /* the loader is recognised; a changed byte of its first instructions, its `sub ebx` not
  * naming the entry point, too few bytes or a PE32+ are not */
@@ -81,9 +51,7 @@ static void test_unpack_aspack_detect(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
+    size_t len = sample(buf, sizeof(buf));
     khi_pe pe;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(pe.ep_rva, 0x5001);
@@ -125,12 +93,11 @@ static void test_unpack_aspack_image(void **state)
 {
     (void)state;
     uint8_t buf[8192], clam[1024];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    size_t clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
-    if (!len || clen != 544)
+    size_t len = sample(buf, sizeof(buf)), clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
+    if (clen != 544)
         skip();
-    collect c = {0};
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    collect c = aspack;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.parts, 1);
     assert_int_equal(c.warnings, 0);
     assert_int_equal(c.last_len, KHI_PE_REBUILT_HDR + 0x7000);
@@ -159,16 +126,14 @@ static void test_unpack_aspack_filter(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
+    size_t len = sample(buf, sizeof(buf));
     assert_int_equal(buf[STUB + 0xfe], 0xb3); /* mov bl, 1 */
     assert_int_equal(buf[STUB + 0xff], 0x01);
     assert_int_equal(buf[STUB + 0x147], 0x3e); /* cmp byte [esi], 0 */
     buf[STUB + 0xff] = 0;
     buf[STUB + 0x148] = 0x20;
-    collect c = {0};
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    collect c = aspack;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.parts, 1);
     assert_int_equal(c.warnings, 0);
     assert_memory_equal(c.last + IMG(0x200c), "\xe8\xf4\xff\xff\xff", 5);
@@ -183,16 +148,14 @@ static void test_unpack_aspack_cuts(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
-    collect c = {0};
+    size_t len = sample(buf, sizeof(buf));
+    collect c = aspack;
     int warned = 0;
     for (size_t cut = 0; cut < len; cut++) {
         uint8_t *copy = malloc(cut ? cut : 1);
         assert_non_null(copy);
         memcpy(copy, buf, cut);
-        kh_err e = walk(copy, cut, &c);
+        kh_err e = collect_walk(copy, cut, &c);
         free(copy);
         if (e == KH_EFORMAT)
             continue; /* the headers themselves are cut */
@@ -207,7 +170,7 @@ static void test_unpack_aspack_cuts(void **state)
     }
     assert_true(warned > 4000);
     /* cut inside the loader's tables: its release is not known */
-    walk(buf, STUB + 0x3b0, &c);
+    collect_walk(buf, STUB + 0x3b0, &c);
     assert_string_equal(c.detail,
                         "ASPack-packed, but its loader is of an unknown release or cut short");
     free(c.last);
@@ -218,16 +181,14 @@ static void test_unpack_aspack_damage(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
-    collect c = {0};
+    size_t len = sample(buf, sizeof(buf));
+    collect c = aspack;
     int warned = 0, tries = 0;
     /* .rdata's, .rsrc's and .clam's compressed bytes */
     for (size_t at = 0x600; at < 0xc00; at++) {
         for (unsigned bit = 0; bit < 8; bit += 3) {
             buf[at] ^= (uint8_t)(1u << bit);
-            assert_int_equal(walk(buf, len, &c), KH_OK);
+            assert_int_equal(collect_walk(buf, len, &c), KH_OK);
             assert_int_equal(c.parts, 1);
             warned += c.warnings;
             tries++;
@@ -240,7 +201,7 @@ static void test_unpack_aspack_damage(void **state)
     for (size_t i = 0; i < 3; i++)
         for (size_t at = streams[i]; at < streams[i] + 8; at++) {
             buf[at] ^= 0x10;
-            assert_int_equal(walk(buf, len, &c), KH_OK);
+            assert_int_equal(collect_walk(buf, len, &c), KH_OK);
             assert_int_equal(c.warnings, 1);
             assert_string_equal(
                 c.detail, "ASPack-packed, but a block's compressed data is damaged or truncated");
@@ -250,37 +211,37 @@ static void test_unpack_aspack_damage(void **state)
     uint8_t keep[0x6d6 - 0x57c];
     memcpy(keep, buf + STUB + 0x57c, sizeof(keep));
     buf[STUB + 0x57c + 3] = 0x40;
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_string_equal(c.detail, "ASPack-packed, but a block lies outside the image");
     memcpy(buf + STUB + 0x57c, keep, sizeof(keep));
     for (size_t at = STUB + 0x57c; at + 8 <= STUB + 0x6d6; at += 8) {
         khi_put_le32(buf + at, 0x4000);
         khi_put_le32(buf + at + 4, 0x10);
     }
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.warnings, 1);
     assert_int_equal(c.parts, 1);
     memcpy(buf + STUB + 0x57c, keep, sizeof(keep));
     /* a slot's bit count beyond 24, a length's extra bit count beyond 24 */
     uint8_t k = buf[STUB + 0x70e + 40];
     buf[STUB + 0x70e + 40] = 25;
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_string_equal(c.detail, "ASPack-packed, but its loader's tables are damaged");
     buf[STUB + 0x70e + 40] = k;
     k = buf[STUB + 0x6d6 + 28 + 27];
     buf[STUB + 0x6d6 + 28 + 27] = 200;
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.warnings, 1);
     buf[STUB + 0x6d6 + 28 + 27] = k;
     /* every byte of the tables changed in turn */
     for (size_t at = STUB + 0x6d6; at < STUB + 0x6d6 + 114; at++) {
         uint8_t keep1 = buf[at];
         buf[at] = (uint8_t)(keep1 + 3);
-        assert_int_equal(walk(buf, len, &c), KH_OK);
+        assert_int_equal(collect_walk(buf, len, &c), KH_OK);
         assert_int_equal(c.parts, 1);
         buf[at] = keep1;
     }
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_string_equal(c.detail, "");
     free(c.last);
 }
@@ -291,15 +252,13 @@ static void test_unpack_aspack_endless(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
+    size_t len = sample(buf, sizeof(buf));
     for (size_t at = STUB + 0x57c; at + 8 <= STUB + 0x57c + 300 * 8; at += 8) {
         khi_put_le32(buf + at, 0x1010);
         khi_put_le32(buf + at + 4, 0);
     }
-    collect c = {0};
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    collect c = aspack;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.parts, 1);
     assert_string_equal(c.detail, "ASPack-packed, but its block list does not end");
     free(c.last);
@@ -313,9 +272,7 @@ static void test_unpack_aspack_layout22(void **state)
 {
     (void)state;
     uint8_t buf[8192], stub[0x1200];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
+    size_t len = sample(buf, sizeof(buf));
     memcpy(stub, buf + STUB, sizeof(stub));
     buf[STUB + 0x3ba] = 0x90; /* no 2.12 `push 0; ret` */
     memcpy(buf + STUB + 0x420, "\x68\0\0\0\0\xc3", 6);
@@ -326,8 +283,8 @@ static void test_unpack_aspack_layout22(void **state)
                                     0,      0x4000, 0x1000, 0, 0,           0, 0};
     for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
         khi_put_le32(buf + STUB + 0x5d8 + 4 * i, list[i]);
-    collect c = {0};
-    assert_int_equal(walk(buf, len, &c), KH_OK);
+    collect c = aspack;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.parts, 1);
     assert_string_equal(c.detail, "");
     khi_pe up;
@@ -347,9 +304,9 @@ static void test_unpack_aspack_decode(void **state)
 {
     (void)state;
     uint8_t buf[8192], clam[1024];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
+    sample(buf, sizeof(buf));
     size_t clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
-    if (!len || clen != 544)
+    if (clen != 544)
         skip();
     const uint8_t *tables = buf + STUB + 0x6d6, *in = buf + 0xa00;
     static uint8_t ref[0x1000], out[0x1000];
@@ -379,27 +336,14 @@ static void test_unpack_aspack_decode(void **state)
     assert_int_equal(khi_aspack_decode(tables, in, 0, out, sizeof(out), &n), KH_EFORMAT);
 }
 
-/* each allocation failing in turn: KH_ENOMEM, until the walk completes */
+/* each allocation failing in turn: KH_ENOMEM, until the walk completes (after more than two);
+ * a callback asking to stop: KH_ECANCELED */
 static void test_unpack_aspack_enomem(void **state)
 {
     (void)state;
     uint8_t buf[8192];
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
-    collect c = {0};
-    long nth = 0;
-    for (; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        kh_err e = walk(buf, len, &c);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && c.parts == 1)
-            break;
-        assert_int_equal(e, KH_ENOMEM);
-        assert_int_equal(c.parts, 0);
-    }
-    assert_true(nth > 2 && nth < 50);
-    free(c.last);
+    size_t len = sample(buf, sizeof(buf));
+    assert_true(unpack_fail_paths(buf, len) > 2);
 }
 
 int main(void)

@@ -248,7 +248,7 @@ static void test_unpack_fsg_versions(void **state)
         khi_pe pe, up;
         assert_true(khi_pe_parse(f, len, &pe));
         assert_int_equal(khi_pe_packer(f + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_FSG);
-        collect c = {"fsg-unpacked", 0, 0, NULL, 0, ""};
+        collect c = {.name = "fsg-unpacked"};
         khi_parts_cb cb = {collect_part, collect_warn, &c};
         assert_int_equal(khi_pe_unpack_walk(f, len, &pe, &cb), KH_OK);
         assert_int_equal(c.warnings, 0);
@@ -313,7 +313,7 @@ static void test_unpack_fsg_damage(void **state)
     if (!clam[0])
         skip();
     static uint8_t f[0x1400];
-    collect c = {"fsg-unpacked", 0, 0, NULL, 0, ""};
+    collect c = {.name = "fsg-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     for (int v = V131; v <= V200; v++) {
         size_t len = make_fsg(v, f);

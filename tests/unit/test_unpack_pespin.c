@@ -3,7 +3,8 @@
  * clam-pespin.exe: detection from the entry point's bytes, the unpacked image holding clam.exe
  * (in the section that was encrypted twice and compressed), every cut of the file, damage to
  * each layer of the loader and to the sections, the password option, a stop from the
- * callbacks, and every allocation failure turning into KH_ENOMEM.
+ * callbacks, and every allocation failure turning into KH_ENOMEM. The helpers shared with the
+ * other unpackers' tests are in unpack_test.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,8 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 #define SAMPLE "/usr/share/clamav-testfiles/clam-pespin.exe"
 #define CLAM "/usr/share/clamav-testfiles/clam.exe"
@@ -25,46 +25,9 @@
 static uint8_t buf[16384], clam[544];
 static size_t len;
 
-typedef struct collect {
-    int parts, warnings, stop;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-    char detail[160]; /* the last warning */
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    assert_string_equal(name, "pespin-unpacked");
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    assert_non_null(c->last);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return c->stop;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    collect *c = ud;
-    assert_int_equal(what, KHI_FWARN_DAMAGED);
-    assert_string_equal(part, "pespin-unpacked");
-    c->warnings++;
-    khi_snprintf(c->detail, sizeof(c->detail), "%s", detail);
-    return c->stop;
-}
-
-static kh_err unpack(const uint8_t *d, size_t n, collect *c)
-{
-    khi_pe pe;
-    khi_parts_cb cb = {collect_part, collect_warn, c};
-    c->parts = c->warnings = 0;
-    c->detail[0] = '\0';
-    if (!khi_pe_parse(d, n, &pe))
-        return KH_EFORMAT;
-    return khi_pe_unpack_walk(d, n, &pe, &cb);
-}
+/* What a walk of the sample hands out: parts and warnings named pespin-unpacked, each warning
+ * starting "PESpin-". Each test starts its collect from this. */
+static const collect pespin = {.name = "pespin-unpacked", .prefix = "PESpin-"};
 
 static int setup(void **state)
 {
@@ -121,8 +84,8 @@ static void test_unpack_pespin_sample(void **state)
     if (len != sizeof(buf))
         skip();
     assert_null(memmem(buf, len, clam, 64)); /* packed: not in the file as it is */
-    collect c = {0};
-    assert_int_equal(unpack(buf, len, &c), KH_OK);
+    collect c = pespin;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     assert_int_equal(c.parts, 1);
     assert_int_equal(c.warnings, 0);
     assert_int_equal(c.last_len, KHI_PE_REBUILT_HDR + 0x4000); /* four sections of 0x1000 */
@@ -144,9 +107,9 @@ static void test_unpack_pespin_cuts(void **state)
     (void)state;
     if (len != sizeof(buf))
         skip();
-    collect c = {0};
+    collect c = pespin;
     for (size_t cut = 0x400; cut < len; cut += 7) {
-        kh_err e = unpack(buf, cut, &c);
+        kh_err e = collect_walk(buf, cut, &c);
         if (e == KH_EFORMAT)
             continue; /* the headers alone do not parse */
         assert_int_equal(e, KH_OK);
@@ -166,10 +129,10 @@ static void test_unpack_pespin_cuts(void **state)
 
 static void expect_damage(uint8_t *d, size_t at, uint8_t x, const char *detail, int parts)
 {
-    collect c = {0};
+    collect c = pespin;
     uint8_t keep = d[at];
     d[at] ^= x;
-    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(collect_walk(d, len, &c), KH_OK);
     d[at] = keep;
     assert_int_equal(c.warnings, 1);
     assert_string_equal(c.detail, detail);
@@ -236,8 +199,8 @@ static void test_unpack_pespin_damage(void **state)
     uint8_t *flags = buf + EP + 0x1e1;
     uint32_t keep = khi_le32(flags);
     khi_put_le32(flags, keep | 0x200000u);
-    collect c = {0};
-    assert_int_equal(unpack(buf, len, &c), KH_OK);
+    collect c = pespin;
+    assert_int_equal(collect_walk(buf, len, &c), KH_OK);
     khi_put_le32(flags, keep);
     assert_int_equal(c.warnings, 1);
     assert_string_equal(c.detail,
@@ -251,7 +214,7 @@ static void test_unpack_pespin_damage(void **state)
         uint8_t k = buf[at];
         buf[at] = (uint8_t)~k;
         c.last = NULL;
-        assert_int_equal(unpack(buf, len, &c), KH_OK);
+        assert_int_equal(collect_walk(buf, len, &c), KH_OK);
         assert_true(c.parts <= 1 && c.warnings <= 1);
         free(c.last);
         buf[at] = k;
@@ -306,9 +269,9 @@ static void test_unpack_pespin_big_section(void **state)
     uint8_t *dword = big + EP + grow + 0x3217;
     assert_true(dword + 4 <= big + n && dword >= big + n - skip);
     khi_put_le32(dword, key + spin_sum(big, n - skip));
-    collect c = {0}, o = {0};
-    assert_int_equal(unpack(buf, len, &o), KH_OK);
-    assert_int_equal(unpack(big, n, &c), KH_OK);
+    collect c = pespin, o = pespin;
+    assert_int_equal(collect_walk(buf, len, &o), KH_OK);
+    assert_int_equal(collect_walk(big, n, &c), KH_OK);
     assert_int_equal(c.warnings, 0);
     assert_int_equal(c.parts, 1);
     assert_int_equal(c.last_len, o.last_len + grow);
@@ -348,8 +311,8 @@ static void test_unpack_pespin_resources(void **state)
            "b\x05\x00",
            5);
     put_layer_a(d, 0x2fee, 0x3010);
-    collect c = {0};
-    assert_int_equal(unpack(d, len, &c), KH_OK);
+    collect c = pespin;
+    assert_int_equal(collect_walk(d, len, &c), KH_OK);
     assert_int_equal(c.warnings, 0);
     assert_int_equal(c.parts, 1);
     const uint8_t *rsrc = c.last + KHI_PE_REBUILT_HDR + 0x2000;
@@ -361,17 +324,17 @@ static void test_unpack_pespin_resources(void **state)
     /* not a stream (a match before the start): the section as it was */
     memcpy(d + 0x810, "a\xc0\x0a", 3);
     put_layer_a(d, 0x2fee, 0x3010);
-    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(collect_walk(d, len, &c), KH_OK);
     assert_int_equal(c.warnings, 0);
     rsrc = c.last + KHI_PE_REBUILT_HDR + 0x2000;
     assert_memory_equal(rsrc + 0x10, "a\xc0\x0a", 3);
     assert_memory_equal(rsrc, d + 0x800, 0x200);
     /* past the section's raw data, or nowhere: nothing is done */
     put_layer_a(d, 0x2fee, 0x3300);
-    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(collect_walk(d, len, &c), KH_OK);
     assert_int_equal(c.warnings, 0);
     put_layer_a(d, 0x2fee, 0x7fff0000);
-    assert_int_equal(unpack(d, len, &c), KH_OK);
+    assert_int_equal(collect_walk(d, len, &c), KH_OK);
     assert_int_equal(c.warnings, 0);
     free(c.last);
     free(d);
@@ -383,37 +346,26 @@ static void test_unpack_pespin_stop(void **state)
     (void)state;
     if (len != sizeof(buf))
         skip();
-    collect c = {0};
+    collect c = pespin;
     c.stop = 1;
-    assert_int_equal(unpack(buf, len, &c), KH_ECANCELED);
+    assert_int_equal(collect_walk(buf, len, &c), KH_ECANCELED);
     assert_int_equal(c.parts, 1);
     buf[0xa10] ^= 0xff;
-    assert_int_equal(unpack(buf, len, &c), KH_ECANCELED);
+    assert_int_equal(collect_walk(buf, len, &c), KH_ECANCELED);
     buf[0xa10] ^= 0xff;
     assert_int_equal(c.parts, 0); /* the warning came first and stopped it */
     assert_int_equal(c.warnings, 1);
     free(c.last);
 }
 
-/* every allocation failure is KH_ENOMEM, until there are enough */
+/* every allocation failure is KH_ENOMEM, until there are enough: the copy, the image, the
+ * output; a callback asking to stop: KH_ECANCELED */
 static void test_unpack_pespin_enomem(void **state)
 {
     (void)state;
     if (len != sizeof(buf))
         skip();
-    collect c = {0};
-    long nth;
-    for (nth = 0; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        kh_err e = unpack(buf, len, &c);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && c.parts == 1)
-            break;
-        assert_int_equal(e, KH_ENOMEM);
-        assert_int_equal(c.parts, 0);
-    }
-    assert_int_equal(nth, 3); /* the copy, the image, the output */
-    free(c.last);
+    assert_int_equal(unpack_fail_paths(buf, len), 3);
 }
 
 int main(void)

@@ -43,7 +43,7 @@ static void test_unpack_petite_real(void **state)
     khi_pe pe, up;
     assert_true(khi_pe_parse(file, file_len, &pe));
     assert_int_equal(khi_pe_packer(file + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_PETITE);
-    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
+    collect c = {.name = "petite-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(file, file_len, &pe, &cb), KH_OK);
     assert_int_equal(c.warnings, 0);
@@ -77,7 +77,7 @@ static void test_unpack_petite_cut(void **state)
     (void)state;
     if (!file_len)
         skip();
-    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
+    collect c = {.name = "petite-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     khi_pe pe;
     size_t inside = 0;
@@ -106,7 +106,7 @@ static void test_unpack_petite_damage(void **state)
         skip();
     static uint8_t f[4096];
     memcpy(f, file, file_len);
-    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
+    collect c = {.name = "petite-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     khi_pe pe;
     assert_true(khi_pe_parse(f, file_len, &pe));
@@ -163,7 +163,7 @@ static void test_unpack_petite_detect(void **state)
     p2.sect[4].raw_size = 0;
     p2.sect[4].raw_off = 0;
     assert_int_equal(khi_pe_packer(ep, KHI_PE_EP_BYTES, &p2), KHI_PACKER_PETITE);
-    collect c = {"petite-unpacked", 0, 0, NULL, 0, ""};
+    collect c = {.name = "petite-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_petite_walk(file, file_len, &p2, &cb), KH_OK); /* 2.2 data read as 2.1 */
     p2 = pe;

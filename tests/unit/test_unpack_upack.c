@@ -6,7 +6,8 @@
  * sample clam-upack.exe: detected, unpacked to an image whose ZIP inflates to clam.exe byte for
  * byte, the decoded bytes equal to liblzma's decoding of the same stream but for the restored
  * calls; every cut and many damaged bytes give KH_OK and a warning; every allocation failure
- * is KH_ENOMEM; the other samples are not taken for Upack.
+ * is KH_ENOMEM and a callback's stop KH_ECANCELED; the other samples are not taken for Upack.
+ * The helpers shared with the other unpackers' tests are in unpack_test.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,8 +19,7 @@
 #include <cmocka.h>
 #include <lzma.h>
 
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 #define DIR "/usr/share/clamav-testfiles/"
 
@@ -124,33 +124,6 @@ static void test_upack_lzma(void **state)
     assert_int_equal(end, 10);
 }
 
-typedef struct collect {
-    int parts, warnings;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    assert_string_equal(name, "upack-unpacked");
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return 0;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)part;
-    assert_int_equal(what, KHI_FWARN_DAMAGED);
-    assert_non_null(strstr(detail, "Upack"));
-    ((collect *)ud)->warnings++;
-    return 0;
-}
-
 /* The ZIP in the unpacked image: its one member, inflated, is clam.exe. */
 static void check_zip(const uint8_t *img, size_t len)
 {
@@ -188,7 +161,8 @@ static void test_upack_sample(void **state)
     assert_int_equal(pe.sect[0].raw_off, 0x10);
     assert_int_equal(pe.ep_offset, 0x18);
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_UPACK);
-    collect c = {0, 0, NULL, 0};
+    /* parts and warnings named upack-unpacked, each warning starting "Upack-packed, but " */
+    collect c = {.name = "upack-unpacked", .prefix = "Upack-packed, but "};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
     assert_int_equal(c.parts, 1);
@@ -251,15 +225,6 @@ static void test_upack_sample(void **state)
     free(c.last);
 }
 
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
 /* every allocation failure of the walk is KH_ENOMEM; a cancel from the callback stops it */
 static void test_upack_enomem(void **state)
 {
@@ -268,42 +233,7 @@ static void test_upack_enomem(void **state)
     size_t len = slurp(DIR "clam-upack.exe", buf, sizeof(buf));
     if (!len)
         skip();
-    khi_pe pe;
-    assert_true(khi_pe_parse(buf, len, &pe));
-    int parts = 0;
-    khi_parts_cb cb = {count_part, NULL, &parts};
-    for (long nth = 0; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        parts = 0;
-        kh_err e = khi_pe_unpack_walk(buf, len, &pe, &cb);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && parts == 1)
-            return;
-        assert_int_equal(e, KH_ENOMEM);
-    }
-    fail();
-}
-
-static int cancel_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    (void)d;
-    (void)n;
-    (void)name;
-    return 1;
-}
-
-static void test_upack_cancel(void **state)
-{
-    (void)state;
-    static uint8_t buf[4096];
-    size_t len = slurp(DIR "clam-upack.exe", buf, sizeof(buf));
-    if (!len)
-        skip();
-    khi_pe pe;
-    assert_true(khi_pe_parse(buf, len, &pe));
-    khi_parts_cb cb = {cancel_part, NULL, NULL};
-    assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_ECANCELED);
+    unpack_fail_paths(buf, len);
 }
 
 /* the other packed samples are not Upack, and Upack is none of theirs */
@@ -335,8 +265,9 @@ static void test_upack_others(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_upack_lzma),   cmocka_unit_test(test_upack_sample),
-        cmocka_unit_test(test_upack_enomem), cmocka_unit_test(test_upack_cancel),
+        cmocka_unit_test(test_upack_lzma),
+        cmocka_unit_test(test_upack_sample),
+        cmocka_unit_test(test_upack_enomem),
         cmocka_unit_test(test_upack_others),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

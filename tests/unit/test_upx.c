@@ -3,8 +3,10 @@
  * NRV2E on hand-made streams in both bit-stream forms (the same 29 bytes, with a literal run, a
  * back reference, a repeated offset and the end marker), on truncated and damaged streams and
  * with a too small output; raw LZMA1 on a stream of liblzma's own; the packer detection on entry
- * point bytes; every allocation failure of the UPX walk turning into KH_ENOMEM; aPLib on a
- * hand-made stream; WWPack32, yC and MEW on the clamav-testfiles samples, cut and damaged.
+ * point bytes; every allocation failure of the UPX walk turning into KH_ENOMEM (and a stop into
+ * KH_ECANCELED); aPLib on a hand-made stream; WWPack32, yC and MEW on the clamav-testfiles
+ * samples, cut and damaged. The helpers shared with the other unpackers' tests are in
+ * unpack_test.h.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,8 +18,7 @@
 #include <cmocka.h>
 #include <lzma.h>
 
-#include "core/core.h"
-#include "formats/formats.h"
+#include "unpack_test.h"
 
 static const char plain[] = "abcabcabcabcXYZXYZXYZ-abcabc";
 
@@ -161,16 +162,8 @@ static void test_upx_detect(void **state)
     assert_int_equal(khi_pe_packer(ep, sizeof(ep), &pe), KHI_PACKER_NONE);
 }
 
-static int on_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-/* clam-upx.exe from clamav-testfiles when installed: every allocation failure is KH_ENOMEM */
+/* clam-upx.exe from clamav-testfiles when installed: every allocation failure is KH_ENOMEM, a
+ * callback asking to stop KH_ECANCELED */
 static void test_upx_enomem(void **state)
 {
     (void)state;
@@ -180,48 +173,7 @@ static void test_upx_enomem(void **state)
     uint8_t buf[8192];
     size_t len = fread(buf, 1, sizeof(buf), f);
     fclose(f);
-    khi_pe pe;
-    assert_true(khi_pe_parse(buf, len, &pe));
-    int parts = 0;
-    khi_parts_cb cb = {on_part, NULL, &parts};
-    assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
-    assert_int_equal(parts, 1); /* upx-unpacked */
-    for (long nth = 0; nth < 50; nth++) {
-        khi_mem_fail_after(nth);
-        parts = 0;
-        kh_err e = khi_pe_unpack_walk(buf, len, &pe, &cb);
-        khi_mem_fail_after(-1);
-        if (e == KH_OK && parts == 1)
-            break;
-        assert_int_equal(e, KH_ENOMEM);
-    }
-}
-
-typedef struct collect {
-    int parts, warnings;
-    uint8_t *last; /* a copy of the last part */
-    size_t last_len;
-} collect;
-
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    collect *c = ud;
-    (void)name;
-    c->parts++;
-    free(c->last);
-    c->last = malloc(n ? n : 1);
-    memcpy(c->last, d, n);
-    c->last_len = n;
-    return 0;
-}
-
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)what;
-    (void)part;
-    (void)detail;
-    ((collect *)ud)->warnings++;
-    return 0;
+    unpack_fail_paths(buf, len);
 }
 
 /* clam-wwpack.exe: the .clam section unpacks to a ZIP holding clam.exe; every cut of the
@@ -238,7 +190,7 @@ static void test_upx_wwpack(void **state)
     khi_pe pe;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_WWPACK);
-    collect c = {0, 0, NULL, 0};
+    collect c = {.name = "wwpack-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
     assert_int_equal(c.parts, 1);
@@ -291,7 +243,7 @@ static void test_upx_yc(void **state)
     khi_pe pe, up;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_YC);
-    collect c = {0, 0, NULL, 0};
+    collect c = {.name = "yc-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
     assert_int_equal(c.parts, 1);
@@ -356,7 +308,7 @@ static void test_upx_mew(void **state)
     khi_pe pe;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, 16, &pe), KHI_PACKER_MEW);
-    collect c = {0, 0, NULL, 0};
+    collect c = {.name = "mew-unpacked"};
     khi_parts_cb cb = {collect_part, collect_warn, &c};
     assert_int_equal(khi_pe_unpack_walk(buf, len, &pe, &cb), KH_OK);
     assert_int_equal(c.parts, 1);

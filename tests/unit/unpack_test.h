@@ -1,7 +1,10 @@
 /*
- * unpack_test.h - what the PE unpacker tests (test_unpack_*.c) share: collecting the parts and
- * warnings a walk hands out, and scanning a file end to end with clam.exe's MD5 as the only
- * signature. Each test includes it once, after cmocka.h.
+ * unpack_test.h - what the PE unpacker tests (test_unpack_*.c, test_upx.c) share: collecting
+ * the parts and warnings a walk hands out (each checked against the part's name and, when
+ * given, the prefix every warning of the unpacker starts with), the allocation-failure and
+ * stop paths of a walk, and scanning a file end to end with clam.exe's MD5 as the only
+ * signature. Each test includes it once, after cmocka.h; the functions are static inline so
+ * that a test need not use them all.
  */
 #ifndef KH_UNPACK_TEST_H
 #define KH_UNPACK_TEST_H
@@ -15,14 +18,16 @@
 #include "formats/formats.h"
 
 typedef struct collect {
-    const char *name; /* every part and warning must name this part */
+    const char *name;   /* every part and warning must name this part */
+    const char *prefix; /* every warning's detail starts with this (NULL: any detail) */
+    int stop;           /* what the callbacks return: nonzero stops the walk */
     int parts, warnings;
     uint8_t *last; /* a copy of the last part */
     size_t last_len;
     char detail[256]; /* the last warning */
 } collect;
 
-static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
+static inline int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
 {
     collect *c = ud;
     assert_string_equal(name, c->name);
@@ -32,20 +37,36 @@ static int collect_part(void *ud, const uint8_t *d, size_t n, const char *name)
     assert_non_null(c->last);
     memcpy(c->last, d, n);
     c->last_len = n;
-    return 0;
+    return c->stop;
 }
 
-static int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
+static inline int collect_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
 {
     collect *c = ud;
     assert_int_equal(what, KHI_FWARN_DAMAGED);
     assert_string_equal(part, c->name);
+    if (c->prefix)
+        assert_int_equal(strncmp(detail, c->prefix, strlen(c->prefix)), 0);
     khi_snprintf(c->detail, sizeof(c->detail), "%s", detail);
     c->warnings++;
-    return 0;
+    return c->stop;
 }
 
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
+/* Parse d as a PE and walk its unpacker into c with fresh counts (c->last is kept until the
+ * next part replaces it; the caller frees it): KH_EFORMAT when d does not parse, else what the
+ * walk returns. */
+static inline kh_err collect_walk(const uint8_t *d, size_t n, collect *c)
+{
+    khi_pe pe;
+    c->parts = c->warnings = 0;
+    c->detail[0] = '\0';
+    if (!khi_pe_parse(d, n, &pe))
+        return KH_EFORMAT;
+    khi_parts_cb cb = {collect_part, collect_warn, c};
+    return khi_pe_unpack_walk(d, n, &pe, &cb);
+}
+
+static inline int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
 {
     (void)d;
     (void)n;
@@ -54,7 +75,7 @@ static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
     return 0;
 }
 
-static int stop_part(void *ud, const uint8_t *d, size_t n, const char *name)
+static inline int stop_part(void *ud, const uint8_t *d, size_t n, const char *name)
 {
     (void)ud;
     (void)d;
@@ -63,15 +84,17 @@ static int stop_part(void *ud, const uint8_t *d, size_t n, const char *name)
     return 1;
 }
 
-/* Every allocation failure of the unpack walk of d is KH_ENOMEM, until the walk hands out its
- * one part; a callback that stops the walk makes it KH_ECANCELED. */
-static void unpack_fail_paths(const uint8_t *d, size_t n)
+/* Every allocation failure of the unpack walk of d is KH_ENOMEM with no part handed out, until
+ * the walk hands out its one part; a callback that stops the walk makes it KH_ECANCELED.
+ * Returns how many allocations had to fail in turn (the walk's allocations). */
+static inline long unpack_fail_paths(const uint8_t *d, size_t n)
 {
     khi_pe pe;
     assert_true(khi_pe_parse(d, n, &pe));
     int parts = 0;
     khi_parts_cb cb = {count_part, NULL, &parts};
-    for (long nth = 0;; nth++) {
+    long nth = 0;
+    for (;; nth++) {
         assert_true(nth < 50);
         khi_mem_fail_after(nth);
         parts = 0;
@@ -80,9 +103,11 @@ static void unpack_fail_paths(const uint8_t *d, size_t n)
         if (e == KH_OK && parts == 1)
             break;
         assert_int_equal(e, KH_ENOMEM);
+        assert_int_equal(parts, 0);
     }
     khi_parts_cb stop = {stop_part, NULL, NULL};
     assert_int_equal(khi_pe_unpack_walk(d, n, &pe, &stop), KH_ECANCELED);
+    return nth;
 }
 
 typedef struct found {
@@ -90,7 +115,7 @@ typedef struct found {
     char object[256];
 } found;
 
-static int on_clam(void *ud, const kh_event *ev)
+static inline int on_clam(void *ud, const kh_event *ev)
 {
     found *s = ud;
     if (ev->kind == KH_EVENT_DETECTION && !strcmp(ev->name, "ClamAV-Test-File")) {
@@ -101,7 +126,7 @@ static int on_clam(void *ud, const kh_event *ev)
 }
 
 /* Scan d as name with clam.exe's MD5; the detections and the object of the last are in *out. */
-static void scan_for_clam(const uint8_t *d, size_t n, const char *name, found *out)
+static inline void scan_for_clam(const uint8_t *d, size_t n, const char *name, found *out)
 {
     static const char hdb[] = "aa15bcf478d165efd2065190eb473bcb:544:ClamAV-Test-File\n";
     kh_engine *e = NULL;

@@ -18,24 +18,13 @@
 
 #include "unpack_test.h"
 
-#define TESTFILES "/usr/share/clamav-testfiles/"
 #define STUB 0xc00u /* file offset of the byte before the entry point (RVA 0x5000) */
 #define IMG(rva) (KHI_PE_REBUILT_HDR + (rva)-0x1000u) /* in the part: the image from 0x1000 */
-
-static size_t load(const char *name, uint8_t *buf, size_t cap)
-{
-    FILE *f = fopen(name, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
-}
 
 /* Load clam-aspack.exe into buf; the test is skipped when it is not installed. */
 static size_t sample(uint8_t *buf, size_t cap)
 {
-    size_t len = load(TESTFILES "clam-aspack.exe", buf, cap);
+    size_t len = testfile("clam-aspack.exe", buf, cap);
     if (!len)
         skip();
     return len;
@@ -75,9 +64,7 @@ static void test_unpack_aspack_detect(void **state)
                                    "clam-yc.exe",     "clam-pespin.exe", "clam.exe"};
     static uint8_t o[1 << 16];
     for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
-        char path[128];
-        snprintf(path, sizeof(path), TESTFILES "%s", others[i]);
-        size_t n = load(path, o, sizeof(o));
+        size_t n = testfile(others[i], o, sizeof(o));
         khi_pe op;
         if (!n || !khi_pe_parse(o, n, &op) || op.ep_offset >= n)
             continue;
@@ -93,7 +80,7 @@ static void test_unpack_aspack_image(void **state)
 {
     (void)state;
     uint8_t buf[8192], clam[1024];
-    size_t len = sample(buf, sizeof(buf)), clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
+    size_t len = sample(buf, sizeof(buf)), clen = testfile("clam.exe", clam, sizeof(clam));
     if (clen != 544)
         skip();
     collect c = aspack;
@@ -305,7 +292,7 @@ static void test_unpack_aspack_decode(void **state)
     (void)state;
     uint8_t buf[8192], clam[1024];
     sample(buf, sizeof(buf));
-    size_t clen = load(TESTFILES "clam.exe", clam, sizeof(clam));
+    size_t clen = testfile("clam.exe", clam, sizeof(clam));
     if (clen != 544)
         skip();
     const uint8_t *tables = buf + STUB + 0x6d6, *in = buf + 0xa00;

@@ -17,8 +17,6 @@
 
 #include "unpack_test.h"
 
-#define SAMPLE "/usr/share/clamav-testfiles/clam-pespin.exe"
-#define CLAM "/usr/share/clamav-testfiles/clam.exe"
 #define EP 0xc87u      /* the entry point's file offset in the sample */
 #define CLAM_AT 0x41e0 /* where clam.exe lies in the unpacked PE */
 
@@ -32,14 +30,9 @@ static const collect pespin = {.name = "pespin-unpacked", .prefix = "PESpin-"};
 static int setup(void **state)
 {
     (void)state;
-    FILE *f = fopen(SAMPLE, "rb"), *g = fopen(CLAM, "rb");
-    len = f ? fread(buf, 1, sizeof(buf), f) : 0;
-    if (!g || fread(clam, 1, sizeof(clam), g) != sizeof(clam))
+    len = testfile("clam-pespin.exe", buf, sizeof(buf));
+    if (testfile("clam.exe", clam, sizeof(clam)) != sizeof(clam))
         len = 0;
-    if (f)
-        fclose(f);
-    if (g)
-        fclose(g);
     return 0;
 }
 
@@ -146,41 +139,35 @@ static void test_unpack_pespin_damage(void **state)
     (void)state;
     if (len != sizeof(buf))
         skip();
-    static const char other[] = "PESpin-like loader of another version than 1.1: not unpacked";
-    expect_damage(buf, EP + 0xdb, 0x01, other, 0); /* mov ebx */
-    expect_damage(buf, EP + 0xe1, 0x01, other, 0); /* layer A's length */
-    expect_damage(buf, EP + 0x26f0, 0x01,
-                  "PESpin-packed, but its loader's second layer "
-                  "does not decrypt",
-                  0); /* in A: B's length */
-    expect_damage(buf, EP + 0x644, 0x80,
-                  "PESpin-packed, but its loader's third layer "
-                  "does not decrypt",
-                  0); /* in B: C's length */
-    expect_damage(buf, EP + 0x28dd, 0x01,
-                  "PESpin-packed, but its loader's fourth layer "
-                  "does not decrypt",
-                  0); /* in C: D's length */
-    /* D's routine: a byte of `add al, imm8` at 0x28ec+2 is only a constant, the opcode is not */
-    expect_damage(buf, EP + 0x28ec, 0x40,
-                  "PESpin-packed, but its loader's fourth layer "
-                  "does not decrypt",
-                  0);
-    /* in D: the sections' routine */
-    expect_damage(buf, EP + 0x755, 0x21,
-                  "PESpin-packed, but its section decryptor has an "
-                  "unknown instruction",
-                  1);
-    /* the file key (not encrypted): the compressed section decrypts to garbage */
-    expect_damage(buf, EP + 0x3217, 0x01,
-                  "PESpin-packed, but a compressed section is damaged "
-                  "or truncated",
-                  1);
-    /* a byte of the compressed section itself */
-    expect_damage(buf, 0xa10, 0xff,
-                  "PESpin-packed, but a compressed section is damaged or "
-                  "truncated",
-                  1);
+    static const char other[] = "PESpin-like loader of another version than 1.1: not unpacked",
+                      layer2[] = "PESpin-packed, but its loader's second layer does not decrypt",
+                      layer3[] = "PESpin-packed, but its loader's third layer does not decrypt",
+                      layer4[] = "PESpin-packed, but its loader's fourth layer does not decrypt",
+                      unknown[] = "PESpin-packed, but its section decryptor has an unknown "
+                                  "instruction",
+                      section[] = "PESpin-packed, but a compressed section is damaged or "
+                                  "truncated";
+    static const struct {
+        size_t at;
+        uint8_t x;
+        const char *detail;
+        int parts;
+    } damage[] = {
+        {EP + 0xdb, 0x01, other, 0},    /* mov ebx */
+        {EP + 0xe1, 0x01, other, 0},    /* layer A's length */
+        {EP + 0x26f0, 0x01, layer2, 0}, /* in A: B's length */
+        {EP + 0x644, 0x80, layer3, 0},  /* in B: C's length */
+        {EP + 0x28dd, 0x01, layer4, 0}, /* in C: D's length */
+        /* D's routine: a byte of `add al, imm8` at 0x28ec+2 is only a constant, the opcode is
+         * not */
+        {EP + 0x28ec, 0x40, layer4, 0},
+        {EP + 0x755, 0x21, unknown, 1}, /* in D: the sections' routine */
+        /* the file key (not encrypted): the compressed section decrypts to garbage */
+        {EP + 0x3217, 0x01, section, 1},
+        {0xa10, 0xff, section, 1}, /* a byte of the compressed section itself */
+    };
+    for (size_t i = 0; i < sizeof(damage) / sizeof(damage[0]); i++)
+        expect_damage(buf, damage[i].at, damage[i].x, damage[i].detail, damage[i].parts);
     /* the section table (at 0x1c0): sections overlapping in the file, in the image,
      * or an image past 64 MiB; nothing is decrypted, nothing handed out */
     size_t t = 0x1c0;

@@ -21,19 +21,6 @@
 
 #include "unpack_test.h"
 
-#define DIR "/usr/share/clamav-testfiles/"
-
-/* Read a file of at most cap bytes; 0 when it is missing. */
-static size_t slurp(const char *path, uint8_t *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return 0;
-    size_t n = fread(buf, 1, cap, f);
-    fclose(f);
-    return n;
-}
-
 /* Some text with repeats and some noise, n bytes. */
 static void sample_text(uint8_t *p, size_t n)
 {
@@ -128,7 +115,7 @@ static void test_upack_lzma(void **state)
 static void check_zip(const uint8_t *img, size_t len)
 {
     static uint8_t clam[1024];
-    size_t clen = slurp(DIR "clam.exe", clam, sizeof(clam));
+    size_t clen = testfile("clam.exe", clam, sizeof(clam));
     assert_int_equal(clen, 544);
     const uint8_t *z = memmem(img, len, "PK\3\4", 4);
     assert_non_null(z);
@@ -151,7 +138,7 @@ static void test_upack_sample(void **state)
 {
     (void)state;
     static uint8_t buf[4096];
-    size_t len = slurp(DIR "clam-upack.exe", buf, sizeof(buf));
+    size_t len = testfile("clam-upack.exe", buf, sizeof(buf));
     if (!len)
         skip();
     assert_int_equal(len, 1852);
@@ -230,7 +217,7 @@ static void test_upack_enomem(void **state)
 {
     (void)state;
     static uint8_t buf[4096];
-    size_t len = slurp(DIR "clam-upack.exe", buf, sizeof(buf));
+    size_t len = testfile("clam-upack.exe", buf, sizeof(buf));
     if (!len)
         skip();
     unpack_fail_paths(buf, len);
@@ -246,9 +233,7 @@ static void test_upack_others(void **state)
     static uint8_t buf[65536];
     int seen = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        char path[256];
-        snprintf(path, sizeof(path), DIR "%s", names[i]);
-        size_t len = slurp(path, buf, sizeof(buf));
+        size_t len = testfile(names[i], buf, sizeof(buf));
         khi_pe pe;
         if (!len || !khi_pe_parse(buf, len, &pe) || pe.ep_offset >= len)
             continue;

@@ -167,12 +167,10 @@ static void test_upx_detect(void **state)
 static void test_upx_enomem(void **state)
 {
     (void)state;
-    FILE *f = fopen("/usr/share/clamav-testfiles/clam-upx.exe", "rb");
-    if (!f)
-        skip();
     uint8_t buf[8192];
-    size_t len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    size_t len = testfile("clam-upx.exe", buf, sizeof(buf));
+    if (!len)
+        skip();
     unpack_fail_paths(buf, len);
 }
 
@@ -181,12 +179,10 @@ static void test_upx_enomem(void **state)
 static void test_upx_wwpack(void **state)
 {
     (void)state;
-    FILE *f = fopen("/usr/share/clamav-testfiles/clam-wwpack.exe", "rb");
-    if (!f)
-        skip();
     uint8_t buf[8192];
-    size_t len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    size_t len = testfile("clam-wwpack.exe", buf, sizeof(buf));
+    if (!len)
+        skip();
     khi_pe pe;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_WWPACK);
@@ -227,19 +223,11 @@ static void test_upx_wwpack(void **state)
 static void test_upx_yc(void **state)
 {
     (void)state;
-    FILE *f = fopen("/usr/share/clamav-testfiles/clam-yc.exe", "rb");
-    FILE *g = fopen("/usr/share/clamav-testfiles/clam-upx.exe", "rb");
-    if (!f || !g) {
-        if (f)
-            fclose(f);
-        if (g)
-            fclose(g);
-        skip();
-    }
     uint8_t buf[8192], upx[4096];
-    size_t len = fread(buf, 1, sizeof(buf), f), ulen = fread(upx, 1, sizeof(upx), g);
-    fclose(f);
-    fclose(g);
+    size_t len = testfile("clam-yc.exe", buf, sizeof(buf));
+    size_t ulen = testfile("clam-upx.exe", upx, sizeof(upx));
+    if (!len || !ulen)
+        skip();
     khi_pe pe, up;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, KHI_PE_EP_BYTES, &pe), KHI_PACKER_YC);
@@ -299,12 +287,10 @@ static void test_upx_aplib(void **state)
 static void test_upx_mew(void **state)
 {
     (void)state;
-    FILE *f = fopen("/usr/share/clamav-testfiles/clam-mew.exe", "rb");
-    if (!f)
-        skip();
     uint8_t buf[4096];
-    size_t len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
+    size_t len = testfile("clam-mew.exe", buf, sizeof(buf));
+    if (!len)
+        skip();
     khi_pe pe;
     assert_true(khi_pe_parse(buf, len, &pe));
     assert_int_equal(khi_pe_packer(buf + pe.ep_offset, 16, &pe), KHI_PACKER_MEW);

@@ -1,14 +1,15 @@
 /*
- * unpack_test.h - what the PE unpacker tests (test_unpack_*.c, test_upx.c) share: collecting
- * the parts and warnings a walk hands out (each checked against the part's name and, when
- * given, the prefix every warning of the unpacker starts with), the allocation-failure and
- * stop paths of a walk, and scanning a file end to end with clam.exe's MD5 as the only
- * signature. Each test includes it once, after cmocka.h; the functions are static inline so
- * that a test need not use them all.
+ * unpack_test.h - what the PE unpacker tests (test_unpack_*.c, test_upx.c) share: reading
+ * clamav-testfiles' samples, collecting the parts and warnings a walk hands out (each checked
+ * against the part's name and, when given, the prefix every warning of the unpacker starts
+ * with), the allocation-failure and stop paths of a walk, and scanning a file end to end with
+ * clam.exe's MD5 as the only signature. Each test includes it once, after cmocka.h; the
+ * functions are static inline so that a test need not use them all.
  */
 #ifndef KH_UNPACK_TEST_H
 #define KH_UNPACK_TEST_H
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,22 @@
 
 #include "core/core.h"
 #include "formats/formats.h"
+
+#define TESTFILES "/usr/share/clamav-testfiles/"
+
+/* Read at most cap bytes of clamav-testfiles' file name into buf: how many were read, 0 when
+ * the file is not there. */
+static inline size_t testfile(const char *name, uint8_t *buf, size_t cap)
+{
+    char path[256];
+    khi_snprintf(path, sizeof(path), TESTFILES "%s", name);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(buf, 1, cap, f);
+    fclose(f);
+    return n;
+}
 
 typedef struct collect {
     const char *name;   /* every part and warning must name this part */

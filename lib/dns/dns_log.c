@@ -331,6 +331,31 @@ static kh_err fill(kh_dns_reader *r)
             r->eof = 1;
             return KH_OK;
         }
+        int rot = KHI_DNS_ROT_NONE;
+        if (khi_dns_in_rotation(r->in, r->name, &rot) == KH_OK && rot != KHI_DNS_ROT_NONE) {
+            if (rot == KHI_DNS_ROT_REPLACED) {
+                /* the writer has moved on: what it wrote to the old file last, then the new one */
+                err = khi_dns_in_read(r->in, r->buf + r->end, r->cap - r->end, &got);
+                if (err == KH_OK && got) {
+                    r->end += got;
+                    r->stats.bytes += got;
+                    return KH_OK;
+                }
+                if (khi_dns_in_reopen(r->in, r->name) != KH_OK)
+                    rot = KHI_DNS_ROT_NONE; /* gone again between stat and open: next poll */
+            }
+            if (rot != KHI_DNS_ROT_NONE && r->end > 0) {
+                /* a line the old file ended without a newline ends there */
+                if (r->fmt == KH_DNS_FMT_DNSTAP) {
+                    r->end = 0; /* a frame cut short: the new file starts with its own START */
+                } else if (r->end < r->cap) {
+                    r->buf[r->end++] = '\n';
+                    return KH_OK;
+                }
+            }
+            if (rot != KHI_DNS_ROT_NONE)
+                continue;
+        }
         usleep(200000);
         if (r->stop && *r->stop) {
             r->eof = 1;

@@ -294,7 +294,8 @@ static kh_err rebuild(kh_dns_indset *s, size_t nn, unsigned ob)
     s->nslots = nn;
     s->obits = ob;
     for (size_t off = 0; off < s->pool_len; off += (size_t)s->pool[off] + 1)
-        place(s, ns, nn, khi_dns_hash((const char *)s->pool + off + 1, s->pool[off]), (uint32_t)off);
+        place(s, ns, nn, khi_dns_hash((const char *)s->pool + off + 1, s->pool[off]),
+              (uint32_t)off);
     return KH_OK;
 }
 
@@ -372,7 +373,8 @@ static kh_err put(kh_dns_indset *s, const char *name, size_t n, kh_dns_ind_kind 
             s->st.duplicates++;
             return KH_OK;
         }
-        uint32_t nm = allow ? META(META_FAM(m), META_FLAGS(m) | flag) : META(fam, META_FLAGS(m) | flag);
+        uint32_t nm =
+            allow ? META(META_FAM(m), META_FLAGS(m) | flag) : META(fam, META_FLAGS(m) | flag);
         kh_err err = ovr_set(s, off, nm);
         if (err != KH_OK)
             return err;
@@ -586,8 +588,8 @@ void kh_dns_indset_foreach(const kh_dns_indset *s, int allow, kh_dns_ind_fn fn, 
         uint32_t m = s->novr ? meta_of(s, (uint32_t)off) : s->runs[r].meta;
         if (!(META_FLAGS(m) & want))
             continue;
-        if (fn(ud, (kh_dns_ind_kind)(META_FLAGS(m) & F_KIND), (const char *)s->pool + off + 1, s->pool[off],
-               allow ? unknown_family : family_name(s, META_FAM(m))))
+        if (fn(ud, (kh_dns_ind_kind)(META_FLAGS(m) & F_KIND), (const char *)s->pool + off + 1,
+               s->pool[off], allow ? unknown_family : family_name(s, META_FAM(m))))
             return;
     }
 }

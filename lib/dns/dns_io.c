@@ -205,8 +205,8 @@ kh_err khi_dns_in_rotation(khi_dns_in *in, const char *path, int *out_what)
         return KH_OK;
     }
     /* a new file at the path, with something in it: the writer has moved on to it */
-    if (stat(path, &pst) == 0 && S_ISREG(pst.st_mode) && (pst.st_ino != fst.st_ino || pst.st_dev != fst.st_dev) &&
-        pst.st_size > 0)
+    if (stat(path, &pst) == 0 && S_ISREG(pst.st_mode) &&
+        (pst.st_ino != fst.st_ino || pst.st_dev != fst.st_dev) && pst.st_size > 0)
         *out_what = KHI_DNS_ROT_REPLACED;
     return KH_OK;
 }

@@ -290,10 +290,18 @@ static void test_dns_ind_dup_allow_order(void **state)
     const char *allow2 = "late.test\n";
     kh_dns_indset *s = NULL;
     assert_int_equal(kh_dns_indset_create(&s), KH_OK);
-    assert_int_equal(kh_dns_indset_load_mem(s, "allow.txt", allow, strlen(allow), KH_DNS_LIST_PLAIN, NULL, 1, NULL, NULL), KH_OK);
-    assert_int_equal(kh_dns_indset_load_mem(s, "fam-a.txt", a, strlen(a), KH_DNS_LIST_PLAIN, NULL, 0, NULL, NULL), KH_OK);
-    assert_int_equal(kh_dns_indset_load_mem(s, "fam-b.txt", b, strlen(b), KH_DNS_LIST_PLAIN, NULL, 0, NULL, NULL), KH_OK);
-    assert_int_equal(kh_dns_indset_load_mem(s, "allow2.txt", allow2, strlen(allow2), KH_DNS_LIST_PLAIN, NULL, 1, NULL, NULL), KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "allow.txt", allow, strlen(allow), KH_DNS_LIST_PLAIN,
+                                            NULL, 1, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "fam-a.txt", a, strlen(a), KH_DNS_LIST_PLAIN, NULL,
+                                            0, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "fam-b.txt", b, strlen(b), KH_DNS_LIST_PLAIN, NULL,
+                                            0, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "allow2.txt", allow2, strlen(allow2),
+                                            KH_DNS_LIST_PLAIN, NULL, 1, NULL, NULL),
+                     KH_OK);
     kh_dns_indset_stats st;
     kh_dns_indset_get_stats(s, &st);
     assert_int_equal(st.domains, 4); /* dup, both, x, late */
@@ -374,7 +382,9 @@ static void test_dns_ind_two_million(void **state)
     assert_int_equal(khi_buf_append(&b, "big.example\nbig.example\n", 24), KH_OK); /* duplicates */
     kh_dns_indset *s = NULL;
     assert_int_equal(kh_dns_indset_create(&s), KH_OK);
-    assert_int_equal(kh_dns_indset_load_mem(s, "big.txt", b.data, b.len, KH_DNS_LIST_PLAIN, NULL, 0, NULL, NULL), KH_OK);
+    assert_int_equal(
+        kh_dns_indset_load_mem(s, "big.txt", b.data, b.len, KH_DNS_LIST_PLAIN, NULL, 0, NULL, NULL),
+        KH_OK);
     kh_dns_indset_stats st;
     kh_dns_indset_get_stats(s, &st);
     assert_int_equal(st.domains, N + 1);
@@ -421,11 +431,16 @@ static void test_dns_ind_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dns_ind_normalize),   cmocka_unit_test(test_dns_ind_parent_walk),
-        cmocka_unit_test(test_dns_ind_many),        cmocka_unit_test(test_dns_ind_maltrail),
-        cmocka_unit_test(test_dns_ind_formats),     cmocka_unit_test(test_dns_ind_registrable),
-        cmocka_unit_test(test_dns_ind_oom),       cmocka_unit_test(test_dns_ind_sniff_inline_comment),
-        cmocka_unit_test(test_dns_ind_suffix_not_label), cmocka_unit_test(test_dns_ind_dup_allow_order),
+        cmocka_unit_test(test_dns_ind_normalize),
+        cmocka_unit_test(test_dns_ind_parent_walk),
+        cmocka_unit_test(test_dns_ind_many),
+        cmocka_unit_test(test_dns_ind_maltrail),
+        cmocka_unit_test(test_dns_ind_formats),
+        cmocka_unit_test(test_dns_ind_registrable),
+        cmocka_unit_test(test_dns_ind_oom),
+        cmocka_unit_test(test_dns_ind_sniff_inline_comment),
+        cmocka_unit_test(test_dns_ind_suffix_not_label),
+        cmocka_unit_test(test_dns_ind_dup_allow_order),
         cmocka_unit_test(test_dns_ind_two_million),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

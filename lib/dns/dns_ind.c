@@ -273,9 +273,8 @@ static inline uint32_t find(const kh_dns_indset *s, const char *name, size_t n, 
     }
 }
 
-static void place(kh_dns_indset *s, uint32_t *slots, size_t nslots, uint64_t h, uint32_t off)
+static void place(const kh_dns_indset *s, uint32_t *slots, size_t nslots, uint64_t h, uint32_t off)
 {
-    (void)s;
     size_t i = (size_t)(((h & 0xffffffffu) * (uint64_t)nslots) >> 32);
     while (slots[i])
         if (++i == nslots)

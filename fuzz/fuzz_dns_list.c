@@ -1,7 +1,8 @@
 /*
  * fuzz_dns_list.c - libFuzzer target: the indicator-list loaders (plain/Maltrail, hosts, ABP,
  * RPZ zone, CSV; the first byte picks the format) and the parent-domain matcher on the
- * names just loaded.
+ * names just loaded. With bit 0x40 the same bytes are loaded again under the other allow flag,
+ * so names get both flags (the table's per-entry overrides).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -20,6 +21,15 @@ static int probe(void *ud, kh_dns_ind_kind kind, const char *name, size_t n, con
     return 0;
 }
 
+static int probe_allowed(void *ud, kh_dns_ind_kind kind, const char *name, size_t n,
+                         const char *family)
+{
+    (void)family;
+    if (kind == KH_DNS_IND_DOMAIN && !kh_dns_indset_allowed(ud, name, n))
+        __builtin_trap(); /* an allowed domain is allowed */
+    return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1)
@@ -30,7 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     (void)kh_dns_indset_load_mem(set, "fuzz.txt", (const char *)data + 1, size - 1, fmt, NULL, data[0] & 0x80,
                                  NULL, NULL);
+    if (data[0] & 0x40)
+        (void)kh_dns_indset_load_mem(set, "again.txt", (const char *)data + 1, size - 1, fmt, NULL,
+                                     !(data[0] & 0x80), NULL, NULL);
     kh_dns_indset_foreach(set, 0, probe, set);
+    kh_dns_indset_foreach(set, 1, probe_allowed, set);
     kh_dns_indset_destroy(set);
     return 0;
 }

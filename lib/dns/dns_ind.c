@@ -2,14 +2,22 @@
  * dns_ind.c - indicator sets: domains (matched exactly or by parent domain), IP and URL
  * indicators, families and the allow-list, in one compact hash table.
  *
- * Every entry is a record in one growing pool: [len u8][flags u8][family u16][name], no NUL.
- * The table is open addressing over 64-bit slots: 32 bits of hash tag beside the 32-bit pool
- * offset, so a probe that misses never touches the pool. Names are hashed right to left
- * (dns_int.h), which gives the hash of every parent of a query name in one pass; the lookups
- * for "a.b.evil.com", "b.evil.com", "evil.com" are then prefetched together. Parents are
- * taken only at label boundaries, so "michigan.org" never matches "higan.org". An allow flag
- * on the name or on any parent overrides a block. Two million names take ~16 bytes of table
- * and name+4 bytes of pool each; the pool is trimmed to its size after each load.
+ * Every entry is stored once in a growing pool as [len u8][name], no NUL: the length byte is
+ * the only per-name overhead, so the pool is the size of the list file (the byte of the
+ * newline pays for it). What an entry is (its kind, block and allow flags, its family) lives
+ * beside it in runs: one (pool offset, meta) pair wherever the meta changes from the entry
+ * before, so a file of one family is one run. An entry whose meta changes after it was added
+ * (a blocked name later allowed, or the reverse) gets an override in a small hash by offset.
+ * Both are read only on a hit. The index is open addressing over 32-bit slots: pool offset + 1
+ * in the low obits bits and the top bits of the name's hash as a tag above, so most probes that
+ * miss never touch the pool; obits grows with the pool (the table is rebuilt from the pool),
+ * and the slot count is not a power of two (the hash is mapped by multiply-shift), so after
+ * each load the table is resized to a load of 0.7 whatever the count. Names are hashed right to
+ * left (dns_int.h), which gives the hash of every parent of a query name in one pass; the
+ * lookups for "a.b.evil.com", "b.evil.com", "evil.com" are then prefetched together. Parents
+ * are taken only at label boundaries, so "michigan.org" never matches "higan.org". An allow
+ * flag on the name or on any parent overrides a block. Two million bare names take their list
+ * size in pool plus ~5.7 bytes a name of slots (1.3x the list); docs/internals/DNS.md.
  */
 #include "dns/dns_int.h"
 
@@ -24,12 +32,40 @@
 #define F_ALLOW 0x08
 #define MAX_ENTRIES (1u << 31)
 #define MAX_LIST_BYTES ((size_t)4 << 30)
+/* Slots hold offset+1 in at most 31 bits: the pool stays below 2 GiB (~100M names). */
+#define MAX_OBITS 31
+#define MIN_OBITS 16
+/* Load factors: the table grows (x2) past GROW_LOAD while loading, and is fitted to
+ * FINAL_LOAD once a load is done. In percent. */
+#define GROW_LOAD 80
+#define FINAL_LOAD 70
+#define MIN_SLOTS 1024
+
+/* meta of an entry: family in the low 16 bits, flags (F_*) above */
+#define META(fam, flags) ((uint32_t)(fam) | ((uint32_t)(flags) << 16))
+#define META_FAM(m) ((uint16_t)((m) & 0xffff))
+#define META_FLAGS(m) ((unsigned)((m) >> 16))
+
+typedef struct ind_run {
+    uint32_t start; /* pool offset of the first entry of the run */
+    uint32_t meta;
+} ind_run;
+
+typedef struct ind_ovr {
+    uint32_t off1; /* pool offset + 1; 0 = empty */
+    uint32_t meta;
+} ind_ovr;
 
 struct kh_dns_indset {
-    unsigned char *pool;
+    unsigned char *pool; /* [len u8][name] per entry */
     size_t pool_len, pool_cap;
-    uint64_t *slots;
+    uint32_t *slots;     /* 0 empty, else (tag << obits) | (offset + 1) */
     size_t nslots, nused;
+    unsigned obits;
+    ind_run *runs;       /* by start, ascending */
+    size_t nruns, runcap;
+    ind_ovr *ovr;        /* open addressing by offset, power-of-two size (0 = none yet) */
+    size_t novr, novrslots;
     char **fam;          /* family names, id 0 = "unknown" */
     size_t nfam, famcap;
     uint32_t *famslots;  /* open addressing: id+1, 0 empty */
@@ -48,8 +84,9 @@ kh_err kh_dns_indset_create(kh_dns_indset **out_set)
     kh_dns_indset *s = khi_calloc(1, sizeof(*s));
     if (!s)
         return KH_ENOMEM;
-    s->nslots = 1024;
-    s->slots = khi_calloc(s->nslots, sizeof(uint64_t));
+    s->nslots = MIN_SLOTS;
+    s->obits = MIN_OBITS;
+    s->slots = khi_calloc(s->nslots, sizeof(uint32_t));
     s->nfamslots = 256;
     s->famslots = khi_calloc(s->nfamslots, sizeof(uint32_t));
     s->famcap = 64;
@@ -74,6 +111,8 @@ void kh_dns_indset_destroy(kh_dns_indset *s)
     khi_free(s->fam);
     khi_free(s->famslots);
     khi_free(s->slots);
+    khi_free(s->runs);
+    khi_free(s->ovr);
     khi_free(s->pool);
     khi_free(s);
 }
@@ -136,51 +175,185 @@ static const char *family_name(const kh_dns_indset *s, uint16_t id)
     return id && id < s->nfam ? s->fam[id] : unknown_family;
 }
 
+/* ---- meta: runs and overrides ---- */
+
+static inline size_t ovr_home(uint32_t off1, size_t nslots)
+{
+    return (size_t)((off1 * 0x9e3779b1u) >> 7) & (nslots - 1);
+}
+
+/* The meta of the entry at pool offset off. */
+static uint32_t meta_of(const kh_dns_indset *s, uint32_t off)
+{
+    if (s->novr) {
+        uint32_t off1 = off + 1;
+        for (size_t i = ovr_home(off1, s->novrslots);; i = (i + 1) & (s->novrslots - 1)) {
+            if (s->ovr[i].off1 == off1)
+                return s->ovr[i].meta;
+            if (!s->ovr[i].off1)
+                break;
+        }
+    }
+    size_t lo = 0, hi = s->nruns; /* the last run with start <= off; runs[0].start == 0 */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->runs[mid].start <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return s->runs[lo].meta;
+}
+
+static kh_err ovr_set(kh_dns_indset *s, uint32_t off, uint32_t meta)
+{
+    if ((s->novr + 1) * 2 > s->novrslots) {
+        size_t nn = s->novrslots ? s->novrslots * 2 : 64;
+        ind_ovr *no = khi_calloc(nn, sizeof(ind_ovr));
+        if (!no)
+            return KH_ENOMEM;
+        for (size_t i = 0; i < s->novrslots; i++) {
+            if (!s->ovr[i].off1)
+                continue;
+            size_t j = ovr_home(s->ovr[i].off1, nn);
+            while (no[j].off1)
+                j = (j + 1) & (nn - 1);
+            no[j] = s->ovr[i];
+        }
+        khi_free(s->ovr);
+        s->ovr = no;
+        s->novrslots = nn;
+    }
+    uint32_t off1 = off + 1;
+    size_t i = ovr_home(off1, s->novrslots);
+    while (s->ovr[i].off1 && s->ovr[i].off1 != off1)
+        i = (i + 1) & (s->novrslots - 1);
+    if (!s->ovr[i].off1)
+        s->novr++;
+    s->ovr[i].off1 = off1;
+    s->ovr[i].meta = meta;
+    return KH_OK;
+}
+
 /* ---- the table ---- */
 
-static inline const unsigned char *entry_at(const kh_dns_indset *s, uint64_t slot)
+static inline size_t home(const kh_dns_indset *s, uint64_t h)
 {
-    return s->pool + ((uint32_t)slot - 1);
+    return (size_t)(((h & 0xffffffffu) * (uint64_t)s->nslots) >> 32);
 }
 
-/* Find name (lower-case) with hash h; returns the slot index or (size_t)-1. */
-static inline size_t find(const kh_dns_indset *s, const char *name, size_t n, uint64_t h)
+static inline uint32_t tag_of(const kh_dns_indset *s, uint64_t h)
 {
-    size_t mask = s->nslots - 1, i = (size_t)h & mask;
-    uint32_t tag = (uint32_t)(h >> 32);
+    return (uint32_t)(h >> (32 + s->obits));
+}
+
+static inline uint32_t slot_off(const kh_dns_indset *s, uint32_t v)
+{
+    return (v & ((1u << s->obits) - 1)) - 1;
+}
+
+/* Find name (lower-case) with hash h; returns the pool offset of its entry or UINT32_MAX. */
+static inline uint32_t find(const kh_dns_indset *s, const char *name, size_t n, uint64_t h)
+{
+    size_t i = home(s, h);
+    uint32_t tag = tag_of(s, h);
+    unsigned ob = s->obits;
     for (;;) {
-        uint64_t v = s->slots[i];
+        uint32_t v = s->slots[i];
         if (!v)
-            return (size_t)-1;
-        if ((uint32_t)(v >> 32) == tag) {
-            const unsigned char *e = entry_at(s, v);
-            if (e[0] == n && memcmp(e + 4, name, n) == 0)
-                return i;
+            return UINT32_MAX;
+        if ((v >> ob) == tag) {
+            uint32_t off = slot_off(s, v);
+            const unsigned char *e = s->pool + off;
+            if (e[0] == n && memcmp(e + 1, name, n) == 0)
+                return off;
         }
-        i = (i + 1) & mask;
+        if (++i == s->nslots)
+            i = 0;
     }
 }
 
-static kh_err grow(kh_dns_indset *s)
+static void place(const kh_dns_indset *s, uint32_t *slots, size_t nslots, uint64_t h, uint32_t off)
 {
-    size_t nn = s->nslots * 2;
-    uint64_t *ns = khi_calloc(nn, sizeof(uint64_t));
+    size_t i = (size_t)(((h & 0xffffffffu) * (uint64_t)nslots) >> 32);
+    while (slots[i])
+        if (++i == nslots)
+            i = 0;
+    slots[i] = (uint32_t)((h >> (32 + s->obits)) << s->obits) | (off + 1);
+}
+
+/* Rebuild the slots from the pool with nn slots and ob offset bits. */
+static kh_err rebuild(kh_dns_indset *s, size_t nn, unsigned ob)
+{
+    uint32_t *ns = khi_calloc(nn, sizeof(uint32_t));
     if (!ns)
         return KH_ENOMEM;
-    for (size_t i = 0; i < s->nslots; i++) {
-        uint64_t v = s->slots[i];
-        if (!v)
-            continue;
-        const unsigned char *e = entry_at(s, v);
-        uint64_t h = khi_dns_hash((const char *)e + 4, e[0]);
-        size_t j = (size_t)h & (nn - 1);
-        while (ns[j])
-            j = (j + 1) & (nn - 1);
-        ns[j] = v;
-    }
     khi_free(s->slots);
     s->slots = ns;
     s->nslots = nn;
+    s->obits = ob;
+    for (size_t off = 0; off < s->pool_len; off += (size_t)s->pool[off] + 1)
+        place(s, ns, nn, khi_dns_hash((const char *)s->pool + off + 1, s->pool[off]),
+              (uint32_t)off);
+    return KH_OK;
+}
+
+static kh_err add_meta(kh_dns_indset *s, uint32_t meta)
+{
+    if (s->nruns && s->runs[s->nruns - 1].meta == meta)
+        return KH_OK;
+    if (s->nruns == s->runcap) {
+        size_t nc = s->runcap ? s->runcap * 2 : 16;
+        ind_run *nr = khi_reallocarray(s->runs, nc, sizeof(ind_run));
+        if (!nr)
+            return KH_ENOMEM;
+        s->runs = nr;
+        s->runcap = nc;
+    }
+    s->runs[s->nruns].start = (uint32_t)s->pool_len;
+    s->runs[s->nruns].meta = meta;
+    s->nruns++;
+    return KH_OK;
+}
+
+static void count(kh_dns_indset *s, kh_dns_ind_kind kind, int allow)
+{
+    if (allow)
+        s->st.allowed++;
+    else if (kind == KH_DNS_IND_DOMAIN)
+        s->st.domains++;
+    else if (kind == KH_DNS_IND_IP)
+        s->st.ips++;
+    else
+        s->st.urls++;
+}
+
+/* Room for one more entry of n bytes: slots under GROW_LOAD, offset bits, pool capacity. */
+static kh_err make_room(kh_dns_indset *s, size_t n)
+{
+    if (s->nused >= MAX_ENTRIES || s->pool_len + n + 2 >= ((size_t)1 << MAX_OBITS))
+        return KH_ELIMIT;
+    size_t nn = s->nslots;
+    unsigned ob = s->obits;
+    if ((s->nused + 1) * 100 > s->nslots * GROW_LOAD)
+        nn = s->nslots * 2;
+    while (s->pool_len + n + 2 >= ((size_t)1 << ob))
+        ob++;
+    if (nn != s->nslots || ob != s->obits) {
+        kh_err err = rebuild(s, nn, ob);
+        if (err != KH_OK)
+            return err;
+    }
+    if (s->pool_len + n + 1 > s->pool_cap) {
+        size_t nc = s->pool_cap ? s->pool_cap + s->pool_cap / 2 : 1 << 16;
+        while (nc < s->pool_len + n + 1)
+            nc += nc / 2;
+        unsigned char *np = khi_realloc(s->pool, nc);
+        if (!np)
+            return KH_ENOMEM;
+        s->pool = np;
+        s->pool_cap = nc;
+    }
     return KH_OK;
 }
 
@@ -191,71 +364,34 @@ static kh_err put(kh_dns_indset *s, const char *name, size_t n, kh_dns_ind_kind 
     if (n == 0 || n > 255)
         return KH_EFORMAT;
     uint64_t h = khi_dns_hash(name, n);
-    size_t i = find(s, name, n, h);
-    if (i != (size_t)-1) {
-        unsigned char *e = s->pool + ((uint32_t)s->slots[i] - 1);
-        unsigned char flag = allow ? F_ALLOW : F_BLOCK;
-        if (e[1] & flag) {
+    uint32_t off = find(s, name, n, h);
+    unsigned flag = allow ? F_ALLOW : F_BLOCK;
+    if (off != UINT32_MAX) {
+        uint32_t m = meta_of(s, off);
+        if (META_FLAGS(m) & flag) {
             s->st.duplicates++;
             return KH_OK;
         }
-        e[1] |= flag;
-        if (allow) {
-            s->st.allowed++;
-        } else {
-            e[2] = (unsigned char)(fam & 0xff);
-            e[3] = (unsigned char)(fam >> 8);
-            if (kind == KH_DNS_IND_DOMAIN)
-                s->st.domains++;
-            else if (kind == KH_DNS_IND_IP)
-                s->st.ips++;
-            else
-                s->st.urls++;
-        }
-        return KH_OK;
-    }
-    if (s->nused >= MAX_ENTRIES || s->pool_len + n + 4 >= UINT32_MAX - 1)
-        return KH_ELIMIT;
-    if ((s->nused + 1) * 4 > s->nslots * 3) {
-        kh_err err = grow(s);
+        uint32_t nm =
+            allow ? META(META_FAM(m), META_FLAGS(m) | flag) : META(fam, META_FLAGS(m) | flag);
+        kh_err err = ovr_set(s, off, nm);
         if (err != KH_OK)
             return err;
-        i = (size_t)-1;
+        count(s, kind, allow);
+        return KH_OK;
     }
-    if (s->pool_len + n + 4 > s->pool_cap) {
-        size_t nc = s->pool_cap ? s->pool_cap + s->pool_cap / 2 : 1 << 16;
-        while (nc < s->pool_len + n + 4)
-            nc += nc / 2;
-        if (nc > UINT32_MAX)
-            nc = UINT32_MAX;
-        unsigned char *np = khi_realloc(s->pool, nc);
-        if (!np)
-            return KH_ENOMEM;
-        s->pool = np;
-        s->pool_cap = nc;
-    }
-    unsigned char *e = s->pool + s->pool_len;
-    e[0] = (unsigned char)n;
-    e[1] = (unsigned char)(kind | (allow ? F_ALLOW : F_BLOCK));
-    e[2] = allow ? 0 : (unsigned char)(fam & 0xff);
-    e[3] = allow ? 0 : (unsigned char)(fam >> 8);
-    memcpy(e + 4, name, n);
-    uint64_t v = ((h >> 32) << 32) | (uint64_t)(s->pool_len + 1);
-    s->pool_len += n + 4;
-    size_t mask = s->nslots - 1;
-    i = (size_t)h & mask;
-    while (s->slots[i])
-        i = (i + 1) & mask;
-    s->slots[i] = v;
+    kh_err err = make_room(s, n);
+    if (err == KH_OK)
+        err = add_meta(s, META(allow ? 0 : fam, (unsigned)kind | flag));
+    if (err != KH_OK)
+        return err;
+    off = (uint32_t)s->pool_len;
+    s->pool[off] = (unsigned char)n;
+    memcpy(s->pool + off + 1, name, n);
+    s->pool_len += n + 1;
+    place(s, s->slots, s->nslots, h, off);
     s->nused++;
-    if (allow)
-        s->st.allowed++;
-    else if (kind == KH_DNS_IND_DOMAIN)
-        s->st.domains++;
-    else if (kind == KH_DNS_IND_IP)
-        s->st.ips++;
-    else
-        s->st.urls++;
+    count(s, kind, allow);
     if (kind == KH_DNS_IND_DOMAIN && !memchr(name, '.', n))
         s->has_single = 1;
     return KH_OK;
@@ -343,7 +479,6 @@ int khi_dns_ind_walk(const kh_dns_indset *s, const char *qname, size_t qlen, con
     size_t at[128], k = 0;
     int top = 1;
     uint64_t h = KHI_DNS_HSEED;
-    size_t mask = s->nslots - 1;
     for (size_t i = n; i-- > 0;) {
         h = khi_dns_hstep(h, (unsigned char)buf[i]);
         if (i == 0 || buf[i - 1] == '.') {
@@ -355,30 +490,34 @@ int khi_dns_ind_walk(const kh_dns_indset *s, const char *qname, size_t qlen, con
             if (k < 128) {
                 hs[k] = khi_dns_hfin(h);
                 at[k] = i;
-                __builtin_prefetch(&s->slots[hs[k] & mask]);
+                __builtin_prefetch(&s->slots[home(s, hs[k])]);
                 k++;
             }
         }
     }
     const unsigned char *best = NULL;
+    uint32_t best_meta = 0;
     for (size_t j = k; j-- > 0;) {
-        size_t slot = find(s, buf + at[j], n - at[j], hs[j]);
-        if (slot == (size_t)-1)
+        uint32_t off = find(s, buf + at[j], n - at[j], hs[j]);
+        if (off == UINT32_MAX)
             continue;
-        const unsigned char *e = entry_at(s, s->slots[slot]);
-        if ((e[1] & F_KIND) != KH_DNS_IND_DOMAIN)
+        uint32_t m = meta_of(s, off);
+        unsigned fl = META_FLAGS(m);
+        if ((fl & F_KIND) != KH_DNS_IND_DOMAIN)
             continue;
-        if (e[1] & F_ALLOW)
+        if (fl & F_ALLOW)
             return -1;
-        if (!best && (e[1] & F_BLOCK))
-            best = e;
+        if (!best && (fl & F_BLOCK)) {
+            best = s->pool + off;
+            best_meta = m;
+        }
     }
     if (!best)
         return 0;
     if (out_family)
-        *out_family = family_name(s, (uint16_t)(best[2] | (best[3] << 8)));
+        *out_family = family_name(s, META_FAM(best_meta));
     if (out_domain)
-        *out_domain = (const char *)best + 4;
+        *out_domain = (const char *)best + 1;
     if (out_domain_len)
         *out_domain_len = best[0];
     return 1;
@@ -398,8 +537,8 @@ int kh_dns_indset_allowed(const kh_dns_indset *s, const char *qname, size_t qlen
         return 0;
     for (size_t i = 0; i < n; i++) {
         if (i == 0 || buf[i - 1] == '.') {
-            size_t slot = find(s, buf + i, n - i, khi_dns_hash(buf + i, n - i));
-            if (slot != (size_t)-1 && (entry_at(s, s->slots[slot])[1] & F_ALLOW))
+            uint32_t off = find(s, buf + i, n - i, khi_dns_hash(buf + i, n - i));
+            if (off != UINT32_MAX && (META_FLAGS(meta_of(s, off)) & F_ALLOW))
                 return 1;
         }
     }
@@ -413,14 +552,14 @@ int kh_dns_indset_match_other(const kh_dns_indset *s, const char *text, size_t l
         return 0;
     for (size_t i = 0; i < len; i++)
         low[i] = (char)khi_dns_lower[(unsigned char)text[i]];
-    size_t slot = find(s, low, len, khi_dns_hash(low, len));
-    if (slot == (size_t)-1)
+    uint32_t off = find(s, low, len, khi_dns_hash(low, len));
+    if (off == UINT32_MAX)
         return 0;
-    const unsigned char *e = entry_at(s, s->slots[slot]);
-    if ((e[1] & F_KIND) == KH_DNS_IND_DOMAIN || !(e[1] & F_BLOCK))
+    uint32_t m = meta_of(s, off);
+    if ((META_FLAGS(m) & F_KIND) == KH_DNS_IND_DOMAIN || !(META_FLAGS(m) & F_BLOCK))
         return 0;
     if (out_family)
-        *out_family = family_name(s, (uint16_t)(e[2] | (e[3] << 8)));
+        *out_family = family_name(s, META_FAM(m));
     return 1;
 }
 
@@ -429,7 +568,8 @@ void kh_dns_indset_get_stats(const kh_dns_indset *s, kh_dns_indset_stats *out)
     if (!s || !out)
         return;
     *out = s->st;
-    out->memory = s->pool_cap + s->nslots * sizeof(uint64_t) + s->famcap * sizeof(char *) +
+    out->memory = s->pool_cap + s->nslots * sizeof(uint32_t) + s->runcap * sizeof(ind_run) +
+                  s->novrslots * sizeof(ind_ovr) + s->famcap * sizeof(char *) +
                   s->nfamslots * sizeof(uint32_t);
     for (size_t i = 1; i < s->nfam; i++)
         out->memory += strlen(s->fam[i]) + 1;
@@ -439,15 +579,17 @@ void kh_dns_indset_foreach(const kh_dns_indset *s, int allow, kh_dns_ind_fn fn, 
 {
     if (!s || !fn)
         return;
-    unsigned char want = allow ? F_ALLOW : F_BLOCK;
-    for (size_t off = 0; off < s->pool_len;) {
-        const unsigned char *e = s->pool + off;
-        if (e[1] & want) {
-            if (fn(ud, (kh_dns_ind_kind)(e[1] & F_KIND), (const char *)e + 4, e[0],
-                   allow ? unknown_family : family_name(s, (uint16_t)(e[2] | (e[3] << 8)))))
-                return;
-        }
-        off += (size_t)e[0] + 4;
+    unsigned want = allow ? F_ALLOW : F_BLOCK;
+    size_t r = 0;
+    for (size_t off = 0; off < s->pool_len; off += (size_t)s->pool[off] + 1) {
+        while (r + 1 < s->nruns && s->runs[r + 1].start <= off)
+            r++;
+        uint32_t m = s->novr ? meta_of(s, (uint32_t)off) : s->runs[r].meta;
+        if (!(META_FLAGS(m) & want))
+            continue;
+        if (fn(ud, (kh_dns_ind_kind)(META_FLAGS(m) & F_KIND), (const char *)s->pool + off + 1,
+               s->pool[off], allow ? unknown_family : family_name(s, META_FAM(m))))
+            return;
     }
 }
 
@@ -897,7 +1039,8 @@ static kh_err load_path(kh_dns_indset *s, const char *path, kh_dns_list_format f
     return err;
 }
 
-/* Give back the growth slack of the pool (a large block: realloc moves no bytes). */
+/* After a load: give back the growth slack of the pool and the runs (a large block: realloc
+ * moves no bytes), and fit the slots to FINAL_LOAD. Failing to shrink leaves the set as it was. */
 static void trim(kh_dns_indset *s)
 {
     if (s->pool_len && s->pool_cap > s->pool_len + 4096) {
@@ -907,6 +1050,18 @@ static void trim(kh_dns_indset *s)
             s->pool_cap = s->pool_len;
         }
     }
+    if (s->nruns && s->runcap > s->nruns + 16) {
+        ind_run *nr = khi_reallocarray(s->runs, s->nruns, sizeof(ind_run));
+        if (nr) {
+            s->runs = nr;
+            s->runcap = s->nruns;
+        }
+    }
+    size_t want = s->nused * 100 / FINAL_LOAD + 1;
+    if (want < MIN_SLOTS)
+        want = MIN_SLOTS;
+    if (s->nslots > want + want / 16 || s->nslots < want - want / 16)
+        (void)rebuild(s, want, s->obits);
 }
 
 kh_err kh_dns_indset_load_mem(kh_dns_indset *s, const char *name, const char *data, size_t len,

@@ -71,6 +71,17 @@ kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size);
 kh_err khi_dns_in_seek_end(khi_dns_in *in);
 /* Go to byte off of a plain file (KH_EINVAL for memory, standard input, compressed input). */
 kh_err khi_dns_in_seek(khi_dns_in *in, uint64_t off);
+/* What khi_dns_in_rotation found. */
+enum { KHI_DNS_ROT_NONE = 0, KHI_DNS_ROT_TRUNCATED, KHI_DNS_ROT_REPLACED };
+/*
+ * Has the plain file behind in been rotated? KHI_DNS_ROT_TRUNCATED: it is now shorter than what
+ * was read (copytruncate); in is rewound to its start. KHI_DNS_ROT_REPLACED: path (borrowed)
+ * now names another regular file that is not empty (rename and create); read in to its end,
+ * then khi_dns_in_reopen. KH_EINVAL for other sources, or an errno-mapped error.
+ */
+kh_err khi_dns_in_rotation(khi_dns_in *in, const char *path, int *out_what);
+/* Read the file now at path (borrowed) from its start instead of the one open. */
+kh_err khi_dns_in_reopen(khi_dns_in *in, const char *path);
 /* Whole input into a new NUL-terminated buffer (khi_free); KH_ELIMIT past limit bytes. */
 kh_err khi_dns_read_all(const char *path, size_t limit, char **out_data, size_t *out_len);
 

@@ -6,6 +6,12 @@
  * The first bytes decide: a known compression magic opens the file with libarchive (which the
  * project links already, so no zlib/libzstd of its own); anything else is read as it is, with
  * no copy beyond the caller's block buffer.
+ *
+ * A plain file that is followed (khien dns watch) can be rotated under the reader: copied and
+ * truncated in place (logrotate copytruncate: the size drops below the offset read) or renamed
+ * and replaced by a new file at the same path (logrotate's default). khi_dns_in_rotation tells
+ * which, from the offset, fstat of the open file and stat of the path; khi_dns_in_reopen moves
+ * to the new file.
  */
 #include "dns/dns_int.h"
 
@@ -187,6 +193,44 @@ kh_err khi_dns_in_size(khi_dns_in *in, uint64_t *out_size)
     if (!S_ISREG(st.st_mode))
         return KH_EINVAL;
     *out_size = (uint64_t)st.st_size;
+    return KH_OK;
+}
+
+kh_err khi_dns_in_rotation(khi_dns_in *in, const char *path, int *out_what)
+{
+    *out_what = KHI_DNS_ROT_NONE;
+    if (in->is_mem || in->ar || !in->own_fd)
+        return KH_EINVAL;
+    struct stat fst, pst;
+    if (fstat(in->fd, &fst) != 0)
+        return khi_errno_to_kh(errno);
+    off_t pos = lseek(in->fd, 0, SEEK_CUR);
+    if (pos < 0)
+        return khi_errno_to_kh(errno);
+    if (S_ISREG(fst.st_mode) && fst.st_size < pos) {
+        if (lseek(in->fd, 0, SEEK_SET) < 0)
+            return khi_errno_to_kh(errno);
+        in->head_len = in->head_off = 0;
+        *out_what = KHI_DNS_ROT_TRUNCATED;
+        return KH_OK;
+    }
+    /* a new file at the path, with something in it: the writer has moved on to it */
+    if (stat(path, &pst) == 0 && S_ISREG(pst.st_mode) &&
+        (pst.st_ino != fst.st_ino || pst.st_dev != fst.st_dev) && pst.st_size > 0)
+        *out_what = KHI_DNS_ROT_REPLACED;
+    return KH_OK;
+}
+
+kh_err khi_dns_in_reopen(khi_dns_in *in, const char *path)
+{
+    if (in->is_mem || in->ar || !in->own_fd)
+        return KH_EINVAL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return khi_errno_to_kh(errno);
+    close(in->fd);
+    in->fd = fd;
+    in->head_len = in->head_off = 0;
     return KH_OK;
 }
 

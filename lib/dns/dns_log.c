@@ -396,6 +396,39 @@ void kh_dns_reader_destroy(kh_dns_reader *r)
     khi_free(r);
 }
 
+/*
+ * At the end of a followed file: has it been rotated (dns_io.c)? Returns 0 when not, -1 when
+ * the reader now reads the truncated or new file, 1 when bytes were added to buf (what the
+ * writer put last in the old file, or the newline that ends a last line the old file left open).
+ */
+static int rotation(kh_dns_reader *r)
+{
+    int rot = KHI_DNS_ROT_NONE;
+    if (khi_dns_in_rotation(r->in, r->name, &rot) != KH_OK || rot == KHI_DNS_ROT_NONE)
+        return 0;
+    if (rot == KHI_DNS_ROT_REPLACED) {
+        size_t got = 0;
+        if (khi_dns_in_read(r->in, r->buf + r->end, r->cap - r->end, &got) == KH_OK && got) {
+            r->end += got;
+            r->stats.bytes += got;
+            return 1;
+        }
+        if (khi_dns_in_reopen(r->in, r->name) != KH_OK)
+            return 0; /* gone again between stat and open: next poll */
+    }
+    r->skip_left = 0;   /* an oversized dnstap frame of the old file ends there */
+    r->quiet_until = 0; /* and nothing of the new file predates the watch */
+    if (r->end > 0) {
+        if (r->fmt == KH_DNS_FMT_DNSTAP) {
+            r->end = 0; /* a frame cut short: the new file starts with its own START */
+        } else if (r->end < r->cap) {
+            r->buf[r->end++] = '\n'; /* a last line without its newline ends here */
+            return 1;
+        }
+    }
+    return -1;
+}
+
 /* Read more bytes after compacting; sets eof. */
 static kh_err fill(kh_dns_reader *r)
 {
@@ -421,6 +454,11 @@ static kh_err fill(kh_dns_reader *r)
             r->eof = 1;
             return KH_OK;
         }
+        int rot = rotation(r);
+        if (rot > 0)
+            return KH_OK;
+        if (rot < 0)
+            continue;
         usleep(200000);
         if (r->stop && *r->stop) {
             r->eof = 1;

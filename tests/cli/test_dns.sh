@@ -179,6 +179,33 @@ check "watch starts at the end of the file" hasnt "$T/watch.out" "old.evil-c2.co
 check "watch is silent about clean queries" hasnt "$T/watch.out" "www.example.com"
 check "watch counts on exit" has "$T/watch.err" "2 hits"
 
+# --- watch across log rotation: rename-and-create (the old file finished first, the new one
+# empty for a while or not), then copytruncate; every hit exactly once ---
+q() { for i in $(seq "$1" "$2"); do
+        echo "Nov 25 08:36:00 dnsmasq[1]: query[A] h$i.evil-c2.com from 10.8.$((i / 250)).$((i % 250 + 1))"
+        echo "Nov 25 08:36:00 dnsmasq[1]: query[A] www.example.com from 10.9.0.1"
+      done; }
+wait_hits() { for _ in $(seq 100); do [ "$(grep -c 'evil-c2.com family=emotet' "$T/rot.out")" -ge "$1" ] && return; sleep 0.1; done; }
+echo "Nov 25 08:35:00 dnsmasq[1]: query[A] h0.evil-c2.com from 10.8.0.1" > "$T/rot.log"
+"$KHIEN" dns watch --no-dga "${L[@]}" "$T/rot.log" > "$T/rot.out" 2> "$T/rot.err" &
+WPID=$!
+sleep 0.5
+q 1 100 >> "$T/rot.log"; wait_hits 100
+mv "$T/rot.log" "$T/rot.log.1"          # rename: the writer goes on in the old file ...
+q 101 150 >> "$T/rot.log.1"; sleep 0.5
+q 151 200 > "$T/rot.log"; wait_hits 200 # ... until it writes the new one
+mv "$T/rot.log" "$T/rot.log.2"; : > "$T/rot.log"  # logrotate's create: an empty new file
+sleep 0.5; q 201 250 >> "$T/rot.log.2"; sleep 0.5
+q 251 300 >> "$T/rot.log"; wait_hits 300
+cp "$T/rot.log" "$T/rot.log.3"; : > "$T/rot.log"  # copytruncate
+sleep 0.5; q 301 320 >> "$T/rot.log"; wait_hits 320
+kill -TERM "$WPID"; wait "$WPID"; st=$?
+expect_status "watch across rotations stops cleanly" 0 $st
+grep -oE 'h[0-9]+\.evil-c2\.com' "$T/rot.out" | sort > "$T/rot.seen"
+for i in $(seq 1 320); do echo "h$i.evil-c2.com"; done | sort > "$T/rot.want"
+check "watch follows rename and copytruncate rotation: every hit once, none twice" cmp -s "$T/rot.seen" "$T/rot.want"
+check "watch across rotations counts 320 hits" has "$T/rot.err" "320 hits"
+
 # --- with the shared data: real Maltrail trails and the DGA training data ---
 SH="$SRC/../shared/data"
 if [ -d "$SH/maltrail/trails/static/malware" ] && [ -d "$SH/dga/train" ]; then

@@ -232,6 +232,186 @@ static void test_dns_ind_registrable(void **state)
     assert_null(r);
 }
 
+/* 2026-11-25, issue "khien dns" (tables within 1.5x of the list): a name that is a suffix of
+ * another at no label boundary, both listed with their own families. */
+static void test_dns_ind_suffix_not_label(void **state)
+{
+    (void)state;
+    kh_dns_indset *s = NULL;
+    assert_int_equal(kh_dns_indset_create(&s), KH_OK);
+    assert_int_equal(kh_dns_indset_add(s, "ample.com", 9, "short", 0), KH_OK);
+    assert_int_equal(kh_dns_indset_add(s, "example.com", 11, "long", 0), KH_OK);
+    const char *fam = NULL, *dom = NULL;
+    size_t dl = 0;
+    assert_int_equal(kh_dns_indset_match(s, "www.example.com", 15, &fam, &dom, &dl), 1);
+    assert_string_equal(fam, "long");
+    assert_int_equal(dl, 11);
+    assert_memory_equal(dom, "example.com", 11);
+    assert_int_equal(kh_dns_indset_match(s, "x.ample.com", 11, &fam, &dom, &dl), 1);
+    assert_string_equal(fam, "short");
+    assert_int_equal(m(s, "xample.com", &fam), 0);
+    assert_int_equal(m(s, "sample.com", &fam), 0);
+    assert_int_equal(m(s, "example.com.evil", &fam), 0);
+    assert_int_equal(m(s, "mple.com", &fam), 0);
+    kh_dns_indset_destroy(s);
+}
+
+typedef struct seen {
+    unsigned blocks, allows, ips;
+    char fam_of_both[32];
+} seen;
+
+static int on_ind(void *ud, kh_dns_ind_kind kind, const char *name, size_t n, const char *family)
+{
+    seen *w = ud;
+    if (kind == KH_DNS_IND_IP)
+        w->ips++;
+    if (n == 9 && memcmp(name, "both.test", 9) == 0)
+        snprintf(w->fam_of_both, sizeof(w->fam_of_both), "%s", family);
+    w->blocks++;
+    return 0;
+}
+
+static int on_allow(void *ud, kh_dns_ind_kind kind, const char *name, size_t n, const char *family)
+{
+    (void)kind, (void)name, (void)n, (void)family;
+    ((seen *)ud)->allows++;
+    return 0;
+}
+
+/* Duplicates across files keep the first family; a name allowed before it is blocked (and the
+ * reverse) carries both flags, and the block's family, in matching and in foreach. */
+static void test_dns_ind_dup_allow_order(void **state)
+{
+    (void)state;
+    const char *allow = "both.test\nok.test\n";
+    const char *a = "dup.test\nboth.test\n198.51.100.7\nx.test\n";
+    const char *b = "dup.test\nlate.test\n198.51.100.7\n";
+    const char *allow2 = "late.test\n";
+    kh_dns_indset *s = NULL;
+    assert_int_equal(kh_dns_indset_create(&s), KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "allow.txt", allow, strlen(allow), KH_DNS_LIST_PLAIN,
+                                            NULL, 1, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "fam-a.txt", a, strlen(a), KH_DNS_LIST_PLAIN, NULL,
+                                            0, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "fam-b.txt", b, strlen(b), KH_DNS_LIST_PLAIN, NULL,
+                                            0, NULL, NULL),
+                     KH_OK);
+    assert_int_equal(kh_dns_indset_load_mem(s, "allow2.txt", allow2, strlen(allow2),
+                                            KH_DNS_LIST_PLAIN, NULL, 1, NULL, NULL),
+                     KH_OK);
+    kh_dns_indset_stats st;
+    kh_dns_indset_get_stats(s, &st);
+    assert_int_equal(st.domains, 4); /* dup, both, x, late */
+    assert_int_equal(st.ips, 1);
+    assert_int_equal(st.allowed, 3);
+    assert_int_equal(st.duplicates, 2);
+    const char *fam = NULL;
+    assert_int_equal(m(s, "a.dup.test", &fam), 1);
+    assert_string_equal(fam, "fam-a");
+    assert_int_equal(m(s, "x.test", &fam), 1);
+    assert_string_equal(fam, "fam-a");
+    assert_int_equal(m(s, "both.test", &fam), 0); /* allowed first, blocked after: allowed */
+    assert_int_equal(m(s, "late.test", &fam), 0); /* blocked first, allowed after */
+    assert_int_equal(kh_dns_indset_allowed(s, "www.late.test", 13), 1);
+    assert_int_equal(kh_dns_indset_allowed(s, "dup.test", 8), 0);
+    assert_int_equal(kh_dns_indset_match_other(s, "198.51.100.7", 12, &fam), 1);
+    assert_string_equal(fam, "fam-a");
+    seen w;
+    memset(&w, 0, sizeof(w));
+    kh_dns_indset_foreach(s, 0, on_ind, &w);
+    assert_int_equal(w.blocks, 5);
+    assert_int_equal(w.ips, 1);
+    assert_string_equal(w.fam_of_both, "fam-a");
+    kh_dns_indset_foreach(s, 1, on_allow, &w);
+    assert_int_equal(w.allows, 3);
+    kh_dns_indset_destroy(s);
+}
+
+/* Base-36 digits of v into p; returns the count. */
+static size_t b36(char *p, uint32_t v)
+{
+    char t[8];
+    size_t k = 0;
+    do {
+        t[k++] = "0123456789abcdefghijklmnopqrstuvwxyz"[v % 36];
+        v /= 36;
+    } while (v);
+    for (size_t i = 0; i < k; i++)
+        p[i] = t[k - 1 - i];
+    return k;
+}
+
+/* Name i of the 2M list: unique by its base-36 prefix, random letters up to 6-16, a TLD. */
+static size_t big_name(char *out, uint32_t i, int variant)
+{
+    static const char *const tlds[] = {"com", "net", "org", "info", "ru", "xyz", "top", "vn"};
+    uint32_t r = i * 2654435761u;
+    size_t n = b36(out, i);
+    out[n++] = '-';
+    size_t len = 6 + r % 11;
+    while (n < len) {
+        r = r * 1103515245u + 12345u;
+        out[n++] = (char)('a' + (r >> 16) % 26);
+    }
+    if (variant)
+        out[n - 1] = out[n - 1] == 'q' ? 'r' : 'q'; /* a near miss: one letter off */
+    out[n++] = '.';
+    const char *t = tlds[i % 8];
+    memcpy(out + n, t, strlen(t));
+    return n + strlen(t);
+}
+
+/* 2M bare names (the issue's size): every one found by itself and under a parent, one-letter
+ * near misses not, tables within 1.5x of the list; this also walks tag collisions, as a 40 MB
+ * pool leaves 6 bits of tag. */
+static void test_dns_ind_two_million(void **state)
+{
+    (void)state;
+    const uint32_t N = 2000000;
+    khi_buf b;
+    khi_buf_init(&b);
+    char name[64], q[80];
+    for (uint32_t i = 0; i < N; i++) {
+        size_t n = big_name(name, i, 0);
+        name[n++] = '\n';
+        assert_int_equal(khi_buf_append(&b, name, n), KH_OK);
+    }
+    assert_int_equal(khi_buf_append(&b, "big.example\nbig.example\n", 24), KH_OK); /* duplicates */
+    kh_dns_indset *s = NULL;
+    assert_int_equal(kh_dns_indset_create(&s), KH_OK);
+    assert_int_equal(
+        kh_dns_indset_load_mem(s, "big.txt", b.data, b.len, KH_DNS_LIST_PLAIN, NULL, 0, NULL, NULL),
+        KH_OK);
+    kh_dns_indset_stats st;
+    kh_dns_indset_get_stats(s, &st);
+    assert_int_equal(st.domains, N + 1);
+    assert_int_equal(st.duplicates, 1);
+    assert_int_equal(st.rejected, 0);
+    if (st.memory * 2 > b.len * 3)
+        fail_msg("tables %llu bytes for a %zu-byte list", (unsigned long long)st.memory, b.len);
+    for (uint32_t i = 0; i < N; i += 3) {
+        size_t n = big_name(name, i, 0);
+        const char *fam = NULL, *dom = NULL;
+        size_t dl = 0;
+        memcpy(q, "a.b.", 4);
+        memcpy(q + 4, name, n);
+        if (kh_dns_indset_match(s, q, n + 4, &fam, &dom, &dl) != 1)
+            fail_msg("%.*s not found", (int)n, name);
+        assert_int_equal(dl, n);
+        assert_memory_equal(dom, name, n);
+        assert_string_equal(fam, "big");
+        n = big_name(name, i, 1);
+        if (kh_dns_indset_match(s, name, n, NULL, NULL, NULL) != 0)
+            fail_msg("%.*s found", (int)n, name);
+    }
+    assert_int_equal(m(s, "big.example", NULL), 1);
+    kh_dns_indset_destroy(s);
+    khi_buf_cleanup(&b);
+}
+
 static void test_dns_ind_oom(void **state)
 {
     (void)state;
@@ -251,10 +431,17 @@ static void test_dns_ind_oom(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dns_ind_normalize),   cmocka_unit_test(test_dns_ind_parent_walk),
-        cmocka_unit_test(test_dns_ind_many),        cmocka_unit_test(test_dns_ind_maltrail),
-        cmocka_unit_test(test_dns_ind_formats),     cmocka_unit_test(test_dns_ind_registrable),
-        cmocka_unit_test(test_dns_ind_oom),       cmocka_unit_test(test_dns_ind_sniff_inline_comment),
+        cmocka_unit_test(test_dns_ind_normalize),
+        cmocka_unit_test(test_dns_ind_parent_walk),
+        cmocka_unit_test(test_dns_ind_many),
+        cmocka_unit_test(test_dns_ind_maltrail),
+        cmocka_unit_test(test_dns_ind_formats),
+        cmocka_unit_test(test_dns_ind_registrable),
+        cmocka_unit_test(test_dns_ind_oom),
+        cmocka_unit_test(test_dns_ind_sniff_inline_comment),
+        cmocka_unit_test(test_dns_ind_suffix_not_label),
+        cmocka_unit_test(test_dns_ind_dup_allow_order),
+        cmocka_unit_test(test_dns_ind_two_million),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

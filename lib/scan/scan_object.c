@@ -278,14 +278,17 @@ typedef struct objsrc {
 } objsrc;
 
 /* The layout the body matcher checks EP+n/Sx+n/SL+n/SEx offsets against: NULL when the object
- * is not a PE, or when no signature has such an offset (then nothing is computed). */
+ * is not a PE, or when no signature has such an offset (then nothing is computed). Like
+ * ClamAV, a PE whose entry point maps to no byte of the file is "broken" and has none. */
 static const khi_exe_layout *exe_layout(run *r, uint64_t len)
 {
     if (!r->pe_valid || !r->sc->engine->db.exe_offsets)
         return NULL;
+    r->exe.ep = khi_pe_entry_raw(&r->pe, len);
+    if (r->exe.ep == UINT64_MAX)
+        return NULL;
     for (unsigned i = 0; i < r->pe.nsections; i++)
         khi_pe_section_raw(&r->pe, i, len, &r->spans[i].raw, &r->spans[i].size);
-    r->exe.ep = khi_pe_entry_raw(&r->pe, len);
     r->exe.nsect = r->pe.nsections;
     r->exe.sect = r->spans;
     return &r->exe;
@@ -314,10 +317,13 @@ static size_t read_at(void *ud, uint64_t off, uint8_t *buf, size_t len);
 
 /* .mdb/.msb: each section's raw data (as khi_pe_section_raw bounds it) hashed with the digests
  * that a signature of its size needs, and looked up; a section no signature's size fits costs
- * nothing. Only called when the database has section signatures. */
+ * nothing. Only called when the database has section signatures. A PE whose entry point maps
+ * to no byte of the file is not looked at, as in ClamAV. */
 static void check_sections(run *r, const objsrc *o)
 {
     const khi_hashmatch *hm = r->sc->engine->sects;
+    if (khi_pe_entry_raw(&r->pe, o->len) == UINT64_MAX)
+        return;
     for (unsigned i = 0; i < r->pe.nsections && !r->stop && !r->fatal; i++) {
         uint64_t raw, size;
         khi_pe_section_raw(&r->pe, i, o->len, &raw, &size);

@@ -117,6 +117,13 @@ def not_mz(d):
     return b"XZ" + d[2:]
 
 
+def bad_ep(d):
+    """The same PE with its entry point at RVA 0x5000, beyond every section."""
+    d = bytearray(d)
+    struct.pack_into("<I", d, 0x98 + 16, 0x5000)
+    return bytes(d)
+
+
 def ndb(name, off, mark, target=1):
     return "%s:%d:%s:%s\n" % (name, target, off, hx(MARK[mark][1]))
 
@@ -222,6 +229,10 @@ def cases():
          PE32, ["found Good", "rejected 4", "skipped 3", "diag t.ndb:1",
                 "diag valid only for target type 1 (PE), 6 (ELF) or 9 (Mach-O), not 0",
                 "diag t.ndb:6", "diag t.ldb:1"])
+    case("ndb-pe", 12, "ep-unmapped",
+         "an entry point (RVA 0x5000) in no section and past the headers: ClamAV calls the PE\n"
+         "broken and matches no offset relative to it, sections' included",
+         [("t.ndb", allsigs)], bad_ep(PE32), ["found Any.Marker"])
     # .mdb / .msb
     md5 = lambda b: hashlib.md5(b).hexdigest()
     d0, d1, d2 = section(PE32, 0), section(PE32, 1), section(PE32, 2)
@@ -249,6 +260,9 @@ def cases():
          secsigs, not_pe(PE32), ["clean"])
     case("mdb", 6, "section-alone", "the section's bytes as a file of their own do not match",
          secsigs, d1, ["clean"])
+    case("mdb", 9, "ep-unmapped",
+         "a PE whose entry point maps to no byte of the file: ClamAV hashes none of its sections",
+         secsigs, bad_ep(PE32), ["clean"])
     case("mdb", 7, "pe32plus", "section hashes of a PE32+",
          [("t.mdb", "1024:%s:Sect.Data64\n" % md5(section(PE64, 1)))], PE64,
          ["found Sect.Data64"])
@@ -292,6 +306,25 @@ def write_all():
     write_stream_case()
 
 
+def refused_lines(sigs, data):
+    """The names of the signature lines ClamAV refuses to load, each tried alone."""
+    out = []
+    for name, body in sigs:
+        for line in body.splitlines():
+            with tempfile.TemporaryDirectory() as tmp:
+                p = os.path.join(tmp, name)
+                with open(p, "w") as f:
+                    f.write(line + "\n")
+                inp = os.path.join(tmp, "input")
+                with open(inp, "wb") as f:
+                    f.write(data)
+                r = subprocess.run(["clamscan", "--no-summary", "--bytecode=no", "-d", p, inp],
+                                   capture_output=True, text=True)
+            if "Malformed database" in r.stderr + r.stdout or "Can't load" in r.stderr:
+                out.append("%s:%s" % (name, line.split(":")[0].split(";")[0][:12]))
+    return out
+
+
 def clamscan():
     """Run clamscan on each case; compare its detections with the case's found lines."""
     if not shutil.which("clamscan"):
@@ -325,6 +358,11 @@ def clamscan():
                 area, num, slug, ", ".join(sorted(found)) or "clean",
                 " (database refused: %s)" % r.stderr.strip().splitlines()[-1] if loaderr else "",
                 ", ".join(sorted(want)) or "clean"))
+        rej = [int(x.split()[1]) for x in expect if x.startswith("rejected ")]
+        if rej and rej[0]:
+            refused = refused_lines(sigs, data)
+            print("         each line alone: clamscan refuses %d (%s), khien rejects %d" % (
+                len(refused), ", ".join(refused), rej[0]))
     print("%d agree, %d differ" % (agree, differ))
     return 0
 

@@ -24,10 +24,10 @@ static const char ndb[] = "F.EP:1:EP+0:4d5a\n"
                           "F.S0:1:S0+0,16:0000\n"
                           "F.S2:1:S2+1:ffff\n"
                           "F.SL:1:SL+0,4096:0000\n"
-                          "F.SE:1:SE1:00{1-4}00\n"
+                          "F.SE:1:SE1:0000{1-4}0000\n"
                           "F.SE9:1:SE9,100:ffff\n"
                           "F.EPV:1:EP+0,8:4d5a*0000\n"
-                          "F.SLV:1:SL+4:00??00\n";
+                          "F.SLV:1:SL+4:0000??0000\n";
 static const char mdb[] = "*:d41d8cd98f00b204e9800998ecf8427e:F.Md5:73\n"
                           "512:bf619eac0cdf3f68d496ea9344137e8b:F.Zero512\n";
 static const char msb[] = "*:da39a3ee5e6b4b0d3255bfef95601890afd80709:F.Sha1:73\n";

@@ -274,21 +274,30 @@ def cases():
                 "diag t.mdb:4"])
 
 
-def write_stream_case():
+STREAM_SIZE = 9 << 20
+
+
+def stream_case():
     """The PE at the start of a 9 MiB file scanned through a file: the streaming path."""
-    sigs = (ndb("Hit.EP", "EP+32", "ep") + ndb("Miss.EP", "EP+33", "ep") +
-            ndb_var("Hit.Var", "EP+32", "ep") + ndb_var("Miss.Var", "EP+31", "ep") +
-            ndb_var("Hit.SE1", "SE1", "se") + ndb("Hit.SL", "SL+8", "s2"))
-    mdb = "1024:%s:Sect.Data\n" % hashlib.md5(section(PE32, 1)).hexdigest()
+    sigs = [("t.ndb", ndb("Hit.EP", "EP+32", "ep") + ndb("Miss.EP", "EP+33", "ep") +
+             ndb_var("Hit.Var", "EP+32", "ep") + ndb_var("Miss.Var", "EP+31", "ep") +
+             ndb_var("Hit.SE1", "SE1", "se") + ndb("Hit.SL", "SL+8", "s2")),
+            ("t.mdb", "1024:%s:Sect.Data\n" % hashlib.md5(section(PE32, 1)).hexdigest())]
+    expect = ["found Hit.EP", "found Hit.Var", "found Hit.SE1", "found Hit.SL", "found Sect.Data"]
+    return sigs, expect
+
+
+def write_stream_case():
+    sigs, expect = stream_case()
     lines = ["# the offsets and section hashes on a PE read in chunks: a 9 MiB file (the PE, then",
              "# zeros) scanned through a file takes the streaming path",
-             "# (written by tests/cases/make_pe_cases.py: edit the script, not this file)",
-             "--- sigs t.ndb", sigs.rstrip("\n"), "--- sigs t.mdb", mdb.rstrip("\n"),
-             "--- input zeros %d" % (9 << 20), "--- patch 0"]
+             "# (written by tests/cases/make_pe_cases.py: edit the script, not this file)"]
+    for name, body in sigs:
+        lines += ["--- sigs " + name, body.rstrip("\n")]
+    lines += ["--- input zeros %d" % STREAM_SIZE, "--- patch 0"]
     h = PE32.hex()
     lines += [h[i:i + 64] for i in range(0, len(h), 64)]
-    lines += ["--- options", "via-file", "allmatch", "--- expect", "found Hit.EP", "found Hit.Var",
-              "found Hit.SE1", "found Hit.SL", "found Sect.Data"]
+    lines += ["--- options", "via-file", "allmatch", "--- expect"] + expect
     with open(os.path.join(HERE, "ndb-pe", "0011-streamed.case"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -331,7 +340,10 @@ def clamscan():
         print("clamscan not found")
         return 2
     agree = differ = 0
-    for area, num, slug, comment, sigs, data, expect, options in CASES:
+    sigs, expect = stream_case()
+    streamed = ("ndb-pe", 11, "streamed", "", sigs, PE32 + bytes(STREAM_SIZE - len(PE32)), expect,
+                None)
+    for area, num, slug, comment, sigs, data, expect, options in CASES + [streamed]:
         with tempfile.TemporaryDirectory() as tmp:
             args = ["clamscan", "--no-summary", "--allmatch", "--bytecode=no"]
             for name, body in sigs:

@@ -45,6 +45,7 @@ MARK = {
     "se": (0x9F8, b"InData!!"),           # the last 8 bytes of .data: SE1
     "edge": (0xA00, b"EdgeOf1!"),         # the first byte after .data: SE1 includes it, as ClamAV
 }
+HDR = b"InHeader"  # put in the headers only by variant()
 
 
 def hx(b):
@@ -91,13 +92,16 @@ def build(plus=False, dll=False):
                          0x60000020 if i == 0 else 0xC0000040)
     d = h + filler(SIZE - 0x400, b"plus" if plus else b"pe32")
     d[EP:EP + 1] = b"\xc3"
-    for off, m in MARK.values():
+    placed = [(off, m) for off, m in MARK.values() if off is not None]
+    for off, m in placed:
         d[off:off + len(m)] = m
-    for off, m in MARK.values():
+    for off, m in placed:
         assert d.count(m) == 1, m
+    assert d.count(HDR) == 0
     return bytes(d)
 
 
+MARK["hdr"] = (None, HDR)  # placed by variant() alone
 PE32 = build()
 PE64 = build(plus=True)
 
@@ -121,6 +125,21 @@ def bad_ep(d):
     """The same PE with its entry point at RVA 0x5000, beyond every section."""
     d = bytearray(d)
     struct.pack_into("<I", d, 0x98 + 16, 0x5000)
+    return bytes(d)
+
+
+def variant(ep=None, falign=None, rsz1=None):
+    """PE32 with another entry point RVA, FileAlignment or SizeOfRawData of section 1; a
+    marker "hdr" is put at the entry point when it lies in the headers."""
+    d = bytearray(PE32)
+    if ep is not None:
+        struct.pack_into("<I", d, 0x98 + 16, ep)
+        if ep < 0x400:
+            d[ep:ep + 8] = MARK["hdr"][1]
+    if falign is not None:
+        struct.pack_into("<I", d, 0x98 + 36, falign)
+    if rsz1 is not None:
+        struct.pack_into("<I", d, 0x98 + 224 + 40 + 16, rsz1)
     return bytes(d)
 
 
@@ -233,6 +252,24 @@ def cases():
          "an entry point (RVA 0x5000) in no section and past the headers: ClamAV calls the PE\n"
          "broken and matches no offset relative to it, sections' included",
          [("t.ndb", allsigs)], bad_ep(PE32), ["found Any.Marker"])
+    case("ndb-pe", 13, "ep-in-headers",
+         "an entry point RVA (0x100) below SizeOfHeaders: it is that file offset itself",
+         [("t.ndb", ndb("Hit.EP.Hdr", "EP+0", "hdr") + ndb("Miss.EP.Hdr", "EP+1", "hdr") +
+           ndb("Hit.S1", "S1+48", s1))],
+         variant(ep=0x100), ["found Hit.EP.Hdr", "found Hit.S1"])
+    case("ndb-pe", 14, "file-alignment",
+         "FileAlignment 0x1000 with sections at multiples of 0x200 only: ClamAV falls back to\n"
+         "0x200; a SizeOfRawData of 0x3f0 counts as 0x400 (rounded up), so SE1 still reaches\n"
+         "the end of the aligned section",
+         [("t.ndb", ndb("Hit.S1", "S1+48", s1) + ndb("Miss.S1", "S1+49", s1) +
+           ndb("Hit.EP", "EP+32", e) + ndb("Hit.SE1.Edge", "SE1", "edge") +
+           ndb("Hit.SL", "SL+8", s2)),
+          ("t.mdb", "1024:%s:Sect.Data.Aligned\n1008:%s:Sect.Data.Raw\n" % (
+              hashlib.md5(section(PE32, 1)).hexdigest(),
+              hashlib.md5(section(PE32, 1)[:0x3f0]).hexdigest()))],
+         variant(falign=0x1000, rsz1=0x3f0),
+         ["found Hit.S1", "found Hit.EP", "found Hit.SE1.Edge", "found Hit.SL",
+          "found Sect.Data.Aligned"])
     # .mdb / .msb
     md5 = lambda b: hashlib.md5(b).hexdigest()
     d0, d1, d2 = section(PE32, 0), section(PE32, 1), section(PE32, 2)

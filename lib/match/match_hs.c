@@ -12,9 +12,11 @@
  *                     exact start offset and decides (a nested scan needs its own scratch).
  *   EP+n, Sx+n, SL+n, relative to the executable's layout (khi_exe_layout), known only per
  *   SEx, fixed len    object: every match is checked, start = end - len in the window.
- *   the same, variable the pattern alone, with leftmost start of match, in a small database
- *                     run from the window's start: a match whose leftmost start lies in the
- *                     window decides (leftmost, so no other start of that match could).
+ *   the same, variable as for "n,m" (the window's width is the signature's m) from the
+ *                     window's start; for SEx, whose width is the section's size, the pattern
+ *                     alone with leftmost start of match, run from the window's start: a match
+ *                     whose leftmost start lies in the window decides (leftmost, so no other
+ *                     start of that match could).
  * Every database exists twice: in block mode for objects held in memory, and in stream mode
  * for large ones read in chunks, so that memory does not grow with the size of a file. A
  * signature that either mode rejects is dropped from both, so both always agree.
@@ -35,6 +37,7 @@ enum { BLOCK = 0, STREAM = 1, NMODES = 2 };
 
 #define CACHE_MAGIC "KHIENHS3"
 #define VERIFY_CHUNK 65536
+#define MAX_SHIFT 32767 /* the largest ",m" an anchored "^.{0,m}" verification takes */
 
 typedef struct sigmeta {
     uint64_t off, shift, minlen;
@@ -42,6 +45,7 @@ typedef struct sigmeta {
     uint32_t sect;  /* KHI_OFF_SX, KHI_OFF_SE */
     uint16_t target;
     uint8_t off_kind, mode, rejected, multi;
+    uint8_t som; /* MODE_EXE_VERIFY: the verification reports leftmost starts */
 } sigmeta;
 
 struct khi_hsmatch {
@@ -144,17 +148,26 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
             mt->mode = MODE_EXE_FIXED;
             p->flags[i] &= ~(unsigned)HS_FLAG_SINGLEMATCH;
         } else if (KHI_OFF_IS_EXE(s->off_kind)) {
+            /* a window of constant width: anchored as for "n,m"; SEx's depends on the
+             * section, so leftmost starts decide (Vectorscan refuses some large patterns
+             * with them: such a signature is reported as rejected) */
+            int som = s->off_kind == KHI_OFF_SE || s->shift > MAX_SHIFT;
             mt->mode = MODE_EXE_VERIFY;
+            mt->som = (uint8_t)som;
             p->flags[i] |= HS_FLAG_SINGLEMATCH; /* the verification decides once */
             khi_buf v;
             khi_buf_init(&v);
-            kh_err err = khi_buf_printf(&v, "%s(?:%s)", s->caseless ? "(?i)" : "", s->regex);
+            const char *ci = s->caseless ? "(?i)" : "";
+            kh_err err = som ? khi_buf_printf(&v, "%s(?:%s)", ci, s->regex)
+                         : s->shift ? khi_buf_printf(&v, "^%s.{0,%llu}(?:%s)", ci,
+                                                     (unsigned long long)s->shift, s->regex)
+                                    : khi_buf_printf(&v, "^%s(?:%s)", ci, s->regex);
             if (err != KH_OK) {
                 khi_buf_cleanup(&v);
                 return err;
             }
             p->vexpr[i] = v.data;
-            p->vsom[i] = 1;
+            p->vsom[i] = (uint8_t)som;
         } else {
             mt->mode = MODE_VERIFY;
             p->flags[i] |= HS_FLAG_SINGLEMATCH; /* the verification decides once */
@@ -685,6 +698,8 @@ static int verify(scan_ctx *c, const sigmeta *mt)
     if (mt->mode == MODE_EXE_VERIFY) {
         if (!exe_window(c, mt, &start, &limit))
             return 0;
+        if (!mt->som)
+            limit = UINT64_MAX; /* the anchored expression holds the window itself */
     } else if (mt->off_kind == KHI_OFF_EOF) {
         if (c->len < mt->off)
             return 0;

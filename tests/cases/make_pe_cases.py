@@ -270,6 +270,16 @@ def cases():
          variant(falign=0x1000, rsz1=0x3f0),
          ["found Hit.S1", "found Hit.EP", "found Hit.SE1.Edge", "found Hit.SL",
           "found Sect.Data.Aligned"])
+    big = "%s{1-3000}%s" % (hx(b"Se"), hx(b"2at+"))
+    case("ndb-pe", 15, "long-gap",
+         "a variable-length pattern with a gap too long for Vectorscan's leftmost-start tracking\n"
+         "(it refuses SE1 with it): EP/Sx/SL offsets, a window of the signature's own width,\n"
+         "still load and match exactly. \"Se\" also begins the S0 marker at EP+48, 2,500 bytes\n"
+         "before \"2at+\": that is a match too (ClamAV agrees)",
+         [("t.ndb", "Hit.SL:1:SL+8:%s\nMiss.SL:1:SL+9:%s\nHit.S2:1:S2+0,8:%s\n"
+           "Miss.S2:1:S2+0,7:%s\nHit.EP:1:EP+0,48:%s\nMiss.EP:1:EP+0,47:%s\n"
+           "Miss.EP.After:1:EP+49,100:%s\n" % ((big,) * 7))],
+         PE32, ["found Hit.SL", "found Hit.S2", "found Hit.EP", "rejected 0", "loaded-body 7"])
     # .mdb / .msb
     md5 = lambda b: hashlib.md5(b).hexdigest()
     d0, d1, d2 = section(PE32, 0), section(PE32, 1), section(PE32, 2)

@@ -213,10 +213,10 @@ int cmd_db(int argc, char **argv)
     kh_engine_stats st;
     kh_engine_get_stats(e, &st);
     fflush(stdout);
-    printf("files: %u\nClamAV containers (.cvd/.cld/.cud): %u\nhash signatures: %u\nbody signatures: %u\nlogical signatures: %u\n"
+    printf("files: %u\nClamAV containers (.cvd/.cld/.cud): %u\nhash signatures: %u\nPE section hash signatures: %u\nbody signatures: %u\nlogical signatures: %u\n"
            "YARA rules: %u (%u hex-only, in the Vectorscan pass)\nallow-list entries: %u\n"
            "ignored by .ign2: %u\nrejected lines: %u\nskipped (not supported yet): %u\n",
-           st.files, st.containers, st.hash_sigs, st.body_sigs, st.logical_sigs, st.yara_rules, st.yara_fast, st.fp_sigs,
+           st.files, st.containers, st.hash_sigs, st.section_sigs, st.body_sigs, st.logical_sigs, st.yara_rules, st.yara_fast, st.fp_sigs,
            st.ignored, st.rejected, st.skipped);
     if (err != KH_OK) {
         printf("usable: no (%s)\n", kh_strerror(err));

@@ -111,7 +111,13 @@ static int collect(void *ud, const kh_event *ev)
     f->name = strdup(ev->name);
     f->detail = ev->detail ? strdup(ev->detail) : NULL;
     f->meta = NULL;
-    if (ev->nmeta) {
+    if (ev->kind == KH_EVENT_INFO && ev->pe) {
+        char mach[8];
+        snprintf(mach, sizeof(mach), "0x%04x", (unsigned)ev->pe->machine);
+        f->meta = json_pack("{s:s, s:s, s:i, s:I, s:b}", "format", ev->pe->pe32plus ? "PE32+" : "PE32",
+                            "machine", mach, "sections", (int)ev->pe->nsections, "entry_point",
+                            (json_int_t)ev->pe->entry_point, "dll", ev->pe->dll);
+    } else if (ev->nmeta) {
         f->meta = json_object();
         for (size_t i = 0; f->meta && i < ev->nmeta; i++)
             json_object_set_new(f->meta, ev->meta[i].key, cli_json_str(ev->meta[i].value));
@@ -222,7 +228,7 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
                        const fevents *fe, const char *qid, const char *qerr)
 {
     json_t *o = json_object();
-    json_t *det = json_array(), *warn = json_array();
+    json_t *det = json_array(), *warn = json_array(), *pe = NULL;
     const char *status = err != KH_OK && err != KH_ECANCELED ? "error"
                          : res->verdict == KH_VERDICT_INFECTED ? "infected" : "clean";
     json_object_set_new(o, "file", cli_json_str(path));
@@ -231,8 +237,24 @@ static void print_json(shared *sh, const char *path, kh_err err, const kh_scan_r
     json_object_set_new(o, "objects", json_integer(res->objects));
     if (res->flags & KH_RESULT_MACROS)
         json_object_set_new(o, "macros", json_true());
+    for (size_t i = 0; i < fe->n; i++) { /* each PE layer: where, then its headers */
+        const fev *f = &fe->v[i];
+        if (f->kind != KH_EVENT_INFO || !f->meta)
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "object", cli_json_str(f->object));
+        json_object_set_new(e, "depth", json_integer(f->depth));
+        json_object_update(e, f->meta);
+        if (!pe)
+            pe = json_array();
+        json_array_append_new(pe, e);
+    }
+    if (pe)
+        json_object_set_new(o, "pe", pe);
     for (size_t i = 0; i < fe->n; i++) {
         const fev *f = &fe->v[i];
+        if (f->kind == KH_EVENT_INFO)
+            continue;
         json_t *e = json_object();
         json_object_set_new(e, "object", cli_json_str(f->object));
         json_object_set_new(e, f->kind == KH_EVENT_DETECTION ? "signature" : "name",
@@ -265,6 +287,8 @@ static void print_text(shared *sh, const char *path, kh_err err, const kh_scan_r
     const options *o = sh->o;
     for (size_t i = 0; i < fe->n; i++) {
         const fev *f = &fe->v[i];
+        if (f->kind == KH_EVENT_INFO)
+            continue;
         if (f->kind == KH_EVENT_DETECTION)
             printf("%s: %s FOUND\n", f->object, f->name);
         else
@@ -631,7 +655,7 @@ static int parse_args(int argc, char **argv, options *o)
         case 'i': o->infected_only = 1; break;
         case 'f': o->file_list = optarg; break;
         case 'v': o->verbose = 1; break;
-        case O_JSON: o->json = 1; break;
+        case O_JSON: o->json = 1; o->sopts.flags |= KH_SCAN_DESCRIBE; break;
         case O_ALLMATCH: o->sopts.flags |= KH_SCAN_ALLMATCH; break;
         case O_EXCLUDE:
             if (add_str(&o->excludes, &o->nexcludes, optarg))
@@ -682,7 +706,7 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     if (sh->o->json) {
         json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}}",
                               "summary", "signatures",
-                              (json_int_t)(st->hash_sigs + st->body_sigs + st->logical_sigs + st->yara_rules),
+                              (json_int_t)(st->hash_sigs + st->section_sigs + st->body_sigs + st->logical_sigs + st->yara_rules),
                               "directories", (json_int_t)t->dirs, "files", (json_int_t)t->files,
                               "infected", (json_int_t)t->infected, "detections", (json_int_t)t->detections,
                               "warnings", (json_int_t)t->warnings, "errors", (json_int_t)t->errors,
@@ -710,8 +734,8 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
            "Time: %.3f sec (%d m %d s)\n"
            "Start Date: %s\n"
            "End Date:   %s\n",
-           st->hash_sigs + st->body_sigs + st->logical_sigs + st->yara_rules, st->hash_sigs,
-           st->body_sigs, st->logical_sigs, st->yara_rules, st->fp_sigs,
+           st->hash_sigs + st->section_sigs + st->body_sigs + st->logical_sigs + st->yara_rules,
+           st->hash_sigs + st->section_sigs, st->body_sigs, st->logical_sigs, st->yara_rules, st->fp_sigs,
            KH_VERSION_STRING, (unsigned long long)t->dirs, (unsigned long long)t->files,
            (unsigned long long)t->infected, (unsigned long long)t->warnings,
            (unsigned long long)t->errors, (double)t->bytes_scanned / 1e6,

@@ -60,6 +60,7 @@ typedef struct kh_engine_stats {
     uint32_t containers;    /* .cvd/.cld/.cud files loaded */
     int cache_hit;          /* 1 if the compiled body database came from the cache */
     double compile_seconds; /* time spent in kh_engine_compile */
+    uint32_t section_sigs;  /* .mdb/.msb PE section hash entries loaded */
 } kh_engine_stats;
 
 /* Fill *out with defaults (no cache, no diagnostics callback). */

@@ -42,6 +42,7 @@ enum {
     KH_SCAN_NO_ARCHIVE = 1u << 1,      /* do not open containers */
     KH_SCAN_ALERT_ENCRYPTED = 1u << 2, /* an encrypted member is a detection, not a warning */
     KH_SCAN_ALERT_EXCEEDS = 1u << 3,   /* any limit hit is a detection, not a warning */
+    KH_SCAN_DESCRIBE = 1u << 4,        /* also report KH_EVENT_INFO events describing objects */
 };
 
 typedef struct kh_scan_opts {
@@ -55,6 +56,8 @@ KH_API void kh_scan_opts_default(kh_scan_opts *out);
 typedef enum kh_event_kind {
     KH_EVENT_DETECTION = 0, /* a signature or heuristic matched */
     KH_EVENT_WARNING = 1,   /* something inside was not fully scanned (limit, encryption, damage) */
+    KH_EVENT_INFO = 2,      /* a description of an object, not a finding (KH_SCAN_DESCRIBE only):
+                               name says what is described ("PE"), sig_kind means nothing */
 } kh_event_kind;
 
 typedef enum kh_sig_kind {
@@ -70,6 +73,15 @@ typedef struct kh_meta {
     const char *value; /* integers and booleans as text */
 } kh_meta;
 
+/* A Windows executable's headers (KH_EVENT_INFO named "PE"), one per PE object or layer. */
+typedef struct kh_pe_info {
+    int pe32plus;         /* 0: PE32, 1: PE32+ (64-bit) */
+    int dll;              /* the COFF header's IMAGE_FILE_DLL flag is set */
+    uint16_t machine;     /* COFF Machine: 0x14c i386, 0x8664 AMD64, 0xaa64 ARM64, ... */
+    uint16_t nsections;   /* NumberOfSections */
+    uint32_t entry_point; /* AddressOfEntryPoint, an RVA */
+} kh_pe_info;
+
 typedef struct kh_event {
     kh_event_kind kind;
     kh_sig_kind sig_kind;
@@ -79,6 +91,7 @@ typedef struct kh_event {
     uint32_t depth;     /* 0 = the scanned file itself */
     const kh_meta *meta; /* rule metadata (YARA), borrowed; NULL when nmeta is 0 */
     size_t nmeta;
+    const kh_pe_info *pe; /* KH_EVENT_INFO "PE": the object's headers, borrowed; else NULL */
 } kh_event;
 
 /* Called for each event. Return 0 to go on, non-zero to stop this scan (KH_ECANCELED). */

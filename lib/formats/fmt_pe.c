@@ -11,6 +11,10 @@
  * down to a multiple of 0x200; packers such as Upack give odd offsets (0x10) that only this
  * rounding turns into the bytes that run, so the entry point's offset is found the same way.
  * The section table itself is kept as written.
+ *
+ * khi_pe_section_raw/khi_pe_entry_raw give the layout the way ClamAV's pe.c computes it
+ * (aligned raw offsets and sizes, entry point in the last section covering it), because
+ * ClamAV signatures relative to sections and entry point were written against that layout.
  */
 #include "formats/formats.h"
 
@@ -33,6 +37,13 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
     if (magic != 0x10b && magic != 0x20b)
         return 0;
     out->pe32plus = magic == 0x20b;
+    out->machine = khi_le16(coff);
+    out->characteristics = khi_le16(coff + 18);
+    if (optsize >= 64) {
+        out->sect_align = khi_le32(d + opt + 32);
+        out->file_align = khi_le32(d + opt + 36);
+        out->size_of_headers = khi_le32(d + opt + 60);
+    }
     out->ep_rva = khi_le32(d + opt + 16);
     if (optsize >= 60) {
         out->image_base = out->pe32plus ? (uint64_t)khi_le32(d + opt + 24) | (uint64_t)khi_le32(d + opt + 28) << 32
@@ -67,4 +78,58 @@ int khi_pe_parse(const uint8_t *d, size_t len, khi_pe *out)
     if (out->ep_offset == UINT64_MAX && out->ep_rva < first_raw)
         out->ep_offset = out->ep_rva; /* inside the headers, which map one to one */
     return 1;
+}
+
+/* The file alignment ClamAV uses: FileAlignment, unless a section with raw data is aligned to
+ * 0x200 but not to it (a "misaligned section" fallback). */
+static uint32_t falign_of(const khi_pe *pe)
+{
+    uint32_t fa = pe->file_align;
+    for (unsigned i = 0; fa != 0x200 && fa && i < pe->nsections; i++) {
+        const khi_pe_section *k = &pe->sect[i];
+        if (k->raw_size && k->raw_off % fa && !(k->raw_off % 0x200))
+            fa = 0x200;
+    }
+    return fa;
+}
+
+static uint64_t align_down(uint64_t v, uint32_t a)
+{
+    return a ? v / a * a : v;
+}
+
+static uint64_t align_up(uint64_t v, uint32_t a)
+{
+    return a ? (v / a + (v % a != 0)) * a : v;
+}
+
+static void sect_raw(const khi_pe *pe, uint32_t fa, unsigned i, uint64_t fsize, uint64_t *raw,
+                     uint64_t *size)
+{
+    const khi_pe_section *k = &pe->sect[i];
+    *raw = align_down(k->raw_off, fa);
+    *size = align_up(k->raw_size, fa);
+    if (*size && *raw + *size > fsize)
+        *size = fsize > *raw ? fsize - *raw : 0;
+}
+
+void khi_pe_section_raw(const khi_pe *pe, unsigned i, uint64_t fsize, uint64_t *out_raw,
+                        uint64_t *out_size)
+{
+    sect_raw(pe, falign_of(pe), i, fsize, out_raw, out_size);
+}
+
+uint64_t khi_pe_entry_raw(const khi_pe *pe, uint64_t fsize)
+{
+    uint32_t fa = falign_of(pe), va = pe->sect_align;
+    uint64_t rva = pe->ep_rva;
+    if (rva < align_up(pe->size_of_headers, va))
+        return rva < fsize ? rva : UINT64_MAX;
+    for (unsigned i = pe->nsections; i-- > 0;) {
+        uint64_t raw, size, srva = align_down(pe->sect[i].va, va);
+        sect_raw(pe, fa, i, fsize, &raw, &size);
+        if (size && srva <= rva && size > rva - srva)
+            return raw + (rva - srva);
+    }
+    return UINT64_MAX;
 }

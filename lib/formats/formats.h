@@ -18,6 +18,9 @@ typedef struct khi_pe_section {
 
 typedef struct khi_pe {
     int pe32plus;
+    uint16_t machine;         /* COFF Machine: 0x14c i386, 0x8664 AMD64, 0xaa64 ARM64... */
+    uint16_t characteristics; /* COFF Characteristics: 0x2000 a DLL */
+    uint32_t sect_align, file_align, size_of_headers; /* 0 when the optional header is short */
     uint16_t nsections;
     uint32_t ep_rva;
     uint64_t ep_offset; /* file offset of the entry point; UINT64_MAX when it maps to no section */
@@ -31,6 +34,16 @@ typedef struct khi_pe {
 /* Parse the DOS, COFF and optional headers and the section table from the first len bytes of
  * a file. Returns 1 when they are all there and consistent, else 0. Never reads past len. */
 int khi_pe_parse(const uint8_t *data, size_t len, khi_pe *out);
+/* Section i's raw data and the entry point's file offset as ClamAV computes them, which is
+ * what .ndb offsets EP+n/Sx+n/SL+n/SEx and .mdb section sizes are written against: the raw
+ * offset rounded down and the raw size rounded up to FileAlignment (0x200 instead when a
+ * section is aligned to 0x200 but not to it), the size cut at the end of a file of fsize
+ * bytes; the entry point in the last section whose raw size covers it, or in the headers
+ * (SizeOfHeaders rounded up to SectionAlignment). The entry point is UINT64_MAX when it maps
+ * to no byte of the file. */
+void khi_pe_section_raw(const khi_pe *pe, unsigned i, uint64_t fsize, uint64_t *out_raw,
+                        uint64_t *out_size);
+uint64_t khi_pe_entry_raw(const khi_pe *pe, uint64_t fsize);
 
 /* ---- mail (fmt_mail.c) ---- */
 /* Called with each decoded part (borrowed for the call) and its name; non-zero stops. */

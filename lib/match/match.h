@@ -41,6 +41,17 @@ kh_err khi_digest(unsigned type, const void *data, size_t len, uint8_t *out);
 size_t khi_digest_len(unsigned type);
 
 /* ---- body signatures on Vectorscan (match_hs.c) ---- */
+/* Where an executable's parts lie in the object, for the offsets relative to them (EP+n,
+ * Sx+n, SL+n, SEx). lib/scan builds it from a parsed PE; lib/match only does arithmetic. */
+typedef struct khi_exe_span {
+    uint64_t raw, size; /* a section's raw data: file offset and size */
+} khi_exe_span;
+typedef struct khi_exe_layout {
+    uint64_t ep; /* the entry point's file offset; UINT64_MAX when it maps to no byte */
+    uint32_t nsect;
+    const khi_exe_span *sect; /* nsect entries, borrowed */
+} khi_exe_layout;
+
 typedef struct khi_hsmatch khi_hsmatch;
 typedef struct khi_hsscratch khi_hsscratch;
 
@@ -65,19 +76,22 @@ typedef int (*khi_hs_hit_fn)(void *ud, uint32_t sig_id);
 /* Scan data (len < 4 GiB) for an object whose ClamAV target type is target (0 = none known).
  * target | KHI_TARGET_ONLY: only the signatures of exactly that target may fire (a normalised
  * view, which the signatures of other targets do not look at).
- * Returns KH_OK (also when cb stopped it), KH_EMATCHER. */
+ * exe (borrowed for the call) is the object's executable layout, or NULL when it has none:
+ * signatures with offsets relative to it then never match. Returns KH_OK (also when cb
+ * stopped it), KH_EMATCHER. */
 #define KHI_TARGET_ONLY 0x10000u
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
-                        unsigned target, khi_hs_hit_fn cb, void *ud);
+                        unsigned target, const khi_exe_layout *exe, khi_hs_hit_fn cb, void *ud);
 
 /* Stream mode, for objects read in chunks. read_at gives bytes of the object at an offset
  * (for the few signatures whose start must be verified); it returns how many it read. */
 typedef size_t (*khi_read_fn)(void *ud, uint64_t off, uint8_t *buf, size_t len);
 typedef struct khi_hsstream khi_hsstream;
 
+/* exe as for khi_hsmatch_scan, borrowed until the stream is closed. */
 kh_err khi_hsstream_open(const khi_hsmatch *m, khi_hsscratch *s, uint64_t size, unsigned target,
-                         khi_hs_hit_fn cb, void *ud, khi_read_fn read_at, void *read_ud,
-                         khi_hsstream **out);
+                         const khi_exe_layout *exe, khi_hs_hit_fn cb, void *ud,
+                         khi_read_fn read_at, void *read_ud, khi_hsstream **out);
 /* Feed the next chunk (< 4 GiB). KH_OK, KH_EMATCHER, KH_ENOMEM. */
 kh_err khi_hsstream_feed(khi_hsstream *h, const uint8_t *data, size_t len);
 /* 1 once cb asked to stop: later chunks need not be fed. */

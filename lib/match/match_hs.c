@@ -10,6 +10,13 @@
  *   variable length   the main database only says "somewhere"; an anchored expression
  *   with an offset    "^.{0,m}(?:RE)" in a small database of its own is then run from the
  *                     exact start offset and decides (a nested scan needs its own scratch).
+ *   EP+n, Sx+n, SL+n, relative to the executable's layout (khi_exe_layout), known only per
+ *   SEx, fixed len    object: every match is checked, start = end - len in the window.
+ *   the same, variable as for "n,m" (the window's width is the signature's m) from the
+ *                     window's start; for SEx, whose width is the section's size, the pattern
+ *                     alone with leftmost start of match, run from the window's start: a match
+ *                     whose leftmost start lies in the window decides (leftmost, so no other
+ *                     start of that match could).
  * Every database exists twice: in block mode for objects held in memory, and in stream mode
  * for large ones read in chunks, so that memory does not grow with the size of a file. A
  * signature that either mode rejects is dropped from both, so both always agree.
@@ -25,17 +32,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MODE_PLAIN = 0, MODE_EOF_FIXED = 1, MODE_VERIFY = 2 };
+enum { MODE_PLAIN = 0, MODE_EOF_FIXED = 1, MODE_VERIFY = 2, MODE_EXE_FIXED = 3, MODE_EXE_VERIFY = 4 };
 enum { BLOCK = 0, STREAM = 1, NMODES = 2 };
 
-#define CACHE_MAGIC "KHIENHS2"
+#define CACHE_MAGIC "KHIENHS3"
 #define VERIFY_CHUNK 65536
+#define MAX_SHIFT 32767 /* the largest ",m" an anchored "^.{0,m}" verification takes */
 
 typedef struct sigmeta {
     uint64_t off, shift, minlen;
     int32_t verify; /* index into verify[mode][], -1 none */
+    uint32_t sect;  /* KHI_OFF_SX, KHI_OFF_SE */
     uint16_t target;
-    uint8_t off_kind, mode, rejected;
+    uint8_t off_kind, mode, rejected, multi;
+    uint8_t som; /* MODE_EXE_VERIFY: the verification reports leftmost starts */
 } sigmeta;
 
 struct khi_hsmatch {
@@ -57,6 +67,7 @@ typedef struct plan {
     unsigned *flags;
     hs_expr_ext_t *ext;
     char **vexpr; /* verify expression (owned) or NULL */
+    uint8_t *vsom; /* verify with leftmost start of match (MODE_EXE_VERIFY) */
 } plan;
 
 static void plan_cleanup(plan *p, size_t n)
@@ -65,6 +76,7 @@ static void plan_cleanup(plan *p, size_t n)
         for (size_t i = 0; i < n; i++)
             khi_free(p->vexpr[i]);
     khi_free(p->vexpr);
+    khi_free(p->vsom);
     khi_free(p->expr);
     khi_free(p->flags);
     khi_free(p->ext);
@@ -103,7 +115,8 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
     p->flags = khi_calloc(n, sizeof(*p->flags));
     p->ext = khi_calloc(n, sizeof(*p->ext));
     p->vexpr = khi_calloc(n, sizeof(*p->vexpr));
-    if (!p->expr || !p->flags || !p->ext || !p->vexpr)
+    p->vsom = khi_calloc(n, 1);
+    if (!p->expr || !p->flags || !p->ext || !p->vexpr || !p->vsom)
         return KH_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const khi_bodysig *s = &sigs[i];
@@ -114,6 +127,8 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
         mt->minlen = s->minlen;
         mt->target = s->target;
         mt->off_kind = s->off_kind;
+        mt->sect = s->sect;
+        mt->multi = s->multi;
         mt->verify = -1;
         p->expr[i] = s->regex;
         p->flags[i] = HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH | (s->caseless ? HS_FLAG_CASELESS : 0);
@@ -129,6 +144,30 @@ static kh_err make_plan(khi_hsmatch *m, const khi_bodysig *sigs, size_t n, plan 
         } else if (s->off_kind == KHI_OFF_EOF && fixed) {
             mt->mode = MODE_EOF_FIXED;
             p->flags[i] &= ~(unsigned)HS_FLAG_SINGLEMATCH;
+        } else if (KHI_OFF_IS_EXE(s->off_kind) && fixed) {
+            mt->mode = MODE_EXE_FIXED;
+            p->flags[i] &= ~(unsigned)HS_FLAG_SINGLEMATCH;
+        } else if (KHI_OFF_IS_EXE(s->off_kind)) {
+            /* a window of constant width: anchored as for "n,m"; SEx's depends on the
+             * section, so leftmost starts decide (Vectorscan refuses some large patterns
+             * with them: such a signature is reported as rejected) */
+            int som = s->off_kind == KHI_OFF_SE || s->shift > MAX_SHIFT;
+            mt->mode = MODE_EXE_VERIFY;
+            mt->som = (uint8_t)som;
+            p->flags[i] |= HS_FLAG_SINGLEMATCH; /* the verification decides once */
+            khi_buf v;
+            khi_buf_init(&v);
+            const char *ci = s->caseless ? "(?i)" : "";
+            kh_err err = som ? khi_buf_printf(&v, "%s(?:%s)", ci, s->regex)
+                         : s->shift ? khi_buf_printf(&v, "^%s.{0,%llu}(?:%s)", ci,
+                                                     (unsigned long long)s->shift, s->regex)
+                                    : khi_buf_printf(&v, "^%s(?:%s)", ci, s->regex);
+            if (err != KH_OK) {
+                khi_buf_cleanup(&v);
+                return err;
+            }
+            p->vexpr[i] = v.data;
+            p->vsom[i] = (uint8_t)som;
         } else {
             mt->mode = MODE_VERIFY;
             p->flags[i] |= HS_FLAG_SINGLEMATCH; /* the verification decides once */
@@ -172,6 +211,7 @@ static kh_err cache_key(const plan *p, size_t n, char out_hex[65])
         EVP_DigestUpdate(ctx, f, sizeof(f));
         if (p->vexpr[i])
             EVP_DigestUpdate(ctx, p->vexpr[i], strlen(p->vexpr[i]) + 1);
+        EVP_DigestUpdate(ctx, &p->vsom[i], 1);
         EVP_DigestUpdate(ctx, "|", 1);
     }
     EVP_DigestFinal_ex(ctx, dig, &dl);
@@ -268,7 +308,8 @@ static kh_err cache_load(khi_hsmatch *m, const char *path, kh_diag_fn diag, void
     }
     for (uint64_t i = 0; i < nver; i++) {
         uint64_t id = rd_u64(&r);
-        if (r.bad || id >= m->n || m->meta[id].mode != MODE_VERIFY) {
+        if (r.bad || id >= m->n ||
+            (m->meta[id].mode != MODE_VERIFY && m->meta[id].mode != MODE_EXE_VERIFY)) {
             err = KH_EFORMAT;
             goto out;
         }
@@ -360,6 +401,8 @@ static void reject(khi_hsmatch *m, size_t id, const char *why, const char **rej_
 }
 
 static const unsigned hs_modes[NMODES] = {HS_MODE_BLOCK, HS_MODE_STREAM};
+/* With leftmost start of match, stream mode must say how far back starts are tracked. */
+static const unsigned hs_som_modes[NMODES] = {HS_MODE_BLOCK, HS_MODE_STREAM | HS_MODE_SOM_HORIZON_LARGE};
 
 static kh_err compile_verify(khi_hsmatch *m, plan *p, const char **rej_msg, kh_diag_fn diag,
                              void *ud, uint32_t *rejected)
@@ -376,7 +419,8 @@ static kh_err compile_verify(khi_hsmatch *m, plan *p, const char **rej_msg, kh_d
         hs_database_t *db[NMODES] = {NULL, NULL};
         for (int md = 0; md < NMODES; md++) {
             hs_compile_error_t *ce = NULL;
-            if (hs_compile(p->vexpr[i], HS_FLAG_DOTALL | HS_FLAG_SINGLEMATCH, hs_modes[md], NULL,
+            unsigned fl = HS_FLAG_DOTALL | (p->vsom[i] ? HS_FLAG_SOM_LEFTMOST : HS_FLAG_SINGLEMATCH);
+            if (hs_compile(p->vexpr[i], fl, p->vsom[i] ? hs_som_modes[md] : hs_modes[md], NULL,
                            &db[md], &ce) != HS_SUCCESS) {
                 reject(m, i, ce ? ce->message : "compile failed", rej_msg, diag, ud, rejected);
                 hs_free_compile_error(ce);
@@ -554,6 +598,7 @@ typedef struct scan_ctx {
     const uint8_t *data; /* block mode: the object; stream mode: NULL */
     uint64_t len;        /* size of the whole object */
     unsigned target;
+    const khi_exe_layout *exe; /* NULL: not an executable */
     khi_hs_hit_fn cb;
     void *ud;
     khi_read_fn read_at; /* stream mode: bytes of the object for verification */
@@ -563,18 +608,65 @@ typedef struct scan_ctx {
     int oom, stopped;
 } scan_ctx;
 
+typedef struct vctx {
+    int found;
+    uint64_t limit; /* leftmost start of match at most this far into the scanned bytes */
+} vctx;
+
 static int on_verify(unsigned id, unsigned long long from, unsigned long long to,
                      unsigned flags, void *ctx)
 {
-    *(int *)ctx = 1;
+    vctx *v = ctx;
+    if (from > v->limit)
+        return 0;
+    v->found = 1;
+    return 1;
+}
+
+/* Where a signature relative to the executable's layout may start: [*lo, *lo + *span].
+ * 0 when the object has no such place (no layout, no such section, before the file). */
+static int exe_window(const scan_ctx *c, const sigmeta *mt, uint64_t *lo, uint64_t *span)
+{
+    const khi_exe_layout *x = c->exe;
+    uint64_t base;
+    if (!x)
+        return 0;
+    *span = mt->shift;
+    switch (mt->off_kind) {
+    case KHI_OFF_EP_PLUS:
+    case KHI_OFF_EP_MINUS:
+        if (x->ep == UINT64_MAX || (mt->off_kind == KHI_OFF_EP_MINUS && mt->off > x->ep))
+            return 0;
+        *lo = mt->off_kind == KHI_OFF_EP_PLUS ? x->ep + mt->off : x->ep - mt->off;
+        return 1;
+    case KHI_OFF_SL:
+        if (!x->nsect)
+            return 0;
+        base = x->sect[x->nsect - 1].raw;
+        break;
+    case KHI_OFF_SX:
+    case KHI_OFF_SE:
+        if (mt->sect >= x->nsect)
+            return 0;
+        base = x->sect[mt->sect].raw;
+        break;
+    default:
+        return 0;
+    }
+    if (mt->off_kind == KHI_OFF_SE) {
+        *lo = base;
+        *span = x->sect[mt->sect].size + mt->shift;
+    } else {
+        *lo = base + mt->off;
+    }
     return 1;
 }
 
 /* Run the anchored verification database of mt from start to the end of the object. */
-static int verify_stream(scan_ctx *c, const sigmeta *mt, uint64_t start)
+static int verify_stream(scan_ctx *c, const sigmeta *mt, uint64_t start, uint64_t limit)
 {
     hs_stream_t *st = NULL;
-    int found = 0;
+    vctx found = {0, limit};
     uint8_t *buf = khi_malloc(VERIFY_CHUNK);
     if (!buf) {
         c->oom = 1;
@@ -584,7 +676,7 @@ static int verify_stream(scan_ctx *c, const sigmeta *mt, uint64_t start)
         khi_free(buf);
         return 0;
     }
-    for (uint64_t off = start; off < c->len && !found;) {
+    for (uint64_t off = start; off < c->len && !found.found;) {
         size_t want = c->len - off < VERIFY_CHUNK ? (size_t)(c->len - off) : VERIFY_CHUNK;
         size_t got = c->read_at(c->read_ud, off, buf, want);
         if (got == 0)
@@ -595,15 +687,20 @@ static int verify_stream(scan_ctx *c, const sigmeta *mt, uint64_t start)
             break;
         off += got;
     }
-    hs_close_stream(st, c->s->verify, on_verify, &found);
+    hs_close_stream(st, c->s->verify, found.found ? NULL : on_verify, &found);
     khi_free(buf);
-    return found;
+    return found.found;
 }
 
 static int verify(scan_ctx *c, const sigmeta *mt)
 {
-    uint64_t start;
-    if (mt->off_kind == KHI_OFF_EOF) {
+    uint64_t start, limit = UINT64_MAX;
+    if (mt->mode == MODE_EXE_VERIFY) {
+        if (!exe_window(c, mt, &start, &limit))
+            return 0;
+        if (!mt->som)
+            limit = UINT64_MAX; /* the anchored expression holds the window itself */
+    } else if (mt->off_kind == KHI_OFF_EOF) {
         if (c->len < mt->off)
             return 0;
         start = c->len - mt->off;
@@ -613,11 +710,11 @@ static int verify(scan_ctx *c, const sigmeta *mt)
     if (start >= c->len)
         return 0;
     if (!c->data)
-        return verify_stream(c, mt, start);
-    int found = 0;
+        return verify_stream(c, mt, start, limit);
+    vctx found = {0, limit};
     hs_error_t rc = hs_scan(c->m->verify[BLOCK][mt->verify], (const char *)c->data + start,
                             (unsigned)(c->len - start), 0, c->s->verify, on_verify, &found);
-    return (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED) && found;
+    return (rc == HS_SUCCESS || rc == HS_SCAN_TERMINATED) && found.found;
 }
 
 static int seen_before(scan_ctx *c, uint32_t id)
@@ -653,7 +750,12 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
         uint64_t lo = c->len - mt->off;
         if (start < lo || start > lo + mt->shift || seen_before(c, id))
             return 0;
-    } else if (mt->mode == MODE_VERIFY) {
+    } else if (mt->mode == MODE_EXE_FIXED) {
+        uint64_t start = to - mt->minlen, lo, span;
+        if (!exe_window(c, mt, &lo, &span) || start < lo || start - lo > span ||
+            (!mt->multi && seen_before(c, id)))
+            return 0;
+    } else if (mt->mode == MODE_VERIFY || mt->mode == MODE_EXE_VERIFY) {
         if (mt->verify < 0 || !verify(c, mt))
             return 0;
     }
@@ -665,7 +767,7 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
 }
 
 kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *data, size_t len,
-                        unsigned target, khi_hs_hit_fn cb, void *ud)
+                        unsigned target, const khi_exe_layout *exe, khi_hs_hit_fn cb, void *ud)
 {
     if (!m->db[BLOCK])
         return KH_OK;
@@ -678,6 +780,7 @@ kh_err khi_hsmatch_scan(const khi_hsmatch *m, khi_hsscratch *s, const uint8_t *d
     c.data = data;
     c.len = len;
     c.target = target;
+    c.exe = exe;
     c.cb = cb;
     c.ud = ud;
     hs_error_t rc = hs_scan(m->db[BLOCK], (const char *)data, (unsigned)len, 0, s->main, on_match, &c);
@@ -693,8 +796,8 @@ struct khi_hsstream {
 };
 
 kh_err khi_hsstream_open(const khi_hsmatch *m, khi_hsscratch *s, uint64_t size, unsigned target,
-                         khi_hs_hit_fn cb, void *ud, khi_read_fn read_at, void *read_ud,
-                         khi_hsstream **out)
+                         const khi_exe_layout *exe, khi_hs_hit_fn cb, void *ud,
+                         khi_read_fn read_at, void *read_ud, khi_hsstream **out)
 {
     khi_hsstream *h = khi_calloc(1, sizeof(*h));
     if (!h)
@@ -703,6 +806,7 @@ kh_err khi_hsstream_open(const khi_hsmatch *m, khi_hsscratch *s, uint64_t size, 
     h->c.s = s;
     h->c.len = size;
     h->c.target = target;
+    h->c.exe = exe;
     h->c.cb = cb;
     h->c.ud = ud;
     h->c.read_at = read_at;

@@ -58,7 +58,7 @@ kh_err kh_engine_load_mem(kh_engine *e, const char *name, const void *data, size
     kh_err err = khi_sigdb_load_mem(&e->db, name, data ? data : "", len);
     if (err == KH_EFORMAT)
         khi_sigdb_diag(&e->db, KH_DIAG_ERROR, name, 0,
-                       "unknown database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
+                       "unknown database format (expected .hdb .hsb .mdb .msb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
     return err;
 }
 
@@ -89,6 +89,14 @@ static uint32_t apply_ignores(khi_sigdb *db)
             db->hashes[k++] = db->hashes[i];
     }
     db->nhashes = k;
+    k = 0;
+    for (size_t i = 0; i < db->nsects; i++) {
+        if (ignored(db, db->sects[i].name))
+            dropped++;
+        else
+            db->sects[k++] = db->sects[i];
+    }
+    db->nsects = k;
     /* logical signatures: their subsignatures carry the same name and go with them */
     uint32_t *remap = khi_calloc(db->nldbs ? db->nldbs : 1, sizeof(*remap));
     if (!remap)
@@ -171,10 +179,15 @@ kh_err kh_engine_compile(kh_engine *e)
     uint32_t fp = 0;
     for (size_t i = 0; i < db->nhashes; i++)
         fp += db->hashes[i].is_fp;
-    if (db->nhashes == fp && db->nbodies == 0 && db->nyara == 0 && db->nldbs == 0)
+    if (db->nhashes == fp && db->nbodies == 0 && db->nyara == 0 && db->nldbs == 0 && db->nsects == 0)
         return KH_ENOSIGS;
     if (db->nhashes) {
         err = khi_hashmatch_create(db->hashes, db->nhashes, &e->hashes);
+        if (err != KH_OK)
+            return err;
+    }
+    if (db->nsects) {
+        err = khi_hashmatch_create(db->sects, db->nsects, &e->sects);
         if (err != KH_OK)
             return err;
     }
@@ -212,6 +225,9 @@ kh_err kh_engine_compile(kh_engine *e)
     khi_pool_cleanup(&db->patterns);
     khi_free(db->hashes);
     db->hashes = NULL;
+    khi_free(db->sects);
+    db->sects = NULL;
+    e->stats.section_sigs = (uint32_t)db->nsects;
     e->stats.hash_sigs = (uint32_t)(db->nhashes - fp);
     e->stats.fp_sigs = fp;
     e->stats.rejected = db->rejected + rejected + yara_rejected + ldb_rejected;
@@ -256,6 +272,7 @@ void kh_engine_release(kh_engine *e)
     if (!e || atomic_fetch_sub(&e->refs, 1) != 1)
         return;
     khi_hashmatch_destroy(e->hashes);
+    khi_hashmatch_destroy(e->sects);
     khi_hsmatch_destroy(e->bodies);
     khi_hsmatch_destroy(e->views);
     khi_free(e->view_ids);

@@ -57,7 +57,7 @@ static int over_limit(kh_scanner *sc, uint64_t size, const char *name, kh_event_
                  "file is %llu bytes, over the %llu-byte limit (max-filesize); not scanned",
                  (unsigned long long)size, (unsigned long long)lim);
     kh_event ev = {(sc->opts.flags & KH_SCAN_ALERT_EXCEEDS) ? KH_EVENT_DETECTION : KH_EVENT_WARNING,
-                   KH_SIG_HEURISTIC, name, "Heuristics.Limits.Exceeded.MaxFileSize", detail, 0, NULL, 0};
+                   KH_SIG_HEURISTIC, name, "Heuristics.Limits.Exceeded.MaxFileSize", detail, 0, NULL, 0, NULL};
     if (ev.kind == KH_EVENT_DETECTION) {
         res->detections++;
         res->verdict = KH_VERDICT_INFECTED;

@@ -19,6 +19,7 @@ struct kh_engine {
     void *diag_ud;
     khi_sigdb db;           /* parsed signatures; names live here */
     khi_hashmatch *hashes;  /* NULL when there are no hash signatures */
+    khi_hashmatch *sects;   /* .mdb/.msb PE section hashes; NULL when there are none */
     khi_hsmatch *bodies;    /* NULL when there are no body signatures */
     khi_yaramatch *yara;    /* NULL when no YARA rule needs libyara */
     kh_engine_stats stats;

@@ -121,6 +121,8 @@ typedef struct run {
     khi_ftype parent_type;
     khi_pe pe;         /* headers of the current object when it is a PE */
     int pe_valid;
+    khi_exe_layout exe; /* its layout for EP/Sx/SL/SE offsets, when signatures need one */
+    khi_exe_span spans[KHI_PE_MAX_SECTIONS];
     uint32_t *pending; /* stream mode: body hits held until the allow-list is checked */
     size_t npending, cappending;
     int stop;     /* first detection found (no ALLMATCH) */
@@ -144,6 +146,7 @@ static void emit_meta(run *r, kh_event_kind kind, kh_sig_kind sk, const char *na
     ev.depth = r->depth;
     ev.meta = nmeta ? meta : NULL;
     ev.nmeta = nmeta;
+    ev.pe = NULL;
     if (kind == KH_EVENT_DETECTION) {
         r->res->detections++;
         r->res->verdict = KH_VERDICT_INFECTED;
@@ -265,14 +268,105 @@ static int check_hashes(run *r, const uint8_t *data, size_t len)
     return 0;
 }
 
+#define HEAD_BYTES (36u * 1024u) /* enough for every magic, iso9660's at 32769 included */
+#define CHUNK_BYTES (1u << 20)
+
 typedef struct objsrc {
     const uint8_t *data; /* in memory, or NULL */
     int fd;              /* when data is NULL */
     uint64_t len;
 } objsrc;
 
-#define HEAD_BYTES (36u * 1024u) /* enough for every magic, iso9660's at 32769 included */
-#define CHUNK_BYTES (1u << 20)
+/* The layout the body matcher checks EP+n/Sx+n/SL+n/SEx offsets against: NULL when the object
+ * is not a PE, or when no signature has such an offset (then nothing is computed). Like
+ * ClamAV, a PE whose entry point maps to no byte of the file is "broken" and has none. */
+static const khi_exe_layout *exe_layout(run *r, uint64_t len)
+{
+    if (!r->pe_valid || !r->sc->engine->db.exe_offsets)
+        return NULL;
+    r->exe.ep = khi_pe_entry_raw(&r->pe, len);
+    if (r->exe.ep == UINT64_MAX)
+        return NULL;
+    for (unsigned i = 0; i < r->pe.nsections; i++)
+        khi_pe_section_raw(&r->pe, i, len, &r->spans[i].raw, &r->spans[i].size);
+    r->exe.nsect = r->pe.nsections;
+    r->exe.sect = r->spans;
+    return &r->exe;
+}
+
+/* KH_SCAN_DESCRIBE: the PE's headers as a KH_EVENT_INFO (neither a finding nor a warning). */
+static void describe_pe(run *r)
+{
+    kh_pe_info pi = {r->pe.pe32plus != 0, (r->pe.characteristics & 0x2000) != 0, r->pe.machine,
+                     r->pe.nsections, r->pe.ep_rva};
+    kh_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = KH_EVENT_INFO;
+    ev.sig_kind = KH_SIG_HEURISTIC;
+    ev.object = r->path.data ? r->path.data : "";
+    ev.name = "PE";
+    ev.depth = r->depth;
+    ev.pe = &pi;
+    if (r->cb && r->cb(r->ud, &ev)) {
+        r->canceled = 1;
+        r->stop = 1;
+    }
+}
+
+static size_t read_at(void *ud, uint64_t off, uint8_t *buf, size_t len);
+
+/* .mdb/.msb: each section's raw data (as khi_pe_section_raw bounds it) hashed with the digests
+ * that a signature of its size needs, and looked up; a section no signature's size fits costs
+ * nothing. Only called when the database has section signatures. A PE whose entry point maps
+ * to no byte of the file is not looked at, as in ClamAV. */
+static void check_sections(run *r, const objsrc *o)
+{
+    const khi_hashmatch *hm = r->sc->engine->sects;
+    if (khi_pe_entry_raw(&r->pe, o->len) == UINT64_MAX)
+        return;
+    for (unsigned i = 0; i < r->pe.nsections && !r->stop && !r->fatal; i++) {
+        uint64_t raw, size;
+        khi_pe_section_raw(&r->pe, i, o->len, &raw, &size);
+        unsigned types = size ? khi_hashmatch_types_for_size(hm, size) : 0;
+        if (!types)
+            continue;
+        uint8_t dig[KHI_HASH_TYPES][32];
+        khi_digests dg;
+        kh_err err = khi_digests_init(&dg, types);
+        if (err == KH_OK && o->data) {
+            err = khi_digests_update(&dg, o->data + raw, (size_t)size);
+        } else if (err == KH_OK) {
+            if (!r->sc->chunk)
+                r->sc->chunk = khi_malloc(CHUNK_BYTES);
+            if (!r->sc->chunk)
+                err = KH_ENOMEM;
+            for (uint64_t off = 0; err == KH_OK && off < size;) {
+                size_t want = size - off < CHUNK_BYTES ? (size_t)(size - off) : CHUNK_BYTES;
+                size_t n = read_at((void *)o, raw + off, r->sc->chunk, want);
+                if (n == 0)
+                    err = KH_EIO; /* the file shrank meanwhile */
+                else
+                    err = khi_digests_update(&dg, r->sc->chunk, n);
+                off += n;
+            }
+        }
+        if (err == KH_OK)
+            err = khi_digests_final(&dg, dig);
+        khi_digests_cleanup(&dg);
+        if (err == KH_EIO)
+            return;
+        if (err != KH_OK) {
+            r->fatal = err;
+            return;
+        }
+        for (unsigned t = 0; t < KHI_HASH_TYPES && !r->stop; t++) {
+            const khi_hashsig *s = (types & (1u << t)) ? khi_hashmatch_find(hm, 0, t, dig[t], size) : NULL;
+            if (s)
+                emit(r, KH_EVENT_DETECTION, KH_SIG_HASH, s->name, NULL);
+        }
+    }
+}
+
 
 static void scan_object(run *r, const objsrc *o);
 static int on_member(void *ud, const khi_member *m);
@@ -517,7 +611,8 @@ static int stream_matchers(run *r, const objsrc *o, khi_ftype type)
         err = KH_ENOMEM;
     if (err == KH_OK && e->bodies)
         err = khi_hsstream_open(e->bodies, r->sc->scratch, o->len, khi_ftype_target(type),
-                                on_body_hit_stream, r, read_at, (void *)o, &hs);
+                                exe_layout(r, o->len), on_body_hit_stream, r, read_at, (void *)o,
+                                &hs);
     uint64_t off = 0;
     while (err == KH_OK && off < o->len && !r->fatal && !out_of_time(r)) {
         int hs_live = hs && !khi_hsstream_stopped(hs);
@@ -777,7 +872,7 @@ static void match_view(run *r, const uint8_t *v, size_t n, unsigned target, cons
     }
     r->depth++;
     kh_err err = khi_hsmatch_scan(r->sc->engine->views, r->sc->vscratch, v ? v : (const uint8_t *)"",
-                                  n, target | KHI_TARGET_ONLY, on_view_hit, r);
+                                  n, target | KHI_TARGET_ONLY, NULL, on_view_hit, r);
     finish_logical(r, n, err != KH_OK);
     if (err != KH_OK)
         r->fatal = err;
@@ -867,6 +962,11 @@ static void scan_object(run *r, const objsrc *o)
     if (o->data)
         r->pe_valid = type == KHI_FT_PE &&
                       khi_pe_parse(o->data, o->len > HEAD_BYTES ? HEAD_BYTES : (size_t)o->len, &r->pe);
+    if (r->pe_valid && (r->sc->opts.flags & KH_SCAN_DESCRIBE)) {
+        describe_pe(r);
+        if (r->stop)
+            return;
+    }
     if (streamed) {
         if (stream_matchers(r, o, type) || r->stop || r->fatal)
             return;
@@ -875,7 +975,8 @@ static void scan_object(run *r, const objsrc *o)
             return;
         if (e->bodies) {
             kh_err err = khi_hsmatch_scan(e->bodies, r->sc->scratch, o->data, (size_t)o->len,
-                                          khi_ftype_target(type), on_body_hit, r);
+                                          khi_ftype_target(type), exe_layout(r, o->len),
+                                          on_body_hit, r);
             finish_logical(r, o->len, err != KH_OK);
             if (err != KH_OK) {
                 r->fatal = err;
@@ -883,6 +984,11 @@ static void scan_object(run *r, const objsrc *o)
             }
         }
         if (r->stop)
+            return;
+    }
+    if (e->sects && r->pe_valid) {
+        check_sections(r, o);
+        if (r->stop || r->fatal)
             return;
     }
     if (r->sc->yscan) {

@@ -27,6 +27,7 @@ typedef enum db_format {
     FMT_SFP,  /* allow-list in .hsb form */
     FMT_NDB,
     FMT_LDB,
+    FMT_MDB,  /* PE section hashes: size:hash:name (.mdb MD5, .msb SHA-1/SHA-256) */
     FMT_IGN2,
     FMT_YARA,  /* YARA source */
     FMT_YARC,  /* compiled YARA rules */
@@ -41,8 +42,8 @@ static const struct {
     {".hdb", FMT_HDB}, {".hdu", FMT_HDB}, {".hsb", FMT_HSB}, {".hsu", FMT_HSB},
     {".fp", FMT_FP},   {".sfp", FMT_SFP}, {".ndb", FMT_NDB}, {".ndu", FMT_NDB},
     {".ign2", FMT_IGN2}, {".ign", FMT_IGN2},
-    {".ldb", FMT_LDB}, {".ldu", FMT_LDB}, {".mdb", FMT_LATER}, {".mdu", FMT_LATER},
-    {".msb", FMT_LATER}, {".msu", FMT_LATER}, {".cdb", FMT_LATER}, {".cvd", FMT_CVD},
+    {".ldb", FMT_LDB}, {".ldu", FMT_LDB}, {".mdb", FMT_MDB}, {".mdu", FMT_MDB},
+    {".msb", FMT_MDB}, {".msu", FMT_MDB}, {".cdb", FMT_LATER}, {".cvd", FMT_CVD},
     {".cld", FMT_CVD}, {".cud", FMT_CVD}, {".yar", FMT_YARA}, {".yara", FMT_YARA},
     {".yarc", FMT_YARC}, {".pdb", FMT_LATER}, {".wdb", FMT_LATER}, {".idb", FMT_LATER},
     {".cbc", FMT_LATER}, {".crb", FMT_LATER}, {".ftm", FMT_LATER},
@@ -73,6 +74,7 @@ void khi_sigdb_cleanup(khi_sigdb *db)
     khi_pool_cleanup(&db->names);
     khi_pool_cleanup(&db->patterns);
     khi_free(db->hashes);
+    khi_free(db->sects);
     khi_free(db->bodies);
     khi_free(db->ignores);
     for (size_t i = 0; i < db->nyara; i++) {
@@ -175,6 +177,9 @@ kh_err khi_sigdb_load_mem(khi_sigdb *db, const char *name, const char *data, siz
         case FMT_LDB:
             err = khi_ldb_parse_line(db, name, lineno, p, n);
             break;
+        case FMT_MDB:
+            err = khi_mdb_parse_line(db, name, lineno, p, n);
+            break;
         case FMT_IGN2:
             err = khi_ign_parse_line(db, name, lineno, p, n);
             break;
@@ -193,7 +198,7 @@ static kh_err load_file(khi_sigdb *db, const char *path, int named_directly)
     if (format_of(path) == FMT_NONE) {
         if (named_directly) {
             khi_sigdb_diag(db, KH_DIAG_ERROR, path, 0,
-                           "unknown database format (expected .hdb .hsb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
+                           "unknown database format (expected .hdb .hsb .mdb .msb .ndb .ldb .fp .sfp .ign2 .yar .yara .yarc .cvd .cld .cud)");
             return KH_EFORMAT;
         }
         return KH_OK;

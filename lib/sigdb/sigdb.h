@@ -36,7 +36,16 @@ typedef enum khi_off_kind {
     KHI_OFF_ANY = 0, /* "*" */
     KHI_OFF_ABS = 1, /* "n" or "n,m": start in [n, n+m] */
     KHI_OFF_EOF = 2, /* "EOF-n" or "EOF-n,m": start in [size-n, size-n+m] */
+    /* Relative to the executable's layout (valid for target 1 only; see sigdb_ndb.c): */
+    KHI_OFF_EP_PLUS = 3,  /* "EP+n[,m]": start in [ep+n, ep+n+m], ep the entry point's file offset */
+    KHI_OFF_EP_MINUS = 4, /* "EP-n[,m]": start in [ep-n, ep-n+m] */
+    KHI_OFF_SX = 5,       /* "Sx+n[,m]": start in [raw(x)+n, raw(x)+n+m] */
+    KHI_OFF_SL = 6,       /* "SL+n[,m]": the same for the last section */
+    KHI_OFF_SE = 7,       /* "SEx[,m]": start in [raw(x), raw(x)+rawsize(x)+m] */
 } khi_off_kind;
+
+/* Does this offset kind need the object's executable layout? */
+#define KHI_OFF_IS_EXE(k) ((k) >= KHI_OFF_EP_PLUS)
 
 typedef struct khi_bodysig {
     const char *name;  /* pool */
@@ -52,6 +61,7 @@ typedef struct khi_bodysig {
     uint8_t caseless;  /* .ldb "::i": compile with HS_FLAG_CASELESS */
     uint8_t multi;     /* every match counts (.ldb counts), not only the first */
     uint16_t sub;      /* .ldb: subsignature number */
+    uint32_t sect;     /* KHI_OFF_SX, KHI_OFF_SE: section number x */
     uint32_t ldb1;     /* .ldb: 1 + index of its logical signature; 0 = a plain body signature */
 } khi_bodysig;
 
@@ -89,6 +99,8 @@ typedef struct khi_sigdb {
     khi_pool patterns; /* regex text, dropped after compile */
     khi_hashsig *hashes;
     size_t nhashes, caphashes;
+    khi_hashsig *sects; /* .mdb/.msb: digests of PE sections, size = the section's raw size */
+    size_t nsects, capsects;
     khi_bodysig *bodies;
     size_t nbodies, capbodies;
     khi_yarasrc *yara;
@@ -96,6 +108,7 @@ typedef struct khi_sigdb {
     khi_ldb *ldbs;
     size_t nldbs, capldbs;
     uint32_t yara_fast; /* YARA rules translated into body signatures */
+    uint32_t exe_offsets; /* body signatures whose offset needs the executable layout */
     const char **ignores; /* names from .ign2 (names pool) */
     size_t nignores, capignores;
     uint32_t rejected, skipped, files, containers;
@@ -125,9 +138,17 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
 kh_err khi_ndb_pattern_to_regex_wide(const char *hex, size_t n, int wide, khi_buf *out,
                                      uint64_t *out_minlen, uint64_t *out_maxlen, char *err,
                                      size_t err_len);
-/* Offsets as in .ndb: "*", "n", "n,m", "EOF-n", "EOF-n,m". Returns 1 ok, 0 malformed, -1 relative
- * to PE structure (not supported yet). */
+/* Offsets as in .ndb: "*", "n", "EOF-n", "EP+n", "EP-n", "Sx+n", "SL+n", "SEx", each with an
+ * optional ",m". Returns 1 ok, 0 malformed, -1 "VI" (version information; not supported yet).
+ * Whether the target type allows an executable-relative offset is khi_ndb_exe_offset_ok's. */
 int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b);
+/* For a signature of target type target with an executable-relative offset: 1 usable (PE),
+ * 0 valid in ClamAV but for an executable format this version has no layout of (ELF 6, Mach-O
+ * 9: skipped), -1 invalid for that target (ClamAV rejects the line too). */
+int khi_ndb_exe_offset_ok(unsigned target);
+/* .mdb/.msb line: SECTIONSIZE:HASH:NAME[:MINFL[:MAXFL]]; size may be "*". */
+kh_err khi_mdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
+                          size_t n);
 
 /* A ClamAV .cvd/.cld/.cud: header checked (MD5 and, with a key in trust_dir, the RSA
  * signature for .cvd), then every database in its tar loaded as "file.cvd/member". */

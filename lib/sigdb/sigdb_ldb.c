@@ -11,7 +11,8 @@
  *   expression          subsignature numbers with & and | (& binds tighter), parentheses, and
  *                       counts: X=n, X>n, X<n, each optionally ",m" (at least m distinct
  *                       subsignatures of X matched)
- *   subsignature        [OFFSET:]HEX[::MODIFIERS] with the .ndb hex syntax and offsets;
+ *   subsignature        [OFFSET:]HEX[::MODIFIERS] with the .ndb hex syntax and offsets
+ *                       (EP+n, Sx+n, SL+n, SEx only with Target:1, as in .ndb);
  *                       modifiers i (ASCII case-insensitive), w (wide), a (ASCII and wide),
  *                       f (whole word; with "*" offsets only)
  * Each subsignature becomes one body signature in the shared Vectorscan database, tagged with
@@ -296,7 +297,7 @@ static int parse_subsig(khi_sigdb *db, const char *s, size_t n, khi_bodysig *b, 
             return 0;
         }
         if (off < 0) {
-            khi_snprintf(why, why_len, "offset '%.*s' is relative to PE structure, not supported yet",
+            khi_snprintf(why, why_len, "offset '%.*s' (version information) is not supported yet",
                          (int)(colon - s), s);
             return -1;
         }
@@ -399,6 +400,23 @@ kh_err khi_ldb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
             khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno, "%.*s: subsignature %u: %s", nml, nm, k, why);
             return KH_EFORMAT;
         }
+        if (r > 0 && KHI_OFF_IS_EXE(subs[k].off_kind)) {
+            int ok = khi_ndb_exe_offset_ok(l.target);
+            if (ok < 0) {
+                khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,
+                               "%.*s: subsignature %u: its offset is relative to an executable's "
+                               "layout: valid only with Target:1 (PE), 6 (ELF) or 9 (Mach-O), not %u",
+                               nml, nm, k, (unsigned)l.target);
+                return KH_EFORMAT;
+            }
+            if (ok == 0 && !skip) {
+                skip = 1;
+                khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno,
+                               "%.*s: subsignature %u: its offset needs the layout of an %s, which "
+                               "this version does not read", nml, nm, k,
+                               l.target == 6 ? "ELF file" : "Mach-O file");
+            }
+        }
         if (r < 0 && !skip) {
             skip = 1;
             khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno, "%.*s: subsignature %u: %s", nml, nm, k, why);
@@ -430,6 +448,8 @@ kh_err khi_ldb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
         subs[k].sub = (uint16_t)k;
         subs[k].ldb1 = (uint32_t)db->nldbs;
         subs[k].multi = (uint8_t)has_counts;
+        if (KHI_OFF_IS_EXE(subs[k].off_kind))
+            db->exe_offsets++;
         kh_err e = khi_sigdb_add_body(db, &subs[k]);
         if (e != KH_OK)
             return e;

@@ -7,8 +7,14 @@
  *           the raw bytes: lib/scan matches them against the normalised views of HTML pages
  *           (no-comment, no-tags) and of text objects (lib/formats/fmt_htmlnorm.c,
  *           fmt_textnorm.c); 4 matches the raw bytes of mail.
- *   OFFSET  "*", "n", "n,m" (start in [n, n+m]), "EOF-n", "EOF-n,m"; the PE-relative forms
- *           (EP+n, Sx+n, SL+n, SEx) need the PE parser and are skipped until it exists.
+ *   OFFSET  "*", "n", "n,m" (start in [n, n+m]), "EOF-n", "EOF-n,m", and relative to the
+ *           executable's layout, each also with ",m": "EP+n"/"EP-n" (the entry point's file
+ *           offset), "Sx+n" (section x's raw start, x from 0), "SL+n" (the last section's), and
+ *           "SEx" (a start anywhere in section x's raw data, or up to m bytes past it). As in
+ *           ClamAV (cli_caloff) these are valid only for targets 1 PE, 6 ELF and 9 Mach-O; this
+ *           version has the PE layout (lib/formats/fmt_pe.c) only, so ELF and Mach-O ones are
+ *           counted as skipped, and an object that is not a PE never matches them. "VI"
+ *           (version information) is skipped too.
  *
  * The hex pattern is translated into one Vectorscan expression (compiled with HS_FLAG_DOTALL,
  * so "." is any byte): bytes become \xHH, "??" is ".", nibble wildcards "a?"/"?a" become
@@ -292,6 +298,38 @@ kh_err khi_ndb_pattern_to_regex_wide(const char *s, size_t n, int wide, khi_buf 
     return KH_OK;
 }
 
+/* "EP+n", "EP-n", "Sx+n", "SL+n", "SEx" (without ",m"), as ClamAV's cli_caloff reads them. */
+static int exe_offset(const char *s, size_t n, khi_bodysig *b)
+{
+    size_t i;
+    uint64_t x = 0;
+    if (n > 3 && s[0] == 'E' && s[1] == 'P' && (s[2] == '+' || s[2] == '-')) {
+        b->off_kind = s[2] == '+' ? KHI_OFF_EP_PLUS : KHI_OFF_EP_MINUS;
+        i = 3;
+    } else if (n > 2 && s[0] == 'S' && s[1] == 'E') {
+        i = 2;
+        if (number(s, n, &i, &x) != 0 || i != n)
+            return 0;
+        b->off_kind = KHI_OFF_SE;
+        b->sect = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x; /* never matches, as in ClamAV */
+        b->off = 0;
+        return 1;
+    } else if (n > 3 && s[0] == 'S' && s[1] == 'L' && s[2] == '+') {
+        b->off_kind = KHI_OFF_SL;
+        i = 3;
+    } else if (n > 1 && s[0] == 'S') {
+        i = 1;
+        if (number(s, n, &i, &x) != 0 || i >= n || s[i] != '+')
+            return 0;
+        i++;
+        b->off_kind = KHI_OFF_SX;
+        b->sect = x > UINT32_MAX ? UINT32_MAX : (uint32_t)x;
+    } else {
+        return 0;
+    }
+    return number(s, n, &i, &b->off) == 0 && i == n && b->off <= (1ull << 40);
+}
+
 int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b)
 {
     size_t i = 0;
@@ -299,25 +337,35 @@ int khi_ndb_parse_offset(const char *s, size_t n, khi_bodysig *b)
         b->off_kind = KHI_OFF_ANY;
         return 1;
     }
-    if (n >= 2 && (memcmp(s, "EP", 2) == 0 || s[0] == 'S' || memcmp(s, "VI", 2) == 0))
+    if (n >= 2 && memcmp(s, "VI", 2) == 0)
         return -1;
-    if (n > 4 && memcmp(s, "EOF-", 4) == 0) {
+    /* ",m" first, then what it shifts */
+    const char *comma = memchr(s, ',', n);
+    size_t base = comma ? (size_t)(comma - s) : n;
+    b->shift = 0;
+    if (comma) {
+        i = base + 1;
+        if (number(s, n, &i, &b->shift) != 0 || i != n)
+            return 0;
+    }
+    if (base >= 2 && (s[0] == 'S' || memcmp(s, "EP", 2) == 0))
+        return exe_offset(s, base, b) && b->shift <= UINT32_MAX;
+    i = 0;
+    if (base > 4 && memcmp(s, "EOF-", 4) == 0) {
         b->off_kind = KHI_OFF_EOF;
         i = 4;
     } else {
         b->off_kind = KHI_OFF_ABS;
     }
-    if (number(s, n, &i, &b->off) != 0)
-        return 0;
-    b->shift = 0;
-    if (i < n && s[i] == ',') {
-        i++;
-        if (number(s, n, &i, &b->shift) != 0)
-            return 0;
-    }
-    if (i != n || b->off > (1ull << 40) || b->shift > MAX_GAP)
+    if (number(s, base, &i, &b->off) != 0 || i != base || b->off > (1ull << 40) ||
+        b->shift > MAX_GAP)
         return 0;
     return 1;
+}
+
+int khi_ndb_exe_offset_ok(unsigned target)
+{
+    return target == 1 ? 1 : (target == 6 || target == 9) ? 0 : -1;
 }
 
 static int target_supported(unsigned t)
@@ -365,8 +413,17 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     int off = khi_ndb_parse_offset(f[2], fl[2], &b);
     if (off == 0) {
         khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,
-                       "%.*s: offset '%.*s' is malformed (expected *, n, n,m, EOF-n or EOF-n,m; m <= 32767)",
+                       "%.*s: offset '%.*s' is malformed (expected *, n, EOF-n, EP+n, EP-n, Sx+n, "
+                       "SL+n or SEx, each optionally followed by ,m)",
                        (int)fl[0], f[0], (int)fl[2], f[2]);
+        return KH_EFORMAT;
+    }
+    int exe = off > 0 && KHI_OFF_IS_EXE(b.off_kind) ? khi_ndb_exe_offset_ok(b.target) : 1;
+    if (exe < 0) {
+        khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno,
+                       "%.*s: offset '%.*s' is relative to an executable's layout: valid only for "
+                       "target type 1 (PE), 6 (ELF) or 9 (Mach-O), not %u",
+                       (int)fl[0], f[0], (int)fl[2], f[2], (unsigned)b.target);
         return KH_EFORMAT;
     }
     for (size_t k = 4; k < nf; k++) {
@@ -395,12 +452,17 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
         return err;
     }
     /* Validated in full before deciding it cannot be used yet, so a bad line is an error. */
-    if (off < 0 || !target_supported(b.target)) {
+    if (off < 0 || exe == 0 || !target_supported(b.target)) {
         khi_buf_cleanup(&re);
         if (off < 0)
             khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno,
-                           "%.*s: offset '%.*s' is relative to PE structure, not supported yet",
+                           "%.*s: offset '%.*s' (version information) is not supported yet",
                            (int)fl[0], f[0], (int)fl[2], f[2]);
+        else if (exe == 0)
+            khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno,
+                           "%.*s: offset '%.*s' needs the layout of an %s, which this version does "
+                           "not read", (int)fl[0], f[0], (int)fl[2], f[2],
+                           b.target == 6 ? "ELF file" : "Mach-O file");
         else
             khi_sigdb_diag(db, KH_DIAG_SKIP, file, lineno,
                            "%.*s: target type %u is not supported yet",
@@ -412,5 +474,7 @@ kh_err khi_ndb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     khi_buf_cleanup(&re);
     if (!b.name || !b.regex)
         return KH_ENOMEM;
+    if (KHI_OFF_IS_EXE(b.off_kind))
+        db->exe_offsets++;
     return khi_sigdb_add_body(db, &b);
 }

@@ -1,6 +1,6 @@
 """casefile.py - what the case generators (make_arch_cases.py, make_inst_cases.py,
-make_upx_cases.py) share: an MD5 signature line and the writing of one .case file (format:
-docs/tests/CASEFORMAT.md) with the input as hex."""
+make_upx_cases.py, make_pe_cases.py) share: an MD5 signature line and the writing of one .case
+file (format: docs/tests/CASEFORMAT.md) with the input as hex."""
 import hashlib
 import os
 

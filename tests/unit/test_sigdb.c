@@ -125,13 +125,87 @@ static void test_sigdb_lines_counted(void **state)
                        "C:1:EP+4:41424344\n"
                        "D:0:EOF-10,4:41424344\r\n";
     assert_int_equal(khi_sigdb_load_mem(&db, "x.ndb", text, strlen(text)), KH_OK);
-    assert_int_equal(db.nbodies, 2);
+    assert_int_equal(db.nbodies, 3);
     assert_int_equal(c.errors, 1);
+    assert_int_equal(c.skips, 0);
+    assert_string_equal(db.bodies[1].name, "C");
+    assert_int_equal(db.bodies[1].off_kind, KHI_OFF_EP_PLUS);
+    assert_int_equal(db.bodies[1].off, 4);
+    assert_int_equal(db.exe_offsets, 1);
+    assert_string_equal(db.bodies[2].name, "D");
+    assert_int_equal(db.bodies[2].off_kind, KHI_OFF_EOF);
+    assert_int_equal(db.bodies[2].off, 10);
+    assert_int_equal(db.bodies[2].shift, 4);
+    khi_sigdb_cleanup(&db);
+}
+
+/* Every executable-relative offset form, with and without ",m", and the malformed ones. */
+static void test_sigdb_exe_offsets(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        int ret, kind;
+        uint64_t off, shift;
+        uint32_t sect;
+    } t[] = {
+        {"EP+0", 1, KHI_OFF_EP_PLUS, 0, 0, 0},     {"EP+16,8", 1, KHI_OFF_EP_PLUS, 16, 8, 0},
+        {"EP-3", 1, KHI_OFF_EP_MINUS, 3, 0, 0},    {"EP-3,100000", 1, KHI_OFF_EP_MINUS, 3, 100000, 0},
+        {"S2+5", 1, KHI_OFF_SX, 5, 0, 2},          {"S0+0,4", 1, KHI_OFF_SX, 0, 4, 0},
+        {"SL+7", 1, KHI_OFF_SL, 7, 0, 0},          {"SL+7,2", 1, KHI_OFF_SL, 7, 2, 0},
+        {"SE1", 1, KHI_OFF_SE, 0, 0, 1},           {"SE12,64", 1, KHI_OFF_SE, 0, 64, 12},
+        {"VI", -1, 0, 0, 0, 0},                    {"EP", 0, 0, 0, 0, 0},
+        {"EP+", 0, 0, 0, 0, 0},                    {"EP*4", 0, 0, 0, 0, 0},
+        {"EP+4,", 0, 0, 0, 0, 0},                  {"S+4", 0, 0, 0, 0, 0},
+        {"S1", 0, 0, 0, 0, 0},                     {"S1-4", 0, 0, 0, 0, 0},
+        {"SE", 0, 0, 0, 0, 0},                     {"SEx", 0, 0, 0, 0, 0},
+        {"SL-4", 0, 0, 0, 0, 0},                   {"Sfoo", 0, 0, 0, 0, 0},
+        {"SE1+4", 0, 0, 0, 0, 0},                  {"10,5", 1, KHI_OFF_ABS, 10, 5, 0},
+    };
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        khi_bodysig b;
+        memset(&b, 0, sizeof(b));
+        int r = khi_ndb_parse_offset(t[i].s, strlen(t[i].s), &b);
+        if (r != t[i].ret)
+            fail_msg("offset '%s': %d, expected %d", t[i].s, r, t[i].ret);
+        if (r == 1) {
+            assert_int_equal(b.off_kind, t[i].kind);
+            assert_int_equal(b.off, t[i].off);
+            assert_int_equal(b.shift, t[i].shift);
+            assert_int_equal(b.sect, t[i].sect);
+        }
+    }
+    assert_int_equal(khi_ndb_exe_offset_ok(1), 1);
+    assert_int_equal(khi_ndb_exe_offset_ok(6), 0);
+    assert_int_equal(khi_ndb_exe_offset_ok(9), 0);
+    assert_int_equal(khi_ndb_exe_offset_ok(0), -1);
+    assert_int_equal(khi_ndb_exe_offset_ok(2), -1);
+}
+
+/* .mdb/.msb lines go to the section hashes, never to the whole-object ones. */
+static void test_sigdb_section_hashes(void **state)
+{
+    (void)state;
+    counts c = {0, 0, ""};
+    khi_sigdb db;
+    khi_sigdb_init(&db, diag, &c);
+    const char *text = "512:3ea7d00dedd30bcdf46191f2ecbd4f1f:Sect.A\n"
+                       "*:3ea7d00dedd30bcdf46191f2ecbd4f1f:Sect.Any:73\n"
+                       "512:da39a3ee5e6b4b0d3255bfef95601890afd80709:Sect.Sha1\n"
+                       "3ea7d00dedd30bcdf46191f2ecbd4f1f:512:Sect.Swapped\n"
+                       "512:3ea7:Sect.Short\n"
+                       "512:3ea7d00dedd30bcdf46191f2ecbd4f1f:\n"
+                       "512:3ea7d00dedd30bcdf46191f2ecbd4f1f:Sect.Future:999\n";
+    assert_int_equal(khi_sigdb_load_mem(&db, "x.mdb", text, strlen(text)), KH_OK);
+    assert_int_equal(db.nhashes, 0);
+    assert_int_equal(db.nsects, 3);
+    assert_int_equal(c.errors, 3);
     assert_int_equal(c.skips, 1);
-    assert_string_equal(db.bodies[1].name, "D");
-    assert_int_equal(db.bodies[1].off_kind, KHI_OFF_EOF);
-    assert_int_equal(db.bodies[1].off, 10);
-    assert_int_equal(db.bodies[1].shift, 4);
+    assert_int_equal(db.sects[0].size, 512);
+    assert_int_equal(db.sects[0].type, KHI_HASH_MD5);
+    assert_true(db.sects[1].size == KHI_SIZE_ANY);
+    assert_int_equal(db.sects[2].type, KHI_HASH_SHA1);
+    assert_string_equal(db.sects[2].name, "Sect.Sha1");
     khi_sigdb_cleanup(&db);
 }
 
@@ -166,7 +240,8 @@ int main(void)
         cmocka_unit_test(test_sigdb_literal),      cmocka_unit_test(test_sigdb_wildcards),
         cmocka_unit_test(test_sigdb_gaps),         cmocka_unit_test(test_sigdb_alternatives),
         cmocka_unit_test(test_sigdb_malformed),    cmocka_unit_test(test_sigdb_lines_counted),
-        cmocka_unit_test(test_sigdb_hash_types),
+        cmocka_unit_test(test_sigdb_hash_types),  cmocka_unit_test(test_sigdb_exe_offsets),
+        cmocka_unit_test(test_sigdb_section_hashes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -393,7 +393,8 @@ static int decide(khi_dns_pstate *st, eve_vals *v, kh_dns_rec *rec, const char *
     return KHI_PARSE_REC;
 }
 
-int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec, const char **why)
+int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
+                      const char **why)
 {
     if (line[0] != '{') {
         *why = "not a JSON object";

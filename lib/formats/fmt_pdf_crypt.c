@@ -79,8 +79,8 @@ static int digest(const EVP_MD *md, const chunk *c, size_t n, uint8_t *out)
 
 /* AES-CBC without padding (len a multiple of 16), key of 16 or 32 bytes, iv NULL = zeros.
  * Returns 0 or -1. */
-static int aes_cbc(int enc, const uint8_t *key, size_t key_len, const uint8_t *iv, const uint8_t *in,
-                   size_t len, uint8_t *out)
+static int aes_cbc(int enc, const uint8_t *key, size_t key_len, const uint8_t *iv,
+                   const uint8_t *in, size_t len, uint8_t *out)
 {
     static const uint8_t zero[16];
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();

@@ -84,7 +84,8 @@ static uint32_t find_entry(const res *r, uint32_t off, uint32_t id, const char *
         uint32_t n = khi_le32(e), to = khi_le32(e + 4);
         if (name && !name[0])
             return to;
-        if (name ? (n & 0x80000000u) && name_is(r, n & 0x7fffffffu, name) : !(n & 0x80000000u) && n == id)
+        if (name ? (n & 0x80000000u) && name_is(r, n & 0x7fffffffu, name)
+                 : !(n & 0x80000000u) && n == id)
             return to;
     }
     return 0;

@@ -23,26 +23,29 @@
 #include <emmintrin.h>
 #endif
 
+/* The packers, cheapest and most common check first; each entry's walk takes what its detect
+ * recognised. */
+static const struct {
+    khi_packer packer;
+    int (*detect)(const uint8_t *ep, size_t ep_len, const khi_pe *pe);
+    kh_err (*walk)(const uint8_t *data, size_t len, const khi_pe *pe, const khi_parts_cb *cb);
+} packers[] = {
+    {KHI_PACKER_UPX, khi_upx_detect, khi_upx_walk},
+    {KHI_PACKER_WWPACK, khi_wwpack_detect, khi_wwpack_walk},
+    {KHI_PACKER_YC, khi_yc_detect, khi_yc_walk},
+    {KHI_PACKER_MEW, khi_mew_detect, khi_mew_walk},
+    {KHI_PACKER_ASPACK, khi_aspack_detect, khi_aspack_walk},
+    {KHI_PACKER_UPACK, khi_upack_detect, khi_upack_walk},
+    {KHI_PACKER_FSG, khi_fsg_detect, khi_fsg_walk},
+    {KHI_PACKER_PETITE, khi_petite_detect, khi_petite_walk},
+    {KHI_PACKER_PESPIN, khi_pespin_detect, khi_pespin_walk},
+};
+
 khi_packer khi_pe_packer(const uint8_t *ep, size_t ep_len, const khi_pe *pe)
 {
-    if (khi_upx_detect(ep, ep_len, pe))
-        return KHI_PACKER_UPX;
-    if (khi_wwpack_detect(ep, ep_len, pe))
-        return KHI_PACKER_WWPACK;
-    if (khi_yc_detect(ep, ep_len, pe))
-        return KHI_PACKER_YC;
-    if (khi_mew_detect(ep, ep_len, pe))
-        return KHI_PACKER_MEW;
-    if (khi_aspack_detect(ep, ep_len, pe))
-        return KHI_PACKER_ASPACK;
-    if (khi_upack_detect(ep, ep_len, pe))
-        return KHI_PACKER_UPACK;
-    if (khi_fsg_detect(ep, ep_len, pe))
-        return KHI_PACKER_FSG;
-    if (khi_petite_detect(ep, ep_len, pe))
-        return KHI_PACKER_PETITE;
-    if (khi_pespin_detect(ep, ep_len, pe))
-        return KHI_PACKER_PESPIN;
+    for (size_t i = 0; i < KHI_ARRAY_LEN(packers); i++)
+        if (packers[i].detect(ep, ep_len, pe))
+            return packers[i].packer;
     return KHI_PACKER_NONE;
 }
 
@@ -51,28 +54,11 @@ kh_err khi_pe_unpack_walk(const uint8_t *data, size_t len, const khi_pe *pe, con
     if (pe->ep_offset >= len)
         return KH_OK;
     size_t n = len - (size_t)pe->ep_offset;
-    switch (khi_pe_packer(data + pe->ep_offset, n > KHI_PE_EP_BYTES ? KHI_PE_EP_BYTES : n, pe)) {
-    case KHI_PACKER_UPX:
-        return khi_upx_walk(data, len, pe, cb);
-    case KHI_PACKER_WWPACK:
-        return khi_wwpack_walk(data, len, pe, cb);
-    case KHI_PACKER_YC:
-        return khi_yc_walk(data, len, pe, cb);
-    case KHI_PACKER_MEW:
-        return khi_mew_walk(data, len, pe, cb);
-    case KHI_PACKER_ASPACK:
-        return khi_aspack_walk(data, len, pe, cb);
-    case KHI_PACKER_UPACK:
-        return khi_upack_walk(data, len, pe, cb);
-    case KHI_PACKER_FSG:
-        return khi_fsg_walk(data, len, pe, cb);
-    case KHI_PACKER_PETITE:
-        return khi_petite_walk(data, len, pe, cb);
-    case KHI_PACKER_PESPIN:
-        return khi_pespin_walk(data, len, pe, cb);
-    default:
-        return KH_OK;
-    }
+    const uint8_t *ep = data + pe->ep_offset;
+    for (size_t i = 0; i < KHI_ARRAY_LEN(packers); i++)
+        if (packers[i].detect(ep, n > KHI_PE_EP_BYTES ? KHI_PE_EP_BYTES : n, pe))
+            return packers[i].walk(data, len, pe, cb);
+    return KH_OK;
 }
 
 kh_err khi_pe_rebuild(const uint8_t *d, const khi_pe *pe, const uint8_t *img, size_t img_len,
@@ -154,7 +140,8 @@ static const uint8_t *find_mz(const uint8_t *p, size_t n)
     return NULL;
 }
 
-kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, int zip, const khi_parts_cb *cb)
+kh_err khi_pe_embedded_walk(const uint8_t *img, size_t len, size_t from, int zip,
+                            const khi_parts_cb *cb)
 {
     khi_pe *pe = khi_malloc(sizeof(*pe));
     if (!pe)

@@ -205,9 +205,11 @@ static void finish_logical(run *r, uint64_t size, int discard)
     for (size_t i = 0; i < sc->nldb_list; i++) {
         const khi_ldb *l = &db->ldbs[sc->ldb_list[i]];
         const uint32_t *counts = sc->ldb_counts + l->first_sub;
+        /* EntryPoint is the entry point's file offset as EP+n offsets see it (ClamAV's layout) */
+        uint64_t ep = l->pe_keys && r->pe_valid ? khi_pe_entry_raw(&r->pe, size) : UINT64_MAX;
         int pe_ok = !l->pe_keys ||
                     (r->pe_valid && r->pe.nsections >= l->ns_min && r->pe.nsections <= l->ns_max &&
-                     r->pe.ep_offset >= l->ep_min && r->pe.ep_offset <= l->ep_max);
+                     ep != UINT64_MAX && ep >= l->ep_min && ep <= l->ep_max);
         if (!discard && !r->stop && l->nexpr && pe_ok && size >= l->fsize_min && size <= l->fsize_max &&
             (!l->container || (r->depth > 0 && !strcmp(l->container, khi_ftype_label(r->parent_type)))) &&
             khi_ldb_eval(l, counts))

@@ -270,6 +270,13 @@ def cases():
          variant(falign=0x1000, rsz1=0x3f0),
          ["found Hit.S1", "found Hit.EP", "found Hit.SE1.Edge", "found Hit.SL",
           "found Sect.Data.Aligned"])
+    case("ndb-pe", 16, "ldb-entrypoint",
+         "an .ldb's EntryPoint: target key is the entry point's file offset as EP+n offsets see\n"
+         "it (ClamAV's layout): 0x100 for an entry point RVA in the headers, 0x%x in .text" % EP,
+         [("t.ldb", "Hit.Ldb.EP;Engine:51-255,Target:1,EntryPoint:256-256;0;%s\n"
+           "Miss.Ldb.EP;Engine:51-255,Target:1,EntryPoint:257-300;0;%s\n"
+           "Hit.Ldb.EP.Range;Engine:51-255,Target:1,EntryPoint:200-256;0;%s\n" % ((hx(MARK["hdr"][1]),) * 3))],
+         variant(ep=0x100), ["found Hit.Ldb.EP", "found Hit.Ldb.EP.Range", "rejected 0"])
     big = "%s{1-3000}%s" % (hx(b"Se"), hx(b"2at+"))
     case("ndb-pe", 15, "long-gap",
          "a variable-length pattern with a gap too long for Vectorscan's leftmost-start tracking\n"

@@ -36,4 +36,21 @@ static int fuzz_on_warn(void *ud, khi_fwarn what, const char *part, const char *
 
 static const khi_parts_cb fuzz_parts = {fuzz_on_part, fuzz_on_warn, NULL};
 
+/* The input as a khi_read_fn source (readers that take a file through a callback). */
+typedef struct fuzz_src {
+    const uint8_t *d;
+    size_t n;
+} fuzz_src;
+
+static inline size_t fuzz_read(void *ud, uint64_t off, uint8_t *buf, size_t len)
+{
+    const fuzz_src *s = ud;
+    if (off >= s->n)
+        return 0;
+    if (len > s->n - off)
+        len = (size_t)(s->n - off);
+    memcpy(buf, s->d + off, len);
+    return len;
+}
+
 #endif

@@ -15,30 +15,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct mem {
-    const uint8_t *d;
-    size_t n;
-} mem;
-
-static size_t read_mem(void *ud, uint64_t off, uint8_t *buf, size_t len)
-{
-    const mem *m = ud;
-    if (off >= m->n)
-        return 0;
-    size_t k = m->n - (size_t)off < len ? m->n - (size_t)off : len;
-    memcpy(buf, m->d + off, k);
-    return k;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static khi_pe pe;
     if (!khi_pe_parse(data, size > 36864 ? 36864 : size, &pe))
         return 0;
-    mem m = {data, size};
+    fuzz_src m = {data, size};
     uint64_t off;
     uint32_t len;
-    if (!khi_pe_resource(&pe, read_mem, &m, 10, "SCRIPT", &off, &len))
+    if (!khi_pe_resource(&pe, fuzz_read, &m, 10, "SCRIPT", &off, &len))
         return 0;
     if (off >= size)
         return 0; /* within a section's raw data, which a cut file may not hold: as the scan, */

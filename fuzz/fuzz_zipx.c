@@ -4,8 +4,8 @@
  * An input starting with 'P' is a ZIP file whose central directory fmt_zipx walks; otherwise the
  * first byte picks a decoder for the rest, so that the decoders are reached without a valid ZIP
  * around them: 0x80 set, Deflate64; else Implode with that byte as the ZIP flags (bit 1 8 KiB
- * window, bit 2 literal tree); outputs are capped at 1024 (Deflate64) or 64 times the input size. Every part is touched
- * so that ASan sees a part pointing outside its buffer.
+ * window, bit 2 literal tree); outputs are capped at 1024 (Deflate64) or 64 times the input size.
+ * Every part is touched so that ASan sees a part pointing outside its buffer.
  */
 #include "fuzz_parts.h"
 
@@ -15,29 +15,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-typedef struct src {
-    const uint8_t *d;
-    size_t n;
-} src;
-
-static size_t rd(void *ud, uint64_t off, uint8_t *buf, size_t len)
-{
-    const src *s = ud;
-    if (off >= s->n)
-        return 0;
-    if (len > s->n - off)
-        len = (size_t)(s->n - off);
-    memcpy(buf, s->d + off, len);
-    return len;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
     if (data[0] == 'P') {
-        src s = {data, size};
-                khi_zipx_walk(rd, &s, size, &fuzz_parts);
+        fuzz_src s = {data, size};
+        khi_zipx_walk(fuzz_read, &s, size, &fuzz_parts);
         return 0;
     }
     khi_buf out;

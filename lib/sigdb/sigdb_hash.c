@@ -112,6 +112,24 @@ static kh_err push(khi_hashsig **v, size_t *n, size_t *cap, const khi_hashsig *s
     return KH_OK;
 }
 
+/* The end of a hash line once its hash and size are in s: the name (field 2) and the
+ * functionality levels (fields 3 and 4); then s is added to the list v. */
+static kh_err finish(khi_sigdb *db, const char *file, unsigned lineno, const char **f, size_t *fl,
+                     size_t nf, khi_hashsig *s, khi_hashsig **v, size_t *n, size_t *cap)
+{
+    if (fl[2] == 0) {
+        khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno, "signature name is empty");
+        return KH_EFORMAT;
+    }
+    int bad;
+    if (flevel_excludes(db, file, lineno, f, fl, nf, 3, &bad))
+        return bad ? KH_EFORMAT : KH_OK;
+    s->name = khi_pool_strndup(&db->names, f[2], fl[2]);
+    if (!s->name)
+        return KH_ENOMEM;
+    return push(v, n, cap, s);
+}
+
 kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
                           size_t n, int allow_any_size, int is_fp)
 {
@@ -128,18 +146,8 @@ kh_err khi_hdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     if (hash_and_size(db, file, lineno, f[0], fl[0], f[1], fl[1], allow_any_size,
                       ".hsb/.sfp files", &s) != KH_OK)
         return KH_EFORMAT;
-    if (fl[2] == 0) {
-        khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno, "signature name is empty");
-        return KH_EFORMAT;
-    }
-    int bad;
-    if (flevel_excludes(db, file, lineno, f, fl, nf, 3, &bad))
-        return bad ? KH_EFORMAT : KH_OK;
     s.is_fp = (uint8_t)(is_fp != 0);
-    s.name = khi_pool_strndup(&db->names, f[2], fl[2]);
-    if (!s.name)
-        return KH_ENOMEM;
-    return push(&db->hashes, &db->nhashes, &db->caphashes, &s);
+    return finish(db, file, lineno, f, fl, nf, &s, &db->hashes, &db->nhashes, &db->caphashes);
 }
 
 kh_err khi_mdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, const char *line,
@@ -157,15 +165,5 @@ kh_err khi_mdb_parse_line(khi_sigdb *db, const char *file, unsigned lineno, cons
     memset(&s, 0, sizeof(s));
     if (hash_and_size(db, file, lineno, f[1], fl[1], f[0], fl[0], 1, "", &s) != KH_OK)
         return KH_EFORMAT;
-    if (fl[2] == 0) {
-        khi_sigdb_diag(db, KH_DIAG_ERROR, file, lineno, "signature name is empty");
-        return KH_EFORMAT;
-    }
-    int bad;
-    if (flevel_excludes(db, file, lineno, f, fl, nf, 3, &bad))
-        return bad ? KH_EFORMAT : KH_OK;
-    s.name = khi_pool_strndup(&db->names, f[2], fl[2]);
-    if (!s.name)
-        return KH_ENOMEM;
-    return push(&db->sects, &db->nsects, &db->capsects, &s);
+    return finish(db, file, lineno, f, fl, nf, &s, &db->sects, &db->nsects, &db->capsects);
 }

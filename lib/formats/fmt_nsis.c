@@ -264,15 +264,12 @@ static kh_err read_names(nsis *ns, const uint8_t *h, size_t n)
 
 static const char *name_at(const nsis *ns, size_t pos)
 {
-    size_t lo = 0, hi = ns->nnames;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (ns->names[mid].pos < pos)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < ns->nnames && ns->names[lo].pos == pos ? ns->names[lo].name : NULL;
+    fname key;
+    key.pos = (uint32_t)pos;
+    const fname *f = pos <= UINT32_MAX && ns->nnames
+                         ? bsearch(&key, ns->names, ns->nnames, sizeof(*ns->names), fname_cmp)
+                         : NULL;
+    return f ? f->name : NULL;
 }
 
 /* A block: the header (the first, whose names are read first), else a file at data position

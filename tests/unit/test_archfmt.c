@@ -14,6 +14,7 @@
 #include "core/core.h"
 #include "formats/formats.h"
 #include "scan/scan_ftype.h"
+#include "parts_test.h"
 
 static void test_archfmt_crc32(void **state)
 {
@@ -77,24 +78,6 @@ static void test_archfmt_detect(void **state)
     uint8_t itsf[0x60] = "ITSF";
     assert_int_equal(khi_ftype_detect(itsf, sizeof(itsf)), KHI_FT_CHM);
     assert_int_equal(khi_ftype_detect(itsf, 8), KHI_FT_UNKNOWN);
-}
-
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-static int count_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)what;
-    (void)part;
-    (void)detail;
-    (void)ud;
-    return 0;
 }
 
 /* Fail each allocation of a walk in turn: KH_ENOMEM or KH_OK, never a crash (ASan: no leak). */

@@ -15,26 +15,9 @@
 
 #include "core/core.h"
 #include "formats/formats.h"
+#include "parts_test.h"
 
 #define T "/usr/share/clamav-testfiles/"
-
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-static int count_warn(void *ud, khi_fwarn what, const char *part, const char *detail)
-{
-    (void)ud;
-    (void)what;
-    (void)part;
-    (void)detail;
-    return 0;
-}
 
 /* The overlay of a PE testfile (owned by the caller, khi_free), or NULL when it is missing. */
 static uint8_t *overlay_of(const char *path, size_t *out_len)

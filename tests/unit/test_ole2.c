@@ -14,6 +14,7 @@
 
 #include "core/core.h"
 #include "formats/formats.h"
+#include "parts_test.h"
 
 static size_t unhex(const char *h, uint8_t *out)
 {
@@ -140,15 +141,6 @@ static void test_ole2_utf16_names(void **state)
     n = unhex("e100e100e100", in); /* three U+00E1 into 6 bytes: two fit */
     khi_utf16le_to_utf8(in, n, out, 6);
     assert_string_equal(out, "\xc3\xa1\xc3\xa1");
-}
-
-static int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
 }
 
 static void test_ole2_walk_short_and_nomem(void **state)

@@ -17,6 +17,7 @@
 
 #include "core/core.h"
 #include "formats/formats.h"
+#include "parts_test.h"
 
 #define TESTFILES "/usr/share/clamav-testfiles/"
 
@@ -81,24 +82,6 @@ static inline kh_err collect_walk(const uint8_t *d, size_t n, collect *c)
         return KH_EFORMAT;
     khi_parts_cb cb = {collect_part, collect_warn, c};
     return khi_pe_unpack_walk(d, n, &pe, &cb);
-}
-
-static inline int count_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)d;
-    (void)n;
-    (void)name;
-    (*(int *)ud)++;
-    return 0;
-}
-
-static inline int stop_part(void *ud, const uint8_t *d, size_t n, const char *name)
-{
-    (void)ud;
-    (void)d;
-    (void)n;
-    (void)name;
-    return 1;
 }
 
 /* Every allocation failure of the unpack walk of d is KH_ENOMEM with no part handed out, until

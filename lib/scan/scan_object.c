@@ -485,12 +485,21 @@ static int on_member(void *ud, const khi_member *m)
     }
     khi_ftype saved = r->parent_type;
     uint64_t saved_of = r->parts_of;
+    /* the member's scan puts its own headers in r->pe: the PE it came from (an unpacker's, an
+     * overlay's) reads on in its own once the member is done */
+    int saved_valid = r->pe_valid;
+    khi_pe saved_pe;
+    if (saved_valid)
+        saved_pe = r->pe;
     objsrc o = {m->data, m->fd, m->len};
     r->depth++;
     scan_object(r, &o);
     r->depth--;
     r->parent_type = saved;
     r->parts_of = saved_of;
+    r->pe_valid = saved_valid;
+    if (saved_valid)
+        r->pe = saved_pe;
     khi_buf_truncate(&r->path, mark);
     return r->stop || r->fatal;
 }
@@ -753,34 +762,26 @@ static void pe_script(run *r, const objsrc *o)
     size_t hl = read_at((void *)o, off, head, size < sizeof(head) ? size : sizeof(head));
     if (khi_autoit_find(head, hl) != 0 || !depth_ok(r, KHI_FT_PE))
         return; /* an RCDATA "SCRIPT" that does not start with AutoIt's marker */
-    khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
     uint8_t *copy = NULL;
     const uint8_t *d = o->data ? o->data + off : NULL;
-    if (pe && !d) {
+    if (!d) {
         copy = khi_malloc(size);
-        if (copy && read_at((void *)o, off, copy, size) != size) {
+        if (!copy) {
+            r->fatal = KH_ENOMEM;
+            return;
+        }
+        if (read_at((void *)o, off, copy, size) != size) {
             khi_free(copy);
-            khi_free(pe);
             return;
         }
         d = copy;
     }
-    if (!pe || !d) {
-        r->fatal = KH_ENOMEM;
-        goto out;
-    }
-    *pe = r->pe;
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
     if (khi_autoit_walk(d, size, &pcb) == KH_ENOMEM)
         r->fatal = KH_ENOMEM;
-    r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */
-    r->parent_type = KHI_FT_PE;
-    r->pe_valid = 1;
-out:
     khi_free(copy);
-    khi_free(pe);
 }
 
 /* Is the current object a program an unpacker handed out ("...//upx-unpacked")? */
@@ -810,10 +811,9 @@ static void unpack_pe(run *r, const objsrc *o)
         return; /* too deep to search: nothing to say */
     if (!depth_ok(r, KHI_FT_PE))
         return;
-    khi_pe *pe = khi_malloc(sizeof(*pe)); /* r->pe belongs to whichever object is scanned */
     uint8_t *copy = NULL;
     const uint8_t *d = o->data;
-    if (pe && !d && o->len <= KHI_FMT_MAX_PART) {
+    if (!d && o->len <= KHI_FMT_MAX_PART) {
         copy = khi_malloc((size_t)o->len);
         if (copy && khi_pread_full(o->fd, copy, (size_t)o->len, 0) != o->len) {
             khi_free(copy);
@@ -821,31 +821,25 @@ static void unpack_pe(run *r, const objsrc *o)
         }
         d = copy;
     }
-    if (!pe || (!d && o->len <= KHI_FMT_MAX_PART)) {
+    if (!d && o->len <= KHI_FMT_MAX_PART) {
         r->fatal = KH_ENOMEM;
-        goto out;
+        return;
     }
     if (!d) {
         if (packed)
             emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
                  "packed executable larger than 64 MiB: not unpacked by this version");
-        goto out;
+        return;
     }
-    *pe = r->pe;
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
-    kh_err err = packed ? khi_pe_unpack_walk(d, (size_t)o->len, pe, &pcb) : KH_OK;
+    kh_err err = packed ? khi_pe_unpack_walk(d, (size_t)o->len, &r->pe, &pcb) : KH_OK;
     if (err == KH_OK && !packed && !r->stop && !r->fatal)
         err = khi_pe_embedded_walk(d, (size_t)o->len, 1, unpacked, &pcb);
     if (err == KH_ENOMEM)
         r->fatal = KH_ENOMEM;
-    r->pe = *pe; /* the parts' scans replaced it: pe_overlay reads it next */
-    r->pe_valid = 1;
-    r->parent_type = KHI_FT_PE;
-out:
     khi_free(copy);
-    khi_free(pe);
 }
 
 /* The "normalised" part fmt_html.c hands out is HTML again: its views and parts would only

@@ -15,7 +15,8 @@
  * on anything it does not check the way jansson does (a byte over 0x7F, whose UTF-8 jansson
  * validates; an escape in a key or a kept value; an integer of 19 digits or more; more than
  * 64 keys in an object) and on anything invalid, and then jansson parses the line (the
- * reference reader, also used to test the fast one: fuzz_dns_eve_diff). Suricata writes plain
+ * reference reader, also used to test the fast one: fuzz_dns_eve_diff). Both only gather the
+ * values used (eve_vals); one function, decide(), makes the record from them. Suricata writes plain
  * ASCII dns events, so nearly every line takes the fast path: one pass and no allocation,
  * where jansson builds and frees a tree per line (about ten times slower).
  */
@@ -23,15 +24,6 @@
 
 #include <jansson.h>
 
-static int copy(char *dst, size_t cap, const char *s, size_t *out_len)
-{
-    size_t n = strlen(s);
-    if (n >= cap)
-        return -1;
-    memcpy(dst, s, n + 1);
-    *out_len = n;
-    return 0;
-}
 
 /* ---- the fast reader ---- */
 
@@ -414,6 +406,14 @@ int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_r
 
 /* ---- the reference reader ---- */
 
+/* A string value of the tree (NULL when j is not a string). */
+static sv json_sv(const json_t *j)
+{
+    const char *p = json_string_value(j);
+    sv x = {p, p ? strlen(p) : 0};
+    return x;
+}
+
 int khi_dns_parse_eve_jansson(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
                               const char **why)
 {
@@ -430,71 +430,28 @@ int khi_dns_parse_eve_jansson(khi_dns_pstate *st, const char *line, size_t len, 
         *why = "JSON does not parse";
         goto out;
     }
-    const char *et = json_string_value(json_object_get(o, "event_type"));
-    if (!et || strcmp(et, "dns") != 0) {
-        rc = KHI_PARSE_IGNORE;
-        goto out;
-    }
+    /* the same values as the fast reader keeps, from the tree; the same decision */
+    eve_vals v;
+    memset(&v, 0, sizeof(v));
+    v.event_type = json_sv(json_object_get(o, "event_type"));
+    v.timestamp = json_sv(json_object_get(o, "timestamp"));
+    v.src_ip = json_sv(json_object_get(o, "src_ip"));
+    v.dest_ip = json_sv(json_object_get(o, "dest_ip"));
+    v.sport = json_integer_value(json_object_get(o, "src_port"));
+    v.dport = json_integer_value(json_object_get(o, "dest_port"));
     json_t *dns = json_object_get(o, "dns");
-    const char *type = json_string_value(json_object_get(dns, "type"));
-    if (!json_is_object(dns) || !type) {
-        *why = "dns event without dns.type";
-        goto out;
-    }
-    int answer = strcmp(type, "answer") == 0 || strcmp(type, "response") == 0;
-    if (!answer && strcmp(type, "query") != 0 && strcmp(type, "request") != 0) {
-        rc = KHI_PARSE_IGNORE;
-        goto out;
-    }
-    const char *name = json_string_value(json_object_get(dns, "rrname"));
-    const char *qtype = json_string_value(json_object_get(dns, "rrtype"));
+    v.dns_obj = json_is_object(dns);
+    v.type = json_sv(json_object_get(dns, "type"));
+    v.rrname = json_sv(json_object_get(dns, "rrname"));
+    v.rrtype = json_sv(json_object_get(dns, "rrtype"));
+    v.rcode = json_sv(json_object_get(dns, "rcode"));
     json_t *qs = json_object_get(dns, "queries");
-    if (!name && json_is_array(qs) && json_array_size(qs) > 0) {
-        json_t *q0 = json_array_get(qs, 0);
-        name = json_string_value(json_object_get(q0, "rrname"));
-        qtype = json_string_value(json_object_get(q0, "rrtype"));
-    }
-    if (!name) {
-        if (answer) { /* e.g. a response to a query without a question */
-            rc = KHI_PARSE_IGNORE;
-            goto out;
-        }
-        *why = "dns query without rrname";
-        goto out;
-    }
-    const char *src = json_string_value(json_object_get(o, "src_ip"));
-    const char *dst = json_string_value(json_object_get(o, "dest_ip"));
-    json_int_t sport = json_integer_value(json_object_get(o, "src_port"));
-    json_int_t dport = json_integer_value(json_object_get(o, "dest_port"));
-    const char *client = answer ? dst : src;
-    if (sport == 53 && dport != 53)
-        client = dst;
-    else if (dport == 53 && sport != 53)
-        client = src;
-    if (!client) {
-        *why = "dns event without src_ip/dest_ip";
-        goto out;
-    }
-    if (copy(st->scratch, sizeof(st->scratch), name, &rec->qname_len) ||
-        copy(st->scratch2, sizeof(st->scratch2), client, &rec->client_len) ||
-        !khi_dns_plausible_name(st->scratch, rec->qname_len) ||
-        !khi_dns_plausible_addr(st->scratch2, rec->client_len)) {
-        *why = "bad rrname or address";
-        goto out;
-    }
-    rec->qname = st->scratch;
-    rec->client = st->scratch2;
-    if (qtype && copy(st->scratch3, sizeof(st->scratch3), qtype, &rec->qtype_len) == 0)
-        rec->qtype = st->scratch3;
-    const char *ts = json_string_value(json_object_get(o, "timestamp"));
-    if (ts)
-        rec->time_ms = khi_dns_iso_ms(ts, strlen(ts));
-    if (answer) {
-        const char *rcode = json_string_value(json_object_get(dns, "rcode"));
-        rec->rcode = rcode ? khi_dns_rcode(rcode, strlen(rcode)) : 0;
-        rec->is_query = 0;
-    }
-    rc = KHI_PARSE_REC;
+    v.queries_arr = json_is_array(qs);
+    v.queries_n = json_array_size(qs);
+    json_t *q0 = json_array_get(qs, 0);
+    v.q_rrname = json_sv(json_object_get(q0, "rrname"));
+    v.q_rrtype = json_sv(json_object_get(q0, "rrtype"));
+    rc = decide(st, &v, rec, why); /* copies what it keeps before the tree is freed */
 out:
     json_decref(o);
     return rc;

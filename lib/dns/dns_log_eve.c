@@ -13,17 +13,16 @@
  * JSON (strings, numbers, literals, nesting up to 32, no repeated key in an object, nothing
  * after the object) and keeping only the values used, as pointers into the line. It gives up
  * on anything it does not check the way jansson does (a byte over 0x7F, whose UTF-8 jansson
- * validates; an escape in a key or a kept value; an integer of 19 digits or more; more than
- * 64 keys in an object) and on anything invalid, and then jansson parses the line (the
- * reference reader, also used to test the fast one: fuzz_dns_eve_diff). Both only gather the
- * values used (eve_vals); one function, decide(), makes the record from them. Suricata writes plain
- * ASCII dns events, so nearly every line takes the fast path: one pass and no allocation,
+ * validates; an escape in a key or a kept value; an integer of 19 digits or more, a number with an
+ * exponent; more than 64 keys in an object) and on anything invalid, and then jansson parses the
+ * line (the reference reader, also used to test the fast one: fuzz_dns_eve_diff). Both only gather
+ * the values used (eve_vals); one function, decide(), makes the record from them. Suricata writes
+ * plain ASCII dns events, so nearly every line takes the fast path: one pass and no allocation,
  * where jansson builds and frees a tree per line (about ten times slower).
  */
 #include "dns/dns_int.h"
 
 #include <jansson.h>
-
 
 /* ---- the fast reader ---- */
 
@@ -149,6 +148,8 @@ static void number(scan *s, int64_t *iv)
             p++;
         if (p == x)
             s->fail = 1;
+        /* An exponent can take a real beyond a double, which jansson refuses: let it say so. */
+        s->fail = 1;
     }
     s->p = p;
     if (iv)

@@ -39,8 +39,8 @@ struct kh_dns_analyzer {
     uint32_t *slots; /* index + 1 */
     size_t nslots;
     khi_pool pool;
-    uint64_t *ck;    /* DGA cache: name hash (0 = empty) */
-    float *cs;       /* and score */
+    uint64_t *ck; /* DGA cache: name hash (0 = empty) */
+    float *cs;    /* and score */
     size_t ncache, capcache;
     kh_dns_summary sum;
 };
@@ -59,8 +59,8 @@ void kh_dns_analyzer_opts_default(kh_dns_analyzer_opts *o)
     o->dga_cache = 1u << 20;
 }
 
-kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model, const kh_dns_analyzer_opts *opts,
-                              kh_dns_analyzer **out_an)
+kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
+                              const kh_dns_analyzer_opts *opts, kh_dns_analyzer **out_an)
 {
     if (!out_an)
         return KH_EINVAL;
@@ -326,7 +326,8 @@ static int infected(const kh_dns_analyzer *an, const client *c)
 {
     return c->hit_queries > 0 || (an->o.dga_min && c->dga_names >= an->o.dga_min) ||
            (c->dga_names > 0 && c->nx_burst_max >= an->o.nx_burst) ||
-           (c->nhits > 0 && c->dga_names < c->nhits + c->hits_dropped); /* a hit seen only in a response */
+           (c->nhits > 0 &&
+            c->dga_names < c->nhits + c->hits_dropped); /* a hit seen only in a response */
 }
 
 kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
@@ -373,7 +374,8 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
     return KH_OK;
 }
 
-void kh_dns_analyzer_foreach(const kh_dns_analyzer *an, int infected_only, kh_dns_client_fn fn, void *ud)
+void kh_dns_analyzer_foreach(const kh_dns_analyzer *an, int infected_only, kh_dns_client_fn fn,
+                             void *ud)
 {
     if (!an || !fn)
         return;

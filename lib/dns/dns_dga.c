@@ -255,7 +255,8 @@ kh_err khi_dga_index_words(kh_dns_dga *m)
 }
 
 /* Best cover of the label by vocabulary words: covered characters and the longest word used. */
-static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigned *out_cov, unsigned *out_longest)
+static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigned *out_cov,
+                  unsigned *out_longest)
 {
     unsigned best[LABEL_MAX + 1] = {0}, longest = 0;
     for (size_t j = 0; j < n; j++) {
@@ -263,7 +264,8 @@ static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigne
             best[j] = best[j - 1];
         if (!is_letter(s[j]))
             continue;
-        if (m->w4 && j + 4 <= n && is_letter(s[j + 1]) && is_letter(s[j + 2]) && is_letter(s[j + 3])) {
+        if (m->w4 && j + 4 <= n && is_letter(s[j + 1]) && is_letter(s[j + 2]) &&
+            is_letter(s[j + 3])) {
             size_t k = w4_index(s + j); /* every word starts with a 4-letter word: skip the table */
             if (!(m->w4[k / 8] & (1u << (k % 8))))
                 continue;
@@ -294,7 +296,8 @@ static void cover(const kh_dns_dga *m, const char *s, size_t n, int loo, unsigne
  * Features of a label and its suffix; loo >= 0: a training name of class loo, whose own counts
  * are taken out.
  */
-static void features(const kh_dns_dga *m, const char *s, size_t n, const char *sfx, size_t sn, int loo, double *f)
+static void features(const kh_dns_dga *m, const char *s, size_t n, const char *sfx, size_t sn,
+                     int loo, double *f)
 {
     double lp[2] = {0, 0}, minr = 0, min0 = 0;
     int a = 0, b = 0;
@@ -303,8 +306,8 @@ static void features(const kh_dns_dga *m, const char *s, size_t n, const char *s
         size_t t = (size_t)(a * SYM + b) * SYM + (size_t)c, cx = (size_t)(a * SYM + b);
         double pl[2];
         for (int k = 0; k < 2; k++) {
-            double tc = m->tri[k][t], cc = m->ctx[k][cx], bc = m->bi[k][b * SYM + c], bx = m->bctx[k][b],
-                   uc = m->uni[k][c], ut = m->total[k];
+            double tc = m->tri[k][t], cc = m->ctx[k][cx], bc = m->bi[k][b * SYM + c],
+                   bx = m->bctx[k][b], uc = m->uni[k][c], ut = m->total[k];
             if (k == loo) { /* leave the name itself out */
                 tc = tc > 0 ? tc - 1 : 0;
                 cc = cc > 0 ? cc - 1 : 0;
@@ -327,7 +330,8 @@ static void features(const kh_dns_dga *m, const char *s, size_t n, const char *s
         a = b;
         b = c;
     }
-    unsigned digits = 0, vowels = 0, letters = 0, run = 0, maxrun = 0, changes = 0, rep = 1, maxrep = 1;
+    unsigned digits = 0, vowels = 0, letters = 0, run = 0, maxrun = 0, changes = 0, rep = 1,
+             maxrep = 1;
     unsigned hist[SYM] = {0}, distinct = 0;
     int hex = 1;
     for (size_t i = 0; i < n; i++) {
@@ -380,26 +384,26 @@ static void features(const kh_dns_dga *m, const char *s, size_t n, const char *s
     double ls0 = log((cs[0] + SFX_ALPHA) / (ts[0] + SFX_ALPHA * ks)),
            ls1 = log((cs[1] + SFX_ALPHA) / (ts[1] + SFX_ALPHA * ks));
     double dn = (double)n;
-    f[0] = lp[0] / (dn + 1);          /* mean benign log probability */
-    f[1] = lp[1] / (dn + 1);          /* mean DGA log probability */
-    f[2] = f[0] - f[1];               /* mean log ratio */
-    f[3] = dn;                        /* length */
-    f[4] = (double)digits / dn;       /* digit fraction */
+    f[0] = lp[0] / (dn + 1);    /* mean benign log probability */
+    f[1] = lp[1] / (dn + 1);    /* mean DGA log probability */
+    f[2] = f[0] - f[1];         /* mean log ratio */
+    f[3] = dn;                  /* length */
+    f[4] = (double)digits / dn; /* digit fraction */
     f[5] = letters ? (double)vowels / (double)letters : 0;
-    f[6] = ent;                       /* character entropy (bits) */
-    f[7] = (double)maxrun;            /* longest consonant run */
-    f[8] = lp[0];                     /* total benign log probability */
-    f[9] = lp[0] - lp[1];             /* total log ratio */
-    f[10] = minr;                     /* most DGA-like single position */
-    f[11] = min0;                     /* least likely single position (benign model) */
-    f[12] = (double)cov / dn;         /* share covered by vocabulary words */
-    f[13] = (double)longest;          /* longest vocabulary word */
-    f[14] = (double)distinct / dn;    /* distinct characters */
-    f[15] = (double)changes;          /* digit/letter changes */
-    f[16] = hex && digits && n >= 8;  /* hex string */
-    f[17] = (double)maxrep;           /* longest repeat of one character */
-    f[18] = ls0;                      /* suffix: benign frequency */
-    f[19] = ls0 - ls1;                /* suffix: benign/DGA log ratio */
+    f[6] = ent;                      /* character entropy (bits) */
+    f[7] = (double)maxrun;           /* longest consonant run */
+    f[8] = lp[0];                    /* total benign log probability */
+    f[9] = lp[0] - lp[1];            /* total log ratio */
+    f[10] = minr;                    /* most DGA-like single position */
+    f[11] = min0;                    /* least likely single position (benign model) */
+    f[12] = (double)cov / dn;        /* share covered by vocabulary words */
+    f[13] = (double)longest;         /* longest vocabulary word */
+    f[14] = (double)distinct / dn;   /* distinct characters */
+    f[15] = (double)changes;         /* digit/letter changes */
+    f[16] = hex && digits && n >= 8; /* hex string */
+    f[17] = (double)maxrep;          /* longest repeat of one character */
+    f[18] = ls0;                     /* suffix: benign frequency */
+    f[19] = ls0 - ls1;               /* suffix: benign/DGA log ratio */
     f[20] = log(dn);
 }
 
@@ -443,8 +447,9 @@ static kh_err count_words(khi_dga_tab *t, const char *s, size_t n, uint32_t id)
 {
     for (size_t j = 0; j < n; j++) {
         for (size_t l = KHI_DGA_WMIN; l <= KHI_DGA_WMAX && j + l <= n; l++) {
-            if (!is_letter(s[j + l - 1]) || (l == KHI_DGA_WMIN && (!is_letter(s[j]) || !is_letter(s[j + 1]) ||
-                                                                   !is_letter(s[j + 2]))))
+            if (!is_letter(s[j + l - 1]) ||
+                (l == KHI_DGA_WMIN &&
+                 (!is_letter(s[j]) || !is_letter(s[j + 1]) || !is_letter(s[j + 2]))))
                 break;
             khi_dga_ent *e = NULL;
             kh_err err = khi_dga_tab_add(t, s + j, l, khi_dga_hash(s + j, l), &e);
@@ -600,7 +605,8 @@ static kh_err weights(const int *Y, const unsigned *fam, size_t ns, double *W)
         if (Y[i] && !cnt[fam[i]]++)
             nf++;
     for (size_t i = 0; i < ns; i++)
-        W[i] = Y[i] ? (double)ns / (2.0 * (double)nf * (double)cnt[fam[i]]) : (double)ns / (2.0 * (double)(ns - pos));
+        W[i] = Y[i] ? (double)ns / (2.0 * (double)nf * (double)cnt[fam[i]])
+                    : (double)ns / (2.0 * (double)(ns - pos));
     khi_free(cnt);
     return KH_OK;
 }
@@ -624,7 +630,7 @@ kh_err kh_dns_dga_train_families(const char *const *benign, size_t nb, const cha
     size_t total = nb + nd, ns = 0;
     double *X = khi_calloc(total, sizeof(double) * NFEAT);
     int *Y = khi_calloc(total, sizeof(int));
-    char (*lab)[LABEL_MAX + 1] = khi_calloc(total, LABEL_MAX + 1);
+    char(*lab)[LABEL_MAX + 1] = khi_calloc(total, LABEL_MAX + 1);
     size_t *ll = khi_calloc(total, sizeof(size_t));
     uint32_t *so = khi_calloc(total, sizeof(uint32_t)); /* suffix of each name: entry offset */
     size_t *sl = khi_calloc(total, sizeof(size_t));

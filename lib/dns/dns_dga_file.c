@@ -44,7 +44,8 @@ static kh_err put_tab(khi_buf *b, const char *key, const khi_dga_tab *t, int nco
         if (!e->h)
             continue;
         if (ncounts == 2)
-            err = khi_buf_printf(b, "%.*s %u %u\n", (int)e->len, t->pool + e->off, e->cnt[0], e->cnt[1]);
+            err = khi_buf_printf(b, "%.*s %u %u\n", (int)e->len, t->pool + e->off, e->cnt[0],
+                                 e->cnt[1]);
         else
             err = khi_buf_printf(b, "%.*s %u\n", (int)e->len, t->pool + e->off, e->cnt[0]);
     }
@@ -141,14 +142,16 @@ static int good_string(const char *s, size_t n, int word)
         return 0;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        int ok = (c >= 'a' && c <= 'z') || (!word && ((c >= '0' && c <= '9') || c == '-' || c == '.'));
+        int ok =
+            (c >= 'a' && c <= 'z') || (!word && ((c >= '0' && c <= '9') || c == '-' || c == '.'));
         if (!ok)
             return 0;
     }
     return 1;
 }
 
-static kh_err read_tab(rd *r, const char *key, khi_dga_tab *t, int ncounts, char *errbuf, size_t errbuf_len)
+static kh_err read_tab(rd *r, const char *key, khi_dga_tab *t, int ncounts, char *errbuf,
+                       size_t errbuf_len)
 {
     uint64_t n = 0;
     if (!next_is(r, key) || next_u64(r, 1u << 22, &n) != 0) {
@@ -158,7 +161,8 @@ static kh_err read_tab(rd *r, const char *key, khi_dga_tab *t, int ncounts, char
     for (uint64_t i = 0; i < n; i++) {
         char s[sizeof(r->tok)];
         if (next(r) != 0 || !good_string(r->tok, r->tl, ncounts == 1)) {
-            khi_snprintf(errbuf, errbuf_len, "bad string in entry %llu of '%s'", (unsigned long long)i, key);
+            khi_snprintf(errbuf, errbuf_len, "bad string in entry %llu of '%s'",
+                         (unsigned long long)i, key);
             return KH_EFORMAT;
         }
         size_t sn = r->tl;
@@ -166,7 +170,8 @@ static kh_err read_tab(rd *r, const char *key, khi_dga_tab *t, int ncounts, char
         uint64_t c[2] = {0, 0};
         for (int k = 0; k < ncounts; k++)
             if (next_u64(r, COUNT_MAX, &c[k]) != 0) {
-                khi_snprintf(errbuf, errbuf_len, "bad count in entry %llu of '%s'", (unsigned long long)i, key);
+                khi_snprintf(errbuf, errbuf_len, "bad count in entry %llu of '%s'",
+                             (unsigned long long)i, key);
                 return KH_EFORMAT;
             }
         uint64_t h = khi_dga_hash(s, sn);
@@ -196,9 +201,10 @@ static kh_err read_trigrams(rd *r, kh_dns_dga *m, int k, char *errbuf, size_t er
     }
     for (uint64_t i = 0; i < nz; i++) {
         uint64_t t = 0, c = 0;
-        if (next_u64(r, KHI_DGA_NTRI - 1, &t) != 0 || next_u64(r, COUNT_MAX, &c) != 0 || m->tri[k][t] != 0 ||
-            m->total[k] + (double)c > (double)COUNT_MAX) {
-            khi_snprintf(errbuf, errbuf_len, "bad trigram entry %llu of '%s'", (unsigned long long)i, key);
+        if (next_u64(r, KHI_DGA_NTRI - 1, &t) != 0 || next_u64(r, COUNT_MAX, &c) != 0 ||
+            m->tri[k][t] != 0 || m->total[k] + (double)c > (double)COUNT_MAX) {
+            khi_snprintf(errbuf, errbuf_len, "bad trigram entry %llu of '%s'",
+                         (unsigned long long)i, key);
             return KH_EFORMAT;
         }
         khi_dga_add_tri(m, k, (size_t)t, (uint32_t)c);
@@ -206,8 +212,8 @@ static kh_err read_trigrams(rd *r, kh_dns_dga *m, int k, char *errbuf, size_t er
     return KH_OK;
 }
 
-kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga **out_model, char *errbuf,
-                     size_t errbuf_len)
+kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga **out_model,
+                     char *errbuf, size_t errbuf_len)
 {
     char msg[160] = "";
     *out_model = NULL;
@@ -224,8 +230,10 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
     }
     if (ver != KHI_DGA_VERSION || next_u64(&r, 1000, &sym) != 0 || sym != KHI_DGA_SYM ||
         next_u64(&r, 1000, &nf) != 0 || nf != NFEAT) {
-        khi_snprintf(msg, sizeof(msg), "not a khien DGA model of version %d (%d features): this is version %llu, "
-                     "retrain it", KHI_DGA_VERSION, NFEAT, (unsigned long long)ver);
+        khi_snprintf(msg, sizeof(msg),
+                     "not a khien DGA model of version %d (%d features): this is version %llu, "
+                     "retrain it",
+                     KHI_DGA_VERSION, NFEAT, (unsigned long long)ver);
         err = KH_EFORMAT;
         goto out;
     }
@@ -259,7 +267,8 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
     m = NULL;
 out:
     if (err != KH_OK && errbuf && errbuf_len)
-        khi_snprintf(errbuf, errbuf_len, "%s: %s", name ? name : "model", msg[0] ? msg : kh_strerror(err));
+        khi_snprintf(errbuf, errbuf_len, "%s: %s", name ? name : "model",
+                     msg[0] ? msg : kh_strerror(err));
     kh_dns_dga_destroy(m);
     return err;
 }

@@ -138,15 +138,17 @@ static void test_dns_detect_oom(void **state)
 static void test_dns_detect_dga(void **state)
 {
     (void)state;
-    static const char *const benign[] = {"google.com", "facebook.com", "wikipedia.org", "amazon.com",
-                                         "youtube.com", "twitter.com", "linkedin.com", "microsoft.com",
-                                         "apple.com", "netflix.com", "yahoo.com", "instagram.com"};
-    static const char *const dga[] = {"xkq3jz8v2wpt.com", "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
+    static const char *const benign[] = {"google.com",   "facebook.com",  "wikipedia.org",
+                                         "amazon.com",   "youtube.com",   "twitter.com",
+                                         "linkedin.com", "microsoft.com", "apple.com",
+                                         "netflix.com",  "yahoo.com",     "instagram.com"};
+    static const char *const dga[] = {"xkq3jz8v2wpt.com",  "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
                                       "zx8kq2vj5mwt.info", "rqz7xk3vj9pw.biz", "kj4xq9zv2tm8.com",
-                                      "wq2zk8xj3vp7.net", "vj8xk2qz9mt4.org"};
+                                      "wq2zk8xj3vp7.net",  "vj8xk2qz9mt4.org"};
     kh_dns_dga *m = NULL;
     assert_int_equal(kh_dns_dga_train(benign, 12, dga, 8, &m), KH_OK);
-    double sb = kh_dns_dga_score(m, "google.com", 10), sd = kh_dns_dga_score(m, "qz8xk3vj2wp9.com", 16);
+    double sb = kh_dns_dga_score(m, "google.com", 10),
+           sd = kh_dns_dga_score(m, "qz8xk3vj2wp9.com", 16);
     assert_true(sb >= 0 && sb <= 1 && sd >= 0 && sd <= 1);
     assert_true(sd > sb);
     assert_true(kh_dns_dga_score(m, "co.uk", 5) < 0); /* nothing left of the suffix */
@@ -194,14 +196,17 @@ static void test_dns_detect_dga(void **state)
 /*
  * The model reader on damaged files (2026-11-25, DGA model format 2): every prefix of a good
  * file, a byte changed at every offset, and the Nth allocation failing, each either loads or is
- * refused, never crashes or leaks (ASan); the whole file loads and scores as the model it came from.
+ * refused, never crashes or leaks (ASan); the whole file loads and scores as the model it came
+ * from.
  */
 static void test_dns_detect_dga_file(void **state)
 {
     (void)state;
-    static const char *const benign[] = {"google.com", "shopnews.com", "newsshop.net", "shopworld.org",
-                                         "newsworld.com", "shoplive.com", "newslive.net", "worldlive.vn"};
-    static const char *const dga[] = {"xkq3jz8v2wpt.com", "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org", "zx8kq2vj5mwt.info"};
+    static const char *const benign[] = {"google.com",    "shopnews.com",  "newsshop.net",
+                                         "shopworld.org", "newsworld.com", "shoplive.com",
+                                         "newslive.net",  "worldlive.vn"};
+    static const char *const dga[] = {"xkq3jz8v2wpt.com", "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
+                                      "zx8kq2vj5mwt.info"};
     static const unsigned fam[] = {0, 0, 1, 1};
     kh_dns_dga *m = NULL;
     assert_int_equal(kh_dns_dga_train_families(benign, 8, dga, fam, 4, &m), KH_OK);
@@ -218,10 +223,12 @@ static void test_dns_detect_dga_file(void **state)
     assert_non_null(strstr(data, "\nwords 6\n"));
     kh_dns_dga *m2 = NULL;
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
-    double a = kh_dns_dga_score(m, "newsshopq.com", 13), b = kh_dns_dga_score(m2, "newsshopq.com", 13);
+    double a = kh_dns_dga_score(m, "newsshopq.com", 13),
+           b = kh_dns_dga_score(m2, "newsshopq.com", 13);
     assert_true(a >= 0 && a < b + 1e-9 && a > b - 1e-9);
     kh_dns_dga_destroy(m2);
-    for (size_t n = 0; n < len; n++) { /* prefixes: only the whole file (or minus its newline) loads */
+    for (size_t n = 0; n < len;
+         n++) { /* prefixes: only the whole file (or minus its newline) loads */
         m2 = NULL;
         kh_err e = khi_dga_parse(data, n, "t", &m2, err, sizeof(err));
         assert_true(e == KH_EFORMAT || (e == KH_OK && n >= len - 1));

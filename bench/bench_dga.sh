@@ -12,6 +12,16 @@
 #             families in neither split, benign fold 1 (a different fifth of the benign list)
 #   val-a     settings for split A: leave one family out over A's training families (B's
 #   val-b     included), benign fold 1; val-b likewise for split B
+#   clients   detection the way `khien dns scan` does it, per client (the set test of a client's
+#             NXDOMAIN names, dns_detect.c): for each split a model trained without its families,
+#             a dnsmasq log of N_CLIENTS benign clients (default 5000; K names of the held-out
+#             benign fifth that come back NXDOMAIN and 20 that resolve, ten minutes apart) and 200
+#             infected clients a family (K of its names, NXDOMAIN, in a burst among 20 resolving
+#             ones), for K in $KS (default "5 10 20 32"); bench/dga_clients.py writes and reads it;
+#             SCAN_ARGS go to `khien dns scan` (--no-dga-sets: without the set test)
+#   clients-lofo  the same per client, leaving each of the 29 families out in turn (fold 0),
+#             for K in $KS (default "10 20"): per-family detection and the mean over the
+#             families with at least K names, and the benign clients flagged in each run
 #
 # Environment: KHIEN (default build/khien), DATA (default ../shared/data).
 set -euo pipefail
@@ -53,5 +63,40 @@ validate)
 val-a|val-b) # the training families of split A (or B) only, one out at a time, benign fold 1
     [ "$mode" = val-a ] && s=$SPLIT_A || s=$SPLIT_B
     lofo 1 $(ls "$G_DIR" | sed -n 's/\.txt$//p' | grep -vxE "$(tr , '|' <<<"$s")") ;;
-*) echo "usage: bench_dga.sh [splits|lofo|validate|val-a|val-b]" >&2; exit 2 ;;
+clients)
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    for split in A B; do
+        [ $split = A ] && s=$SPLIT_A || s=$SPLIT_B
+        fams=$(tr , '\n' <<<"$s" | sed "s|.*|$G_DIR/&.txt|")
+        train --holdout "$s" -o "$tmp/$split.model" > /dev/null
+        echo "== split $split (held out: $s)"
+        for k in ${KS:-5 10 20 32}; do
+            python3 "$ROOT/bench/dga_clients.py" gen "$B_LIST" 0 "$k" "${N_CLIENTS:-5000}" $fams > "$tmp/log"
+            start=$(date +%s.%N)
+            "$KHIEN" dns scan --model "$tmp/$split.model" --json --all -q ${SCAN_ARGS:-} "$tmp/log" > "$tmp/report" || [ $? -eq 1 ]
+            end=$(date +%s.%N)
+            python3 "$ROOT/bench/dga_clients.py" eval "$k" $fams < "$tmp/report"
+            printf '  (%d log lines scanned in %.2f s)\n' "$(wc -l < "$tmp/log")" "$(echo "$end - $start" | bc -l)"
+        done
+    done ;;
+clients-lofo)
+    tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+    for k in ${KS:-10 20}; do
+        echo "== K=$k names per infected client, each family left out in turn"
+        sum=0; n=0; bflag=0; bcl=0
+        for f in $(ls "$G_DIR" | sed -n 's/\.txt$//p'); do
+            [ "$(sort -u "$G_DIR/$f.txt" | wc -l)" -ge "$k" ] || { printf '  %-26s fewer than %d names\n' "$f" "$k"; continue; }
+            train --holdout "$f" -o "$tmp/m" > /dev/null
+            python3 "$ROOT/bench/dga_clients.py" gen "$B_LIST" 0 "$k" "${N_CLIENTS:-5000}" "$G_DIR/$f.txt" > "$tmp/log"
+            "$KHIEN" dns scan --model "$tmp/m" --json --all -q ${SCAN_ARGS:-} "$tmp/log" > "$tmp/report" || [ $? -eq 1 ]
+            out=$(python3 "$ROOT/bench/dga_clients.py" eval "$k" "$G_DIR/$f.txt" < "$tmp/report")
+            d=$(sed -n 2p <<<"$out" | awk '{print $3}' | tr -d %)
+            b=$(sed -n 3p <<<"$out" | awk '{print $2}')
+            printf '  %-26s names %6s%%  benign clients flagged %s of %s\n' "$f" "$d" "$b" "${N_CLIENTS:-5000}"
+            sum=$(echo "$sum + $d" | bc -l); n=$((n + 1)); bflag=$((bflag + b)); bcl=$((bcl + ${N_CLIENTS:-5000}))
+        done
+        printf 'K=%d: mean over %d families %.1f%%; benign clients flagged %d of %d (%.5f)\n' "$k" "$n" \
+            "$(echo "$sum / $n" | bc -l)" "$bflag" "$bcl" "$(echo "$bflag / $bcl" | bc -l)"
+    done ;;
+*) echo "usage: bench_dga.sh [splits|lofo|validate|val-a|val-b|clients|clients-lofo]" >&2; exit 2 ;;
 esac

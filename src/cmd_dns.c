@@ -465,11 +465,12 @@ static void json_client(const kh_dns_client *c)
         json_array_append_new(doms, json_pack("{s:s, s:s, s:I, s:f}", "name", c->hits[i].name, "family",
                                               c->hits[i].family, "count", (json_int_t)c->hits[i].count,
                                               "score", c->hits[i].score));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I}", "client", c->client,
+    json_t *o = json_pack("{s:s, s:s, s:s, s:b, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "client", c->client,
                           "first_seen", f, "last_seen", l, "infected", c->infected, "families", fams, "domains",
                           doms, "queries", (json_int_t)c->queries, "hit_queries", (json_int_t)c->hit_queries,
                           "nxdomain", (json_int_t)c->nxdomain, "nx_burst", (json_int_t)c->nx_burst_max,
-                          "dga_names", (json_int_t)c->dga_names, "more_hit_records", (json_int_t)c->hits_dropped);
+                          "dga_names", (json_int_t)c->dga_names, "dga_sets", (json_int_t)c->dga_sets,
+                          "more_hit_records", (json_int_t)c->hits_dropped);
     if (o) {
         json_dumpf(o, stdout, JSON_COMPACT | JSON_ENSURE_ASCII);
         fputc('\n', stdout);
@@ -553,6 +554,9 @@ static void scan_usage(FILE *f)
           "      --threshold X     DGA score threshold (default 0.5)\n"
           "      --dga-min N       distinct DGA names that flag a client alone (default 3)\n"
           "      --nx-burst N      NXDOMAIN answers per minute that make a burst (default 20)\n"
+          "      --no-dga-sets     do not test a client's NXDOMAIN names as a set (by default\n"
+          "                        5 to 32 distinct unregistered names of one client within a day\n"
+          "                        that together do not look like benign names flag the client)\n"
           "      --stix FILE       also write a STIX 2.1 bundle: the listed domains seen (indicator,\n"
           "                        malware, indicates) and a sighting per client network (/24, /48)\n"
           "  -q, --quiet           do not show malformed lines\n",
@@ -616,7 +620,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 
 static int dns_scan(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX };
+    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX, O_NOSETS };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"json", no_argument, NULL, O_JSON},
@@ -625,7 +629,7 @@ static int dns_scan(int argc, char **argv)
         {"no-dga", no_argument, NULL, O_NODGA},   {"threshold", required_argument, NULL, O_THR},
         {"dga-min", required_argument, NULL, O_DGAMIN}, {"nx-burst", required_argument, NULL, O_NXB},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
-        {"stix", required_argument, NULL, O_STIX},
+        {"stix", required_argument, NULL, O_STIX}, {"no-dga-sets", no_argument, NULL, O_NOSETS},
         {NULL, 0, NULL, 0},
     };
     scan_opts o;
@@ -651,6 +655,7 @@ static int dns_scan(int argc, char **argv)
         case O_ALL: o.all = 1; break;
         case O_MODEL: o.model = optarg; break;
         case O_NODGA: o.no_dga = 1; break;
+        case O_NOSETS: o.ao.dga_sets = 0; break;
         case O_STIX: o.stix = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'j':

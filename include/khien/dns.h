@@ -293,6 +293,9 @@ typedef struct kh_dns_analyzer_opts {
     unsigned nx_window_s;  /* seconds (60) */
     unsigned max_names;    /* names kept per client in the report (default 32) */
     unsigned dga_cache;    /* distinct names whose score is remembered (default 1<<20) */
+    int dga_sets;          /* test each client's NXDOMAIN names as a set (default 1; needs a
+                              model with set thresholds, version 3) */
+    unsigned dga_set_window_s; /* a set's names are at most this many seconds apart (86400) */
 } kh_dns_analyzer_opts;
 
 KH_API void kh_dns_analyzer_opts_default(kh_dns_analyzer_opts *out_opts);
@@ -324,7 +327,8 @@ typedef struct kh_dns_client {
     uint64_t hit_queries;        /* queries that hit an indicator */
     uint64_t dga_names;          /* distinct names scored as DGA (beyond max_names: records) */
     uint32_t nx_burst_max;       /* most NXDOMAIN within one window */
-    int infected;                /* indicator hit, or DGA names and a burst/dga_min */
+    uint64_t dga_sets;           /* sets of NXDOMAIN names that together looked generated */
+    int infected;                /* indicator hit, DGA names and a burst/dga_min, or a DGA set */
     const char *const *families; /* distinct families, nfamilies of them */
     size_t nfamilies;
     const kh_dns_hit *hits;      /* up to max_names hit names */

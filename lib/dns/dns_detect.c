@@ -12,9 +12,21 @@
  * A client is "infected" when it queried a listed domain, or when it queried dga_min distinct
  * DGA-scored names, or at least one such name together with an NXDOMAIN burst (nx_burst
  * answers within nx_window_s seconds): one odd name alone is not enough to accuse a subscriber.
+ *
+ * Or when its NXDOMAIN names, taken together, are not benign names (the set test): a malware's
+ * generator makes many names, most of them unregistered, and a set of them is odd even when
+ * each name alone scores below the threshold. Each client gathers the distinct registrable
+ * domains that came back NXDOMAIN (not listed, not allowed, scorable) in a set; from the
+ * KHI_DGA_SET_MIN-th name on, each new name tests the set's mean log-odds (without its largest,
+ * so one odd name cannot decide) against the model's threshold for that many names (calibrated at
+ * training on random sets of benign names, dns_dga.c). A set that passes makes all its names DGA
+ * hits, and so does each later name while the set still passes; a set that reaches KHI_DGA_SET_MAX
+ * names, or whose first name is older than dga_set_window_s, starts over (a new batch must pass on
+ * its own). So a client holds at most KHI_DGA_SET_MAX pending names.
  */
 #include "dns/dns_int.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,7 +40,22 @@ typedef struct client {
     uint32_t nhits, caphits;
     const char **fams;
     uint32_t nfams, capfams;
+    /* the pending set of NXDOMAIN names: entries, their names in sbuf */
+    struct setent *set;
+    uint32_t nset, capset;
+    double set_sum, set_max; /* of the entries' log-odds */
+    int64_t set_start;
+    uint32_t set_hits; /* its first set_hits names are hits (the set passed): 0 = not yet */
+    char *sbuf;
+    size_t sblen, sbcap;
+    uint64_t dga_sets; /* sets that passed */
 } client;
+
+typedef struct setent {
+    uint64_t h; /* hash of the registrable domain */
+    float score;
+    uint32_t off; /* the name (as queried) in sbuf */
+} setent;
 
 struct kh_dns_analyzer {
     const kh_dns_indset *set;
@@ -41,6 +68,8 @@ struct kh_dns_analyzer {
     khi_pool pool;
     uint64_t *ck; /* DGA cache: name hash (0 = empty) */
     float *cs;    /* and score */
+    uint64_t *cr; /* and the hash of its registrable domain, once a set needed it (0 = not yet) */
+    int sets;     /* the set test is on: asked for, and the model has thresholds */
     size_t ncache, capcache;
     kh_dns_summary sum;
 };
@@ -57,6 +86,8 @@ void kh_dns_analyzer_opts_default(kh_dns_analyzer_opts *o)
     o->nx_window_s = 60;
     o->max_names = 32;
     o->dga_cache = 1u << 20;
+    o->dga_sets = 1;
+    o->dga_set_window_s = 86400;
 }
 
 kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
@@ -76,6 +107,7 @@ kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
         kh_dns_analyzer_opts_default(&an->o);
     if (an->o.max_names == 0)
         an->o.max_names = 1;
+    an->sets = an->o.dga_sets && !isnan(khi_dga_set_threshold(model, KHI_DGA_SET_MIN));
     khi_pool_init(&an->pool);
     an->nslots = 1024;
     an->slots = khi_calloc(an->nslots, sizeof(uint32_t));
@@ -90,7 +122,8 @@ kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
         an->capcache = c;
         an->ck = khi_calloc(c, sizeof(uint64_t));
         an->cs = khi_calloc(c, sizeof(float));
-        if (!an->ck || !an->cs) {
+        an->cr = khi_calloc(c, sizeof(uint64_t));
+        if (!an->ck || !an->cs || !an->cr) {
             kh_dns_analyzer_destroy(an);
             return KH_ENOMEM;
         }
@@ -106,11 +139,14 @@ void kh_dns_analyzer_destroy(kh_dns_analyzer *an)
     for (size_t i = 0; i < an->ncl; i++) {
         khi_free(an->cl[i].hits);
         khi_free(an->cl[i].fams);
+        khi_free(an->cl[i].set);
+        khi_free(an->cl[i].sbuf);
     }
     khi_free(an->cl);
     khi_free(an->slots);
     khi_free(an->ck);
     khi_free(an->cs);
+    khi_free(an->cr);
     khi_pool_cleanup(&an->pool);
     khi_free(an);
 }
@@ -231,15 +267,20 @@ static kh_err add_hit(kh_dns_analyzer *an, client *c, const char *name, size_t n
     return KH_OK;
 }
 
-static double dga_score(kh_dns_analyzer *an, const char *name, size_t n)
+/* The name's score, through the cache; *out_reg: its cache slot for the registrable domain's
+ * hash (NULL without a cache). */
+static double dga_score(kh_dns_analyzer *an, const char *name, size_t n, uint64_t **out_reg)
 {
+    *out_reg = NULL;
     if (!an->ck)
         return kh_dns_dga_score(an->model, name, n);
     uint64_t h = khi_dns_hash(name, n) | 1;
     size_t mask = an->capcache - 1, i = h & mask;
     while (an->ck[i]) {
-        if (an->ck[i] == h)
+        if (an->ck[i] == h) {
+            *out_reg = &an->cr[i];
             return an->cs[i];
+        }
         i = (i + 1) & mask;
     }
     double s = kh_dns_dga_score(an->model, name, n);
@@ -251,8 +292,99 @@ static double dga_score(kh_dns_analyzer *an, const char *name, size_t n)
     }
     an->ck[i] = h;
     an->cs[i] = (float)s;
+    an->cr[i] = 0;
     an->ncache++;
+    *out_reg = &an->cr[i];
     return s;
+}
+
+static void set_clear(client *c)
+{
+    c->nset = 0;
+    c->sblen = 0;
+    c->set_hits = 0;
+}
+
+/* Hash of the registrable domain of a folded name (the name itself when it has none), never 0. */
+static uint64_t reg_hash(const char *name, size_t n)
+{
+    char tmp[KH_DNS_NAME_MAX + 1];
+    memcpy(tmp, name, n);
+    tmp[n] = '\0';
+    const char *reg = NULL;
+    if (kh_dns_registrable(tmp, &reg) != KH_OK || !reg)
+        reg = tmp;
+    return khi_dns_hash(reg, strlen(reg)) | 1;
+}
+
+/*
+ * Add a client's NXDOMAIN name (name, n: folded) with its score to its set (t: seconds, -1
+ * unknown) and test the set; see the top of the file. reg: the cache's slot for the hash of the
+ * name's registrable domain (filled here when still 0), or NULL.
+ */
+static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n, uint64_t *reg,
+                      double score, int64_t t)
+{
+    uint64_t h = reg && *reg ? *reg : reg_hash(name, n);
+    if (reg)
+        *reg = h;
+    if (c->nset && t >= 0 && c->set_start >= 0 &&
+        t - c->set_start >= (int64_t)an->o.dga_set_window_s)
+        set_clear(c);
+    for (uint32_t i = 0; i < c->nset; i++)
+        if (c->set[i].h == h)
+            return KH_OK;
+    if (c->nset == c->capset) {
+        uint32_t nc = c->capset ? c->capset * 2 : 4;
+        setent *ns = khi_reallocarray(c->set, nc, sizeof(setent));
+        if (!ns)
+            return KH_ENOMEM;
+        c->set = ns;
+        c->capset = nc;
+    }
+    if (c->sblen + n + 1 > c->sbcap) {
+        size_t nc = c->sbcap ? c->sbcap * 2 : 128;
+        while (nc < c->sblen + n + 1)
+            nc *= 2;
+        char *nb = khi_realloc(c->sbuf, nc);
+        if (!nb)
+            return KH_ENOMEM;
+        c->sbuf = nb;
+        c->sbcap = nc;
+    }
+    if (c->nset == 0) {
+        c->set_start = t;
+        c->set_sum = 0;
+        c->set_max = -KHI_DGA_LOGIT_MAX;
+    }
+    memcpy(c->sbuf + c->sblen, name, n);
+    c->sbuf[c->sblen + n] = '\0';
+    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)c->sblen};
+    c->sblen += n + 1;
+    double l = khi_dga_logit(score);
+    c->set_sum += l;
+    if (l > c->set_max)
+        c->set_max = l;
+    double thr = khi_dga_set_threshold(an->model, c->nset);
+    if (!isnan(thr) && khi_dga_set_stat(c->set_sum, c->set_max, c->nset) >= thr) {
+        if (c->set_hits == 0)
+            c->dga_sets++;
+        for (uint32_t i = c->set_hits; i < c->nset; i++) {
+            const char *nm = c->sbuf + c->set[i].off;
+            int fresh = 0;
+            kh_err err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, 0, &fresh);
+            if (err != KH_OK)
+                return err;
+            if (fresh) {
+                c->dga_names++;
+                an->sum.dga_names++;
+            }
+            c->set_hits = i + 1;
+        }
+    }
+    if (c->nset >= KHI_DGA_SET_MAX)
+        set_clear(c);
+    return KH_OK;
 }
 
 static int skip_dga(const char *q, size_t n)
@@ -311,7 +443,13 @@ kh_err kh_dns_analyzer_feed(kh_dns_analyzer *an, const kh_dns_rec *rec)
     }
     if (w < 0 || !an->model || skip_dga(norm, nl))
         return KH_OK;
-    double s = dga_score(an, norm, nl);
+    uint64_t *reg = NULL;
+    double s = dga_score(an, norm, nl, &reg);
+    if (rec->rcode == 3 && s >= 0 && an->sets) {
+        err = set_add(an, c, norm, nl, reg, s, t >= 0 ? t / 1000 : -1);
+        if (err != KH_OK)
+            return err;
+    }
     if (s < an->o.dga_threshold)
         return KH_OK;
     err = add_hit(an, c, norm, nl, dga_family, s, rec->is_query ? 1 : 0, &fresh);
@@ -324,7 +462,8 @@ kh_err kh_dns_analyzer_feed(kh_dns_analyzer *an, const kh_dns_rec *rec)
 
 static int infected(const kh_dns_analyzer *an, const client *c)
 {
-    return c->hit_queries > 0 || (an->o.dga_min && c->dga_names >= an->o.dga_min) ||
+    return c->hit_queries > 0 || c->dga_sets > 0 ||
+           (an->o.dga_min && c->dga_names >= an->o.dga_min) ||
            (c->dga_names > 0 && c->nx_burst_max >= an->o.nx_burst) ||
            (c->nhits > 0 &&
             c->dga_names < c->nhits + c->hits_dropped); /* a hit seen only in a response */
@@ -364,6 +503,13 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
             if (err != KH_OK)
                 return err;
         }
+        d->dga_sets += s->dga_sets;
+        for (uint32_t j = 0; j < s->nset; j++) { /* the pending names go on in dst's set */
+            const char *nm = s->sbuf + s->set[j].off;
+            err = set_add(dst, d, nm, strlen(nm), NULL, s->set[j].score, s->set_start);
+            if (err != KH_OK)
+                return err;
+        }
     }
     dst->sum.records += src->sum.records;
     dst->sum.queries += src->sum.queries;
@@ -393,6 +539,7 @@ void kh_dns_analyzer_foreach(const kh_dns_analyzer *an, int infected_only, kh_dn
         v.hit_queries = c->hit_queries;
         v.dga_names = c->dga_names;
         v.nx_burst_max = c->nx_burst_max;
+        v.dga_sets = c->dga_sets;
         v.infected = inf;
         v.families = c->fams;
         v.nfamilies = inf ? c->nfams : 0;

@@ -611,6 +611,120 @@ static kh_err weights(const int *Y, const unsigned *fam, size_t ns, double *W)
     return KH_OK;
 }
 
+/* ---- sets of names ---- */
+
+double khi_dga_logit(double score)
+{
+    double l = score <= 0   ? -KHI_DGA_LOGIT_MAX
+               : score >= 1 ? KHI_DGA_LOGIT_MAX
+                            : log(score / (1 - score));
+    return l < -KHI_DGA_LOGIT_MAX  ? -KHI_DGA_LOGIT_MAX
+           : l > KHI_DGA_LOGIT_MAX ? KHI_DGA_LOGIT_MAX
+                                   : l;
+}
+
+double khi_dga_set_stat(double sum, double max, unsigned k)
+{
+    return k > 1 ? (sum - max) / (k - 1) : sum;
+}
+
+double khi_dga_set_threshold(const kh_dns_dga *m, unsigned k)
+{
+    if (!m || !m->has_sets || k < KHI_DGA_SET_MIN || k > KHI_DGA_SET_MAX)
+        return NAN;
+    return m->set_thr[k];
+}
+
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Paths whose mean at some k reaches the r-th largest mean of that k (rows of M, sorted in S). */
+static size_t set_flagged(const float *M, const float *S, size_t paths, size_t r)
+{
+    size_t n = 0;
+    for (size_t p = 0; p < paths; p++)
+        for (int k = 0; k <= KHI_DGA_SET_MAX - KHI_DGA_SET_MIN; k++)
+            if (M[(size_t)k * paths + p] >= S[(size_t)k * paths + paths - r]) {
+                n++;
+                break;
+            }
+    return n;
+}
+
+/*
+ * The set thresholds. A client's distinct NXDOMAIN names are tested as they come: the
+ * statistic of its first k names (khi_dga_set_stat) against set_thr[k], for every k from
+ * KHI_DGA_SET_MIN to KHI_DGA_SET_MAX. Random sequences of distinct benign training names (lb: their
+ * log-odds, leave-one-out as in the fit) are put through the same tests; each k's threshold is its
+ * r-th largest mean, with the largest r that flags at most KHI_DGA_SET_FPR of the sequences at any
+ * of the tests (so the repeated testing is paid for). Fixed seed: the same lists give the same
+ * model. Fewer benign names than KHI_DGA_SET_MAX: no thresholds.
+ */
+static kh_err calibrate_sets(kh_dns_dga *m, const double *lb, size_t nb)
+{
+    enum { PATHS = 100000, NK = KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1 };
+    m->has_sets = 0;
+    if (nb < 4 * KHI_DGA_SET_MAX)
+        return KH_OK;
+    float *M = khi_calloc((size_t)NK * PATHS, sizeof(float));
+    float *S = khi_calloc((size_t)NK * PATHS, sizeof(float));
+    if (!M || !S) {
+        khi_free(M);
+        khi_free(S);
+        return KH_ENOMEM;
+    }
+    uint64_t seed = 0x6b6869656e;
+    for (size_t p = 0; p < PATHS; p++) {
+        size_t idx[KHI_DGA_SET_MAX];
+        double sum = 0, max = -KHI_DGA_LOGIT_MAX;
+        for (int k = 0; k < KHI_DGA_SET_MAX; k++) {
+            size_t j;
+            int dup;
+            do {
+                j = (size_t)(splitmix(&seed) % nb);
+                dup = 0;
+                for (int i = 0; i < k; i++)
+                    dup |= idx[i] == j;
+            } while (dup);
+            idx[k] = j;
+            sum += lb[j];
+            if (lb[j] > max)
+                max = lb[j];
+            if (k + 1 >= KHI_DGA_SET_MIN)
+                M[(size_t)(k + 1 - KHI_DGA_SET_MIN) * PATHS + p] =
+                    (float)khi_dga_set_stat(sum, max, k + 1);
+        }
+    }
+    memcpy(S, M, (size_t)NK * PATHS * sizeof(float));
+    for (int k = 0; k < NK; k++)
+        qsort(S + (size_t)k * PATHS, PATHS, sizeof(float), cmp_float);
+    size_t lo = 1, hi = (size_t)(PATHS * KHI_DGA_SET_FPR), cap = hi;
+    while (lo < hi) { /* the largest r with set_flagged(r) <= cap */
+        size_t mid = (lo + hi + 1) / 2;
+        if (set_flagged(M, S, PATHS, mid) <= cap)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    for (int k = 0; k < NK; k++)
+        m->set_thr[k + KHI_DGA_SET_MIN] = S[(size_t)k * PATHS + PATHS - lo];
+    m->has_sets = 1;
+    khi_free(M);
+    khi_free(S);
+    return KH_OK;
+}
+
 kh_err kh_dns_dga_train(const char *const *benign, size_t nb, const char *const *dga, size_t nd,
                         kh_dns_dga **out_model)
 {
@@ -695,7 +809,13 @@ kh_err kh_dns_dga_train_families(const char *const *benign, size_t nb, const cha
             sb[k++] = log(p / (1 - p + 1e-300) + 1e-300);
         }
     qsort(sb, k, sizeof(double), cmp_double);
-    m->w[0] -= sb[(size_t)((double)(k - 1) * 0.999)];
+    double shift = sb[(size_t)((double)(k - 1) * 0.999)];
+    m->w[0] -= shift;
+    for (size_t i = 0; i < k; i++)
+        sb[i] = khi_dga_logit(1.0 / (1.0 + exp(-(sb[i] - shift))));
+    err = calibrate_sets(m, sb, k);
+    if (err != KH_OK)
+        goto out;
     *out_model = m;
     m = NULL;
 out:

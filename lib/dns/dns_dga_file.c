@@ -3,8 +3,10 @@
  *
  * The file is text, whitespace-separated tokens, so that it can be diffed and read:
  *
- *   khien-dga 2 40 21                 version, trigram alphabet, feature count
+ *   khien-dga 3 40 21                 version, trigram alphabet, feature count
  *   mean F...  sd F...  weights B W...  feature scaling and the logistic weights
+ *   sets 5 32 T...                      thresholds on the mean log-odds of 5..32 names of one
+ *                                       client (not in version 2, which is still read)
  *   benign N  then N "index count"    non-zero trigram counts of each class
  *   dga N     ...
  *   suffixes N  then N "suffix benign dga"   public-suffix counts
@@ -58,13 +60,21 @@ kh_err kh_dns_dga_save(const kh_dns_dga *m, const char *path)
         return KH_EINVAL;
     khi_buf b;
     khi_buf_init(&b);
-    kh_err err = khi_buf_printf(&b, "khien-dga %d %d %d\n", KHI_DGA_VERSION, KHI_DGA_SYM, NFEAT);
+    kh_err err = khi_buf_printf(&b, "khien-dga %d %d %d\n", m->has_sets ? KHI_DGA_VERSION : 2,
+                                KHI_DGA_SYM, NFEAT);
     if (err == KH_OK)
         err = put_doubles(&b, "mean", m->mean, NFEAT);
     if (err == KH_OK)
         err = put_doubles(&b, "sd", m->sd, NFEAT);
     if (err == KH_OK)
         err = put_doubles(&b, "weights", m->w, NFEAT + 1);
+    if (err == KH_OK && m->has_sets) {
+        err = khi_buf_printf(&b, "sets %d %d", KHI_DGA_SET_MIN, KHI_DGA_SET_MAX);
+        for (int k = KHI_DGA_SET_MIN; err == KH_OK && k <= KHI_DGA_SET_MAX; k++)
+            err = khi_buf_printf(&b, " %.9g", m->set_thr[k]);
+        if (err == KH_OK)
+            err = khi_buf_puts(&b, "\n");
+    }
     for (int k = 0; err == KH_OK && k < 2; k++) {
         size_t nz = 0;
         for (size_t t = 0; t < KHI_DGA_NTRI; t++)
@@ -118,9 +128,10 @@ static int next_u64(rd *r, uint64_t max, uint64_t *out)
     return next(r) == 0 && khi_parse_u64(r->tok, r->tl, out) == 0 && *out <= max ? 0 : -1;
 }
 
+/* key (NULL: none), then n finite numbers. */
 static int next_doubles(rd *r, const char *key, double *v, int n)
 {
-    if (!next_is(r, key))
+    if (key && !next_is(r, key))
         return -1;
     for (int i = 0; i < n; i++) {
         char *end;
@@ -228,8 +239,8 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
         err = KH_EFORMAT;
         goto out;
     }
-    if (ver != KHI_DGA_VERSION || next_u64(&r, 1000, &sym) != 0 || sym != KHI_DGA_SYM ||
-        next_u64(&r, 1000, &nf) != 0 || nf != NFEAT) {
+    if ((ver != KHI_DGA_VERSION && ver != 2) || next_u64(&r, 1000, &sym) != 0 ||
+        sym != KHI_DGA_SYM || next_u64(&r, 1000, &nf) != 0 || nf != NFEAT) {
         khi_snprintf(msg, sizeof(msg),
                      "not a khien DGA model of version %d (%d features): this is version %llu, "
                      "retrain it",
@@ -249,6 +260,19 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
             err = KH_EFORMAT;
             goto out;
         }
+    if (ver >= 3) {
+        uint64_t lo = 0, hi = 0;
+        if (!next_is(&r, "sets") || next_u64(&r, 1000, &lo) != 0 || lo != KHI_DGA_SET_MIN ||
+            next_u64(&r, 1000, &hi) != 0 || hi != KHI_DGA_SET_MAX ||
+            next_doubles(&r, NULL, m->set_thr + KHI_DGA_SET_MIN,
+                         KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1)) {
+            khi_snprintf(msg, sizeof(msg), "bad 'sets' line (want 'sets %d %d' and %d thresholds)",
+                         KHI_DGA_SET_MIN, KHI_DGA_SET_MAX, KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1);
+            err = KH_EFORMAT;
+            goto out;
+        }
+        m->has_sets = 1;
+    }
     for (int k = 0; k < 2 && err == KH_OK; k++)
         err = read_trigrams(&r, m, k, msg, sizeof(msg));
     if (err == KH_OK)

@@ -22,8 +22,8 @@
 #define KHI_DGA_WMAX 12
 /* a substring is a word when at least this many benign names hold it */
 #define KHI_DGA_WCOUNT 3
-/* the file format version written and read */
-#define KHI_DGA_VERSION 2
+/* the file format version written (version 2, without set thresholds, is still read) */
+#define KHI_DGA_VERSION 3
 
 typedef struct khi_dga_ent {
     uint64_t h;      /* 0 = empty slot */
@@ -53,6 +53,8 @@ struct kh_dns_dga {
     uint8_t *w4;       /* bitmap of the 4-letter words (26^4 bits), NULL while training */
     double mean[KHI_DGA_NFEAT], sd[KHI_DGA_NFEAT];
     double w[KHI_DGA_NFEAT + 1]; /* w[0] bias */
+    int has_sets;                /* set_thr holds thresholds (not in version-2 files) */
+    double set_thr[KHI_DGA_SET_MAX + 1]; /* [k], k = KHI_DGA_SET_MIN..KHI_DGA_SET_MAX */
 };
 
 uint64_t khi_dga_hash(const char *s, size_t n);

@@ -129,7 +129,39 @@ check "score: three lines" test "$(wc -l < "$T/out")" -eq 3
 K dns scan --model "$MODEL" "$T/dga.log" > "$T/out" 2>&1; expect_status "DGA client exits 1" 1 $?
 check "DGA client reported with family dga" has "$T/out" "10.9.9.9: INFECTED families=dga"
 check "benign client not reported" hasnt "$T/out" "10.9.9.8"
-K dns scan --model "$MODEL" --dga-min 10 --nx-burst 100 "$T/dga.log" > "$T/out" 2>&1; expect_status "DGA thresholds respected" 0 $?
+K dns scan --model "$MODEL" --dga-min 10 --nx-burst 100 --no-dga-sets "$T/dga.log" > "$T/out" 2>&1
+expect_status "DGA thresholds respected" 0 $?
+# The set test: eight NXDOMAIN names of a word-mixing generator (charbot), each scored 'ok'
+# alone, flag their client together; eight misspelt popular names that come back NXDOMAIN do not.
+CHARBOT="b6cterialtakeover.info aismenfji.at 9icennaughcy.jp ncrpaysnatus.com postifgn.uk kilesizing.me aucskino.de 1xbbt-l.pl"
+TYPOS="gooogle.com facebok.com wikipedai.org amazn.com youtub.com twiter.com linkedn.com microsft.com"
+{
+  i=0
+  for n in $CHARBOT; do
+    i=$((i + 1))
+    echo "Nov 25 08:35:0$i dnsmasq[1]: $i 10.9.9.7/5353 query[A] $n from 10.9.9.7"
+    echo "Nov 25 08:35:0$i dnsmasq[1]: $i 10.9.9.7/5353 reply $n is NXDOMAIN"
+  done
+  for n in $TYPOS; do
+    i=$((i + 1))
+    echo "Nov 25 08:36:0$((i % 10)) dnsmasq[1]: $i 10.9.9.6/5353 query[A] $n from 10.9.9.6"
+    echo "Nov 25 08:36:0$((i % 10)) dnsmasq[1]: $i 10.9.9.6/5353 reply $n is NXDOMAIN"
+  done
+} > "$T/sets.log"
+tr ' ' '\n' <<<"$CHARBOT" | K dns score --model "$MODEL" > "$T/out" 2>&1
+check "set test: each generated name alone scores ok" test "$(grep -c $'\tok$' "$T/out")" -eq 8
+K dns scan --model "$MODEL" --json "$T/sets.log" > "$T/out" 2>&1; expect_status "set test: exits 1" 1 $?
+check "set test: the generator's client flagged with its eight names" python3 -c "
+import json, sys
+r = [json.loads(l) for l in open(sys.argv[1])]
+c = {o['client']: o for o in r if 'client' in o}
+assert set(c) == {'10.9.9.7'}, c.keys()
+o = c['10.9.9.7']
+assert o['dga_sets'] == 1 and o['dga_names'] == 8, o
+assert sorted(d['name'] for d in o['domains']) == sorted(sys.argv[2].split()), o['domains']
+assert all(d['family'] == 'dga' and d['score'] < 0.5 for d in o['domains'])
+" "$T/out" "$CHARBOT"
+K dns scan --model "$MODEL" --no-dga-sets "$T/sets.log" > "$T/out" 2>&1; expect_status "set test off: exits 0" 0 $?
 printf 'khien-dga 9\n' > "$T/bad.model"
 K dns score --model "$T/bad.model" < /dev/null > "$T/out" 2>&1; expect_status "bad model exits 2" 2 $?
 check "bad model explained" has "$T/out" "not a khien DGA model"

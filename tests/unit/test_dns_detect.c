@@ -1,7 +1,8 @@
 /*
  * test_dns_detect.c - the analyzer: hits attributed to clients with families, first/last seen,
  * the bound on names kept per client, NXDOMAIN bursts with DGA names, merging per-thread
- * analyzers, out-of-memory paths; and the DGA model's file round trip.
+ * analyzers, out-of-memory paths, the set test of a client's NXDOMAIN names; and the DGA model's
+ * file round trip with its set thresholds.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <math.h>
 
 #include <khien/dns.h>
 #include "core/core.h"
@@ -259,13 +261,255 @@ static void test_dns_detect_dga_file(void **state)
     kh_dns_dga_destroy(m);
 }
 
+/* The statistic of the first k of n names' log-odds (l), as the analyzer computes it. */
+static double set_stat(const double *l, unsigned k)
+{
+    double sum = 0, max = -KHI_DGA_LOGIT_MAX;
+    for (unsigned i = 0; i < k; i++) {
+        sum += l[i];
+        if (l[i] > max)
+            max = l[i];
+    }
+    return khi_dga_set_stat(sum, max, k);
+}
+
+static void feed_all(kh_dns_analyzer *an, const char *client, const char *const *names, unsigned n,
+                     int64_t t0, int64_t step, int rcode)
+{
+    for (unsigned i = 0; i < n; i++) {
+        kh_dns_rec r = rec(client, names[i], t0 + step * (int64_t)i, rcode);
+        assert_int_equal(kh_dns_analyzer_feed(an, &r), KH_OK);
+    }
+}
+
+static int find_client(void *ud, const kh_dns_client *c)
+{
+    got *g = ud;
+    if (strcmp(c->client, g->fam) != 0)
+        return 0;
+    g->n++;
+    g->last = *c;
+    g->nhits = c->nhits;
+    return 1;
+}
+
+/* One client's report: g->n == 1 when it is there, g->last its figures (borrowed). */
+static got client_of(const kh_dns_analyzer *an, const char *client)
+{
+    got g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.fam, sizeof(g.fam), "%s", client);
+    kh_dns_analyzer_foreach(an, 0, find_client, &g);
+    return g;
+}
+
+/*
+ * The set test (2026-11-25): a client's distinct NXDOMAIN names, each below the per-name
+ * threshold, flag it together once their statistic reaches the model's threshold for that many
+ * names. The thresholds are set here between what the DGA-like and the benign-like names give,
+ * so the test sees the analyzer's logic: five names needed, NXDOMAIN only, names of one
+ * registrable domain counted once, the window, one odd name among benign ones not enough
+ * (the largest is left out), pending names carried over by a merge, and no test without set
+ * thresholds or with dga_sets off.
+ */
+static void test_dns_detect_dga_sets(void **state)
+{
+    (void)state;
+    static const char *const benign[] = {"google.com",   "facebook.com",  "wikipedia.org",
+                                         "amazon.com",   "youtube.com",   "twitter.com",
+                                         "linkedin.com", "microsoft.com", "apple.com",
+                                         "netflix.com",  "yahoo.com",     "instagram.com"};
+    static const char *const dga[] = {"xkq3jz8v2wpt.com",  "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
+                                      "zx8kq2vj5mwt.info", "rqz7xk3vj9pw.biz", "kj4xq9zv2tm8.com",
+                                      "wq2zk8xj3vp7.net",  "vj8xk2qz9mt4.org"};
+    static const char *const odd[] = {"qz8xk3vj2wp9.com",  "zk3vq8xj2mw9.net", "xv9kq2zj8tp3.org",
+                                      "jq7zx3kv8pw2.info", "tk2xq8zv3jm9.biz", "pz3kx9vq2jw8.com"};
+    static const char *const typo[] = {"gooogle.com", "facebok.com", "wikipedai.org",
+                                       "amazn.com",   "youtub.com",  "twiter.com"};
+    kh_dns_dga *m = NULL;
+    assert_int_equal(kh_dns_dga_train(benign, 12, dga, 8, &m), KH_OK);
+    assert_false(m->has_sets); /* 12 benign names are too few to calibrate sets */
+    double lo[6], lt[6], mix[5];
+    for (int i = 0; i < 6; i++) {
+        lo[i] = khi_dga_logit(kh_dns_dga_score(m, odd[i], strlen(odd[i])));
+        lt[i] = khi_dga_logit(kh_dns_dga_score(m, typo[i], strlen(typo[i])));
+    }
+    for (int i = 0; i < 4; i++)
+        mix[i] = lt[i];
+    mix[4] = lo[0]; /* one odd name (x.qz8xk3vj2wp9.com below) among four benign-like ones */
+    double mix_plain = 0;
+    for (int i = 0; i < 5; i++)
+        mix_plain += mix[i] / 5;
+    double thr = (set_stat(mix, 5) + mix_plain) / 2;
+    print_message("odd %.2f typo %.2f mix trimmed %.2f plain %.2f thr %.2f\n", set_stat(lo, 5),
+                  set_stat(lt, 5), set_stat(mix, 5), mix_plain, thr);
+    assert_true(set_stat(lo, 5) >= thr && set_stat(lo, 6) >= thr);
+    assert_true(set_stat(lt, 5) < thr && set_stat(lt, 6) < thr && set_stat(mix, 5) < thr &&
+                mix_plain >= thr);
+    m->has_sets = 1;
+    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
+        m->set_thr[k] = thr;
+    kh_dns_analyzer_opts o;
+    kh_dns_analyzer_opts_default(&o);
+    o.dga_threshold = 1.5; /* no name is DGA alone: only the set test flags */
+    o.nx_burst = 1000;
+    kh_dns_analyzer *an = NULL, *an2 = NULL;
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+    feed_all(an, "10.0.0.1", odd, 4, 1000, 1000, 3); /* four are not enough */
+    got g = client_of(an, "10.0.0.1");
+    assert_int_equal(g.n, 1);
+    assert_false(g.last.infected);
+    feed_all(an, "10.0.0.1", odd + 4, 2, 5000, 1000, 3);
+    g = client_of(an, "10.0.0.1");
+    assert_true(g.last.infected);
+    assert_int_equal(g.last.dga_sets, 1);
+    assert_int_equal(g.last.dga_names, 6); /* all six, the sixth while the set still passes */
+    assert_int_equal(g.nhits, 6);
+    assert_string_equal(g.last.hits[0].family, "dga");
+    feed_all(an, "10.0.0.2", odd, 6, 1000, 1000, 0);  /* answered: not the generator's misses */
+    feed_all(an, "10.0.0.3", typo, 6, 1000, 1000, 3); /* benign-like misses */
+    static const char *const mixed[] = {"gooogle.com", "facebok.com", "wikipedai.org", "amazn.com",
+                                        "x.qz8xk3vj2wp9.com"};
+    feed_all(an, "10.0.0.4", mixed, 5, 1000, 1000, 3);
+    /* one registrable domain counted once */
+    static const char *const same[] = {"a.qz8xk3vj2wp9.com", "b.qz8xk3vj2wp9.com",
+                                       "c.qz8xk3vj2wp9.com", "zk3vq8xj2mw9.net",
+                                       "xv9kq2zj8tp3.org",   "jq7zx3kv8pw2.info"};
+    feed_all(an, "10.0.0.5", same, 6, 1000, 1000, 3);
+    /* four names, then the fifth a day and a second after the first: a new set */
+    feed_all(an, "10.0.0.6", odd, 4, 0, 1000, 3);
+    feed_all(an, "10.0.0.6", odd + 4, 1, 86401000, 0, 3);
+    static const char *const who[] = {"10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"};
+    for (int i = 0; i < 5; i++) {
+        g = client_of(an, who[i]);
+        assert_int_equal(g.n, 1);
+        if (g.last.infected)
+            fail_msg("client %s flagged", who[i]);
+        assert_int_equal(g.last.dga_sets, 0);
+    }
+    /* merge: three names in one analyzer, two in another, flagged once merged */
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an2), KH_OK);
+    feed_all(an2, "10.0.0.7", odd, 3, 1000, 1000, 3);
+    kh_dns_analyzer *an3 = NULL;
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an3), KH_OK);
+    feed_all(an3, "10.0.0.7", odd + 3, 2, 4000, 1000, 3);
+    assert_false(client_of(an2, "10.0.0.7").last.infected);
+    assert_false(client_of(an3, "10.0.0.7").last.infected);
+    assert_int_equal(kh_dns_analyzer_merge(an2, an3), KH_OK);
+    g = client_of(an2, "10.0.0.7");
+    assert_true(g.last.infected);
+    assert_int_equal(g.last.dga_names, 5);
+    kh_dns_analyzer_destroy(an3);
+    kh_dns_analyzer_destroy(an2);
+    kh_dns_analyzer_destroy(an);
+    /* off: by option, or a model without set thresholds */
+    o.dga_sets = 0;
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+    feed_all(an, "10.0.0.1", odd, 6, 1000, 1000, 3);
+    assert_false(client_of(an, "10.0.0.1").last.infected);
+    kh_dns_analyzer_destroy(an);
+    o.dga_sets = 1;
+    m->has_sets = 0;
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+    feed_all(an, "10.0.0.1", odd, 6, 1000, 1000, 3);
+    assert_false(client_of(an, "10.0.0.1").last.infected);
+    kh_dns_analyzer_destroy(an);
+    /* every allocation of the set path failing in turn: an error, never a crash or a leak */
+    m->has_sets = 1;
+    for (int k = 0;; k++) {
+        assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+        khi_mem_fail_after(k);
+        kh_err e = KH_OK;
+        for (unsigned i = 0; i < 6 && e == KH_OK; i++) {
+            kh_dns_rec r = rec("10.0.0.9", odd[i], 1000 * (int64_t)i, 3);
+            e = kh_dns_analyzer_feed(an, &r);
+        }
+        khi_mem_fail_after(-1);
+        assert_true(e == KH_OK || e == KH_ENOMEM);
+        kh_dns_analyzer_destroy(an);
+        if (e == KH_OK)
+            break;
+    }
+    kh_dns_dga_destroy(m);
+}
+
+/*
+ * Set thresholds from training and through the model file (format 3): calibrated when there
+ * are enough benign names (each finite, and fewer names need a higher mean), written, read
+ * back the same; a version-2 file (no sets line) still loads without them; a damaged sets line
+ * is refused with a reason.
+ */
+static void test_dns_detect_dga_sets_file(void **state)
+{
+    (void)state;
+    static const char *const parts[] = {"shop", "news", "live", "world", "home", "city", "auto",
+                                        "film", "book", "game", "team",  "land", "blue", "star"};
+    char store[200][32];
+    const char *benign[200];
+    for (int i = 0; i < 196; i++) {
+        snprintf(store[i], sizeof(store[i]), "%s%s.%s", parts[i % 14], parts[i / 14],
+                 i & 1 ? "com" : "net");
+        benign[i] = store[i];
+    }
+    static const char *const dga[] = {"xkq3jz8v2wpt.com", "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
+                                      "zx8kq2vj5mwt.info"};
+    kh_dns_dga *m = NULL;
+    assert_int_equal(kh_dns_dga_train(benign, 196, dga, 4, &m), KH_OK);
+    assert_true(m->has_sets);
+    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++) {
+        double t = khi_dga_set_threshold(m, (unsigned)k);
+        assert_true(t > -KHI_DGA_LOGIT_MAX && t < KHI_DGA_LOGIT_MAX);
+    }
+    assert_true(khi_dga_set_threshold(m, KHI_DGA_SET_MIN) >
+                khi_dga_set_threshold(m, KHI_DGA_SET_MAX));
+    assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MIN - 1)));
+    assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MAX + 1)));
+    char path[] = "/tmp/khien-dga-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
+    char *data = NULL, err[256];
+    size_t len = 0;
+    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
+    assert_memory_equal(data, "khien-dga 3 ", 12);
+    kh_dns_dga *m2 = NULL;
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
+    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
+        assert_true(fabs(khi_dga_set_threshold(m2, (unsigned)k) -
+                         khi_dga_set_threshold(m, (unsigned)k)) < 1e-6);
+    kh_dns_dga_destroy(m2);
+    char *sets = strstr(data, "\nsets 5 32 ");
+    assert_non_null(sets);
+    sets[7] = '4'; /* "sets 4 32": another range */
+    m2 = NULL;
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
+    assert_non_null(strstr(err, "'sets'"));
+    sets[7] = '5';
+    char *eol = strchr(sets + 1, '\n');
+    assert_non_null(eol);
+    eol[-1] = 'x'; /* a threshold that is not a number */
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
+    khi_free(data);
+    m->has_sets = 0; /* written as version 2, read without sets */
+    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
+    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
+    unlink(path);
+    assert_memory_equal(data, "khien-dga 2 ", 12);
+    assert_null(strstr(data, "\nsets "));
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
+    assert_false(m2->has_sets);
+    kh_dns_dga_destroy(m2);
+    khi_free(data);
+    kh_dns_dga_destroy(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dns_detect_hits),
-        cmocka_unit_test(test_dns_detect_oom),
-        cmocka_unit_test(test_dns_detect_dga),
-        cmocka_unit_test(test_dns_detect_dga_file),
+        cmocka_unit_test(test_dns_detect_hits),     cmocka_unit_test(test_dns_detect_oom),
+        cmocka_unit_test(test_dns_detect_dga),      cmocka_unit_test(test_dns_detect_dga_file),
+        cmocka_unit_test(test_dns_detect_dga_sets), cmocka_unit_test(test_dns_detect_dga_sets_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -916,7 +916,8 @@ typedef struct names {
     size_t n, cap;
 } names;
 
-static int names_add(names *s, const char *name, size_t len, char *fam)
+/* Append name (not copied) and its family. -1 out of memory (s unchanged). */
+static int names_push(names *s, char *name, char *fam)
 {
     if (s->n == s->cap) {
         size_t nc = s->cap ? s->cap * 2 : 1024;
@@ -930,12 +931,20 @@ static int names_add(names *s, const char *name, size_t len, char *fam)
         s->fam = nf;
         s->cap = nc;
     }
-    char *c = strndup(name, len);
-    if (!c)
-        return -1;
-    s->v[s->n] = c;
+    s->v[s->n] = name;
     s->fam[s->n] = fam;
     s->n++;
+    return 0;
+}
+
+/* Append a copy of name[0, len). */
+static int names_add(names *s, const char *name, size_t len, char *fam)
+{
+    char *c = strndup(name, len);
+    if (!c || names_push(s, c, fam) != 0) {
+        free(c);
+        return -1;
+    }
     return 0;
 }
 
@@ -1155,21 +1164,13 @@ static int dns_train(int argc, char **argv)
     /* split: without --holdout everything trains */
     for (size_t i = 0; i < b.n; i++) {
         names *dst = holdout && fnv(b.v[i]) % 5 == fold ? &bte : &btr;
-        dst->v = realloc(dst->v, (dst->n + 1) * sizeof(char *));
-        dst->fam = realloc(dst->fam, (dst->n + 1) * sizeof(char *));
-        if (!dst->v || !dst->fam)
+        if (names_push(dst, b.v[i], b.fam[i]) != 0)
             goto done;
-        dst->v[dst->n] = b.v[i];
-        dst->fam[dst->n++] = b.fam[i];
     }
     for (size_t i = 0; i < g.n; i++) {
         names *dst = in_list(g.fam[i], holdout) ? &gte : &gtr;
-        dst->v = realloc(dst->v, (dst->n + 1) * sizeof(char *));
-        dst->fam = realloc(dst->fam, (dst->n + 1) * sizeof(char *));
-        if (!dst->v || !dst->fam)
+        if (names_push(dst, g.v[i], g.fam[i]) != 0)
             goto done;
-        dst->v[dst->n] = g.v[i];
-        dst->fam[dst->n++] = g.fam[i];
     }
     double t0 = now_s();
     /* families by their name (file) pointer: names of one file are adjacent */
@@ -1232,15 +1233,29 @@ static void on_stop_signal(int sig)
     watch_stop = 1;
 }
 
+typedef struct watch_sets {
+    char time[32]; /* of the answer being fed */
+    uint64_t *hits;
+} watch_sets;
+
+static void on_watch_set_hit(void *ud, const char *client, const char *name, double score)
+{
+    watch_sets *w = ud;
+    printf("%s %s %s family=dga score=%.4f set\n", w->time, client, name, score);
+    fflush(stdout);
+    (*w->hits)++;
+}
+
 static int dns_watch(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START, O_TAPSOCK, O_TAPTCP };
+    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START, O_TAPSOCK, O_TAPTCP, O_NOSETS };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"model", required_argument, NULL, O_MODEL},
         {"no-dga", no_argument, NULL, O_NODGA},   {"from-start", no_argument, NULL, O_START},
         {"dnstap-socket", required_argument, NULL, O_TAPSOCK},
         {"dnstap-tcp", required_argument, NULL, O_TAPTCP},
+        {"no-dga-sets", no_argument, NULL, O_NOSETS},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     char endpoint[4200] = "";
@@ -1248,7 +1263,7 @@ static int dns_watch(int argc, char **argv)
     memset(&l, 0, sizeof(l));
     kh_dns_format fmt = KH_DNS_FMT_AUTO;
     const char *model_path = NULL;
-    int no_dga = 0, from_start = 0, c, rc = 2;
+    int no_dga = 0, no_sets = 0, from_start = 0, c, rc = 2;
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:a:h", longs, NULL)) != -1) {
         switch (c) {
@@ -1263,6 +1278,7 @@ static int dns_watch(int argc, char **argv)
         case O_MODEL: model_path = optarg; break;
         case O_NODGA: no_dga = 1; break;
         case O_START: from_start = 1; break;
+        case O_NOSETS: no_sets = 1; break;
         case O_TAPSOCK:
         case O_TAPTCP:
             snprintf(endpoint, sizeof(endpoint), "%s:%s", c == O_TAPSOCK ? "unix" : "tcp", optarg);
@@ -1270,8 +1286,8 @@ static int dns_watch(int argc, char **argv)
         case 'h': rc = 0; /* fall through */
         default:
             fputs("usage: khien dns watch [-l LIST]... [-a ALLOW]... [--format F] [--from-start]\n"
-                  "                       [--model M | --no-dga] LOG\n"
-                  "       khien dns watch [-l LIST]... [-a ALLOW]... [--model M | --no-dga]\n"
+                  "                       [--model M | --no-dga] [--no-dga-sets] LOG\n"
+                  "       khien dns watch [-l LIST]... [-a ALLOW]... [--model M | --no-dga] [--no-dga-sets]\n"
                   "                       --dnstap-socket PATH | --dnstap-tcp ADDR:PORT\n"
                   "Follow a growing resolver log (from its end, or --from-start), or receive dnstap\n"
                   "live from resolvers (Unbound dnstap-socket-path, BIND dnstap-output unix, dnsdist\n"
@@ -1280,8 +1296,12 @@ static int dns_watch(int argc, char **argv)
                   "DGA-scored name as it arrives:\n"
                   "  TIME CLIENT NAME family=F [score=S]\n"
                   "Responses (dnstap CLIENT_RESPONSE, Unbound reply: lines) repeat their query and are\n"
-                  "shown only while the input has carried no query.\n"
-                  "Memory stays bounded (nothing is kept per client; 64 KiB per dnstap connection).\n"
+                  "shown only while the input has carried no query. A client's NXDOMAIN names are also\n"
+                  "tested as a set (as in dns scan; --no-dga-sets: not): when 5 to 32 of them within a\n"
+                  "day together look generated, each is printed, at the time of the answer that\n"
+                  "decided, with ' set' at the end of the line.\n"
+                  "Memory stays bounded: per client with NXDOMAIN answers at most 32 pending and 32\n"
+                  "found names, a bounded score cache, 64 KiB per dnstap connection.\n"
                   "Stops on SIGINT/SIGTERM.\n",
                   rc ? stderr : stdout);
             goto out;
@@ -1295,6 +1315,7 @@ static int dns_watch(int argc, char **argv)
     kh_dns_indset *set = NULL;
     kh_dns_dga *model = NULL;
     kh_dns_reader *r = NULL;
+    kh_dns_analyzer *an = NULL;
     if (load_lists("watch", &l, 0, &set) != 0)
         goto out;
     if (!no_dga)
@@ -1324,7 +1345,21 @@ static int dns_watch(int argc, char **argv)
     int have = 0;
     uint64_t hits = 0;
     int seen_query = 0;
+    watch_sets ws = {"", &hits};
+    if (model && !no_sets) {
+        /* the set test: an analyzer fed only NXDOMAIN answers, telling of the names it finds */
+        if (kh_dns_analyzer_create(set, model, NULL, &an) != KH_OK) {
+            fprintf(stderr, "khien dns watch: out of memory\n");
+            goto done;
+        }
+        kh_dns_analyzer_on_set_hit(an, on_watch_set_hit, &ws);
+    }
     while ((err = kh_dns_reader_next(r, &rec, &have)) == KH_OK && have) {
+        if (an && rec.rcode == 3) {
+            iso(rec.time_ms, ws.time, sizeof(ws.time));
+            if ((err = kh_dns_analyzer_feed(an, &rec)) != KH_OK)
+                break;
+        }
         /* a response repeats its query's hit; it counts alone only in a replies-only log */
         seen_query |= rec.is_query;
         if (!rec.is_query && seen_query)
@@ -1359,6 +1394,7 @@ static int dns_watch(int argc, char **argv)
             (unsigned long long)st.records, (unsigned long long)st.malformed, (unsigned long long)hits);
     rc = err == KH_OK ? 0 : 2;
 done:
+    kh_dns_analyzer_destroy(an);
     kh_dns_reader_destroy(r);
     kh_dns_dga_destroy(model);
     kh_dns_indset_destroy(set);

@@ -310,6 +310,12 @@ KH_API kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga 
 KH_API void kh_dns_analyzer_destroy(kh_dns_analyzer *an);
 /* Account one record. rec: borrowed for the call. Returns KH_OK or KH_ENOMEM. */
 KH_API kh_err kh_dns_analyzer_feed(kh_dns_analyzer *an, const kh_dns_rec *rec);
+/*
+ * Be told of every name the set test makes a DGA hit, as it happens (khien dns watch): fn gets
+ * the client's address, the name and its score (borrowed for the call). NULL fn: no calls.
+ */
+typedef void (*kh_dns_set_hit_fn)(void *ud, const char *client, const char *name, double score);
+KH_API void kh_dns_analyzer_on_set_hit(kh_dns_analyzer *an, kh_dns_set_hit_fn fn, void *ud);
 /* Add everything src has seen into dst (parallel runs, one analyzer per thread). */
 KH_API kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src);
 

@@ -70,6 +70,8 @@ struct kh_dns_analyzer {
     float *cs;    /* and score */
     uint64_t *cr; /* and the hash of its registrable domain, once a set needed it (0 = not yet) */
     int sets;     /* the set test is on: asked for, and the model has thresholds */
+    kh_dns_set_hit_fn on_set_hit;
+    void *on_set_hit_ud;
     size_t ncache, capcache;
     kh_dns_summary sum;
 };
@@ -149,6 +151,14 @@ void kh_dns_analyzer_destroy(kh_dns_analyzer *an)
     khi_free(an->cr);
     khi_pool_cleanup(&an->pool);
     khi_free(an);
+}
+
+void kh_dns_analyzer_on_set_hit(kh_dns_analyzer *an, kh_dns_set_hit_fn fn, void *ud)
+{
+    if (!an)
+        return;
+    an->on_set_hit = fn;
+    an->on_set_hit_ud = ud;
 }
 
 static kh_err grow_slots(kh_dns_analyzer *an)
@@ -380,6 +390,8 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
                 an->sum.dga_names++;
             }
             c->set_hits = i + 1;
+            if (an->on_set_hit)
+                an->on_set_hit(an->on_set_hit_ud, c->addr, nm, c->set[i].score);
         }
     }
     if (c->nset >= KHI_DGA_SET_MAX)

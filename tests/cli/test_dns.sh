@@ -211,6 +211,26 @@ check "watch starts at the end of the file" hasnt "$T/watch.out" "old.evil-c2.co
 check "watch is silent about clean queries" hasnt "$T/watch.out" "www.example.com"
 check "watch counts on exit" has "$T/watch.err" "2 hits"
 
+# --- watch: the set test as answers arrive (the charbot and typo clients of the DGA part) ---
+: > "$T/wset.log"
+"$KHIEN" dns watch --model "$MODEL" "$T/wset.log" > "$T/wset.out" 2> "$T/wset.err" &
+WPID=$!
+sleep 0.5
+cat "$T/sets.log" >> "$T/wset.log"
+for _ in $(seq 30); do [ "$(grep -c ' set$' "$T/wset.out")" -ge 8 ] && break; sleep 0.1; done
+sleep 0.3
+kill -TERM "$WPID"; wait "$WPID"; st=$?
+expect_status "watch with the set test stops cleanly" 0 $st
+check "watch prints the generator's eight names when the set passes" python3 -c "
+import sys
+lines = [l.split() for l in open(sys.argv[1])]
+assert len(lines) == 8, lines
+assert all(l[1] == '10.9.9.7' and l[3] == 'family=dga' and l[-1] == 'set' for l in lines), lines
+assert sorted(l[2] for l in lines) == sorted(sys.argv[2].split()), lines
+assert all(l[0].endswith('-11-25T08:35:05Z') for l in lines[:5]), lines  # the fifth answer decided
+" "$T/wset.out" "$CHARBOT"
+check "watch counts the set's names" has "$T/wset.err" "8 hits"
+
 # --- watch across log rotation: rename-and-create (the old file finished first, the new one
 # empty for a while or not), then copytruncate; every hit exactly once ---
 q() { for i in $(seq "$1" "$2"); do

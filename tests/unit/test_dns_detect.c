@@ -293,6 +293,15 @@ static int find_client(void *ud, const kh_dns_client *c)
     return 1;
 }
 
+static void count_set_hit(void *ud, const char *client, const char *name, double score)
+{
+    unsigned *n = ud;
+    assert_string_equal(client, "10.0.0.1");
+    assert_non_null(strchr(name, '.'));
+    assert_true(score >= 0 && score < 1.5);
+    (*n)++;
+}
+
 /* One client's report: g->n == 1 when it is there, g->last its figures (borrowed). */
 static got client_of(const kh_dns_analyzer *an, const char *client)
 {
@@ -355,11 +364,17 @@ static void test_dns_detect_dga_sets(void **state)
     o.nx_burst = 1000;
     kh_dns_analyzer *an = NULL, *an2 = NULL;
     assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+    unsigned told = 0;
+    kh_dns_analyzer_on_set_hit(an, count_set_hit, &told);
     feed_all(an, "10.0.0.1", odd, 4, 1000, 1000, 3); /* four are not enough */
     got g = client_of(an, "10.0.0.1");
     assert_int_equal(g.n, 1);
     assert_false(g.last.infected);
-    feed_all(an, "10.0.0.1", odd + 4, 2, 5000, 1000, 3);
+    assert_int_equal(told, 0);
+    feed_all(an, "10.0.0.1", odd + 4, 1, 5000, 1000, 3);
+    assert_int_equal(told, 5); /* the set's five names, when the fifth decided */
+    feed_all(an, "10.0.0.1", odd + 5, 1, 6000, 1000, 3);
+    assert_int_equal(told, 6);
     g = client_of(an, "10.0.0.1");
     assert_true(g.last.infected);
     assert_int_equal(g.last.dga_sets, 1);

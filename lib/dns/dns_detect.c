@@ -40,21 +40,20 @@ typedef struct client {
     uint32_t nhits, caphits;
     const char **fams;
     uint32_t nfams, capfams;
-    /* the pending set of NXDOMAIN names: entries, their names in sbuf */
+    /* the pending set of NXDOMAIN names: entries, their names in sb */
     struct setent *set;
     uint32_t nset, capset;
     double set_sum, set_max; /* of the entries' log-odds */
     int64_t set_start;
     uint32_t set_hits; /* its first set_hits names are hits (the set passed): 0 = not yet */
-    char *sbuf;
-    size_t sblen, sbcap;
+    khi_buf sb;
     uint64_t dga_sets; /* sets that passed */
 } client;
 
 typedef struct setent {
     uint64_t h; /* hash of the registrable domain */
     float score;
-    uint32_t off; /* the name (as queried) in sbuf */
+    uint32_t off; /* the name (as queried, NUL-terminated) in sb */
 } setent;
 
 struct kh_dns_analyzer {
@@ -142,7 +141,7 @@ void kh_dns_analyzer_destroy(kh_dns_analyzer *an)
         khi_free(an->cl[i].hits);
         khi_free(an->cl[i].fams);
         khi_free(an->cl[i].set);
-        khi_free(an->cl[i].sbuf);
+        khi_buf_cleanup(&an->cl[i].sb);
     }
     khi_free(an->cl);
     khi_free(an->slots);
@@ -311,7 +310,7 @@ static double dga_score(kh_dns_analyzer *an, const char *name, size_t n, uint64_
 static void set_clear(client *c)
 {
     c->nset = 0;
-    c->sblen = 0;
+    c->sb.len = 0;
     c->set_hits = 0;
 }
 
@@ -328,9 +327,9 @@ static uint64_t reg_hash(const char *name, size_t n)
 }
 
 /*
- * Add a client's NXDOMAIN name (name, n: folded) with its score to its set (t: seconds, -1
- * unknown) and test the set; see the top of the file. reg: the cache's slot for the hash of the
- * name's registrable domain (filled here when still 0), or NULL.
+ * Add a client's NXDOMAIN name (name, n: folded, NUL-terminated) with its score to its set (t:
+ * seconds, -1 unknown) and test the set; see the top of the file. reg: the cache's slot for the
+ * hash of the name's registrable domain (filled here when still 0), or NULL.
  */
 static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n, uint64_t *reg,
                       double score, int64_t t)
@@ -352,25 +351,16 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         c->set = ns;
         c->capset = nc;
     }
-    if (c->sblen + n + 1 > c->sbcap) {
-        size_t nc = c->sbcap ? c->sbcap * 2 : 128;
-        while (nc < c->sblen + n + 1)
-            nc *= 2;
-        char *nb = khi_realloc(c->sbuf, nc);
-        if (!nb)
-            return KH_ENOMEM;
-        c->sbuf = nb;
-        c->sbcap = nc;
-    }
+    size_t off = c->sb.len;
+    kh_err err = khi_buf_append(&c->sb, name, n + 1); /* with its NUL */
+    if (err != KH_OK)
+        return err;
     if (c->nset == 0) {
         c->set_start = t;
         c->set_sum = 0;
         c->set_max = -KHI_DGA_LOGIT_MAX;
     }
-    memcpy(c->sbuf + c->sblen, name, n);
-    c->sbuf[c->sblen + n] = '\0';
-    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)c->sblen};
-    c->sblen += n + 1;
+    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)off};
     double l = khi_dga_logit(score);
     c->set_sum += l;
     if (l > c->set_max)
@@ -380,9 +370,9 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         if (c->set_hits == 0)
             c->dga_sets++;
         for (uint32_t i = c->set_hits; i < c->nset; i++) {
-            const char *nm = c->sbuf + c->set[i].off;
+            const char *nm = c->sb.data + c->set[i].off;
             int fresh = 0;
-            kh_err err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, 0, &fresh);
+            err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, 0, &fresh);
             if (err != KH_OK)
                 return err;
             if (fresh) {
@@ -517,7 +507,7 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
         }
         d->dga_sets += s->dga_sets;
         for (uint32_t j = 0; j < s->nset; j++) { /* the pending names go on in dst's set */
-            const char *nm = s->sbuf + s->set[j].off;
+            const char *nm = s->sb.data + s->set[j].off;
             err = set_add(dst, d, nm, strlen(nm), NULL, s->set[j].score, s->set_start);
             if (err != KH_OK)
                 return err;

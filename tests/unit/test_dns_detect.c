@@ -137,18 +137,20 @@ static void test_dns_detect_oom(void **state)
     kh_dns_indset_destroy(set);
 }
 
+/* The small model of the DGA tests: 12 popular names, 8 random ones. */
+static const char *const small_benign[] = {"google.com",   "facebook.com",  "wikipedia.org",
+                                           "amazon.com",   "youtube.com",   "twitter.com",
+                                           "linkedin.com", "microsoft.com", "apple.com",
+                                           "netflix.com",  "yahoo.com",     "instagram.com"};
+static const char *const small_dga[] = {"xkq3jz8v2wpt.com",  "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
+                                        "zx8kq2vj5mwt.info", "rqz7xk3vj9pw.biz", "kj4xq9zv2tm8.com",
+                                        "wq2zk8xj3vp7.net",  "vj8xk2qz9mt4.org"};
+
 static void test_dns_detect_dga(void **state)
 {
     (void)state;
-    static const char *const benign[] = {"google.com",   "facebook.com",  "wikipedia.org",
-                                         "amazon.com",   "youtube.com",   "twitter.com",
-                                         "linkedin.com", "microsoft.com", "apple.com",
-                                         "netflix.com",  "yahoo.com",     "instagram.com"};
-    static const char *const dga[] = {"xkq3jz8v2wpt.com",  "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
-                                      "zx8kq2vj5mwt.info", "rqz7xk3vj9pw.biz", "kj4xq9zv2tm8.com",
-                                      "wq2zk8xj3vp7.net",  "vj8xk2qz9mt4.org"};
     kh_dns_dga *m = NULL;
-    assert_int_equal(kh_dns_dga_train(benign, 12, dga, 8, &m), KH_OK);
+    assert_int_equal(kh_dns_dga_train(small_benign, 12, small_dga, 8, &m), KH_OK);
     double sb = kh_dns_dga_score(m, "google.com", 10),
            sd = kh_dns_dga_score(m, "qz8xk3vj2wp9.com", 16);
     assert_true(sb >= 0 && sb <= 1 && sd >= 0 && sd <= 1);
@@ -324,19 +326,12 @@ static got client_of(const kh_dns_analyzer *an, const char *client)
 static void test_dns_detect_dga_sets(void **state)
 {
     (void)state;
-    static const char *const benign[] = {"google.com",   "facebook.com",  "wikipedia.org",
-                                         "amazon.com",   "youtube.com",   "twitter.com",
-                                         "linkedin.com", "microsoft.com", "apple.com",
-                                         "netflix.com",  "yahoo.com",     "instagram.com"};
-    static const char *const dga[] = {"xkq3jz8v2wpt.com",  "mzq8vx2kj4rt.net", "ptl9qz3xkv7w.org",
-                                      "zx8kq2vj5mwt.info", "rqz7xk3vj9pw.biz", "kj4xq9zv2tm8.com",
-                                      "wq2zk8xj3vp7.net",  "vj8xk2qz9mt4.org"};
     static const char *const odd[] = {"qz8xk3vj2wp9.com",  "zk3vq8xj2mw9.net", "xv9kq2zj8tp3.org",
                                       "jq7zx3kv8pw2.info", "tk2xq8zv3jm9.biz", "pz3kx9vq2jw8.com"};
     static const char *const typo[] = {"gooogle.com", "facebok.com", "wikipedai.org",
                                        "amazn.com",   "youtub.com",  "twiter.com"};
     kh_dns_dga *m = NULL;
-    assert_int_equal(kh_dns_dga_train(benign, 12, dga, 8, &m), KH_OK);
+    assert_int_equal(kh_dns_dga_train(small_benign, 12, small_dga, 8, &m), KH_OK);
     assert_false(m->has_sets); /* 12 benign names are too few to calibrate sets */
     double lo[6], lt[6], mix[5];
     for (int i = 0; i < 6; i++) {

@@ -197,6 +197,20 @@ static void test_dns_detect_dga(void **state)
     kh_dns_dga_destroy(m);
 }
 
+/* The model as kh_dns_dga_save writes it (through a temporary file); *len its length. Owned. */
+static char *saved(const kh_dns_dga *m, size_t *len)
+{
+    char path[] = "/tmp/khien-dga-XXXXXX", err[256];
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
+    char *data = NULL;
+    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, len, err, sizeof(err)), KH_OK);
+    unlink(path);
+    return data;
+}
+
 /*
  * The model reader on damaged files (2026-11-25, DGA model format 2): every prefix of a good
  * file, a byte changed at every offset, and the Nth allocation failing, each either loads or is
@@ -214,15 +228,9 @@ static void test_dns_detect_dga_file(void **state)
     static const unsigned fam[] = {0, 0, 1, 1};
     kh_dns_dga *m = NULL;
     assert_int_equal(kh_dns_dga_train_families(benign, 8, dga, fam, 4, &m), KH_OK);
-    char path[] = "/tmp/khien-dga-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
-    char *data = NULL, err[256];
+    char err[256];
     size_t len = 0;
-    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
-    unlink(path);
+    char *data = saved(m, &len);
     /* news, shop, live, worl, orld, world: each held by three names or more */
     assert_non_null(strstr(data, "\nwords 6\n"));
     kh_dns_dga *m2 = NULL;
@@ -474,14 +482,9 @@ static void test_dns_detect_dga_sets_file(void **state)
                 khi_dga_set_threshold(m, KHI_DGA_SET_MAX));
     assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MIN - 1)));
     assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MAX + 1)));
-    char path[] = "/tmp/khien-dga-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
-    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
-    char *data = NULL, err[256];
+    char err[256];
     size_t len = 0;
-    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
+    char *data = saved(m, &len);
     assert_memory_equal(data, "khien-dga 3 ", 12);
     kh_dns_dga *m2 = NULL;
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
@@ -502,9 +505,7 @@ static void test_dns_detect_dga_sets_file(void **state)
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
     khi_free(data);
     m->has_sets = 0; /* written as version 2, read without sets */
-    assert_int_equal(kh_dns_dga_save(m, path), KH_OK);
-    assert_int_equal(khi_file_read_all(path, 1 << 20, &data, &len, err, sizeof(err)), KH_OK);
-    unlink(path);
+    data = saved(m, &len);
     assert_memory_equal(data, "khien-dga 2 ", 12);
     assert_null(strstr(data, "\nsets "));
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);

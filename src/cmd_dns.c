@@ -143,6 +143,27 @@ static kh_dns_dga *load_model(const char *cmd, const char *path, int required)
     return m;
 }
 
+/* An FPR asked for with --dga-set-fpr must be one the model holds thresholds for: 0 or -1
+ * (said why). */
+static int check_set_fpr(const char *cmd, const kh_dns_dga *m, double fpr)
+{
+    const double *lv = NULL;
+    size_t n = kh_dns_dga_set_levels(m, &lv);
+    for (size_t i = 0; i < n; i++)
+        if (lv[i] == fpr)
+            return 0;
+    if (n == 0) {
+        fprintf(stderr, "khien dns %s: the model has no set thresholds (format 2): retrain it, or use "
+                        "--no-dga-sets\n", cmd);
+        return -1;
+    }
+    fprintf(stderr, "khien dns %s: --dga-set-fpr: the model holds thresholds for", cmd);
+    for (size_t i = 0; i < n; i++)
+        fprintf(stderr, "%s %g", i ? "," : "", lv[i]);
+    fprintf(stderr, ", not %g\n", fpr);
+    return -1;
+}
+
 /* ---- STIX 2.1 ---- */
 
 /* A deterministic UUID (version 5 layout) from a text: the same indicator keeps its id. */
@@ -298,7 +319,7 @@ static int write_stix(const char *path, const kh_dns_indset *set, const kh_dns_a
 typedef struct scan_opts {
     lists l;
     kh_dns_format fmt;
-    int json, csv, all, no_dga, quiet;
+    int json, csv, all, no_dga, quiet, set_fpr_given;
     unsigned jobs;
     const char *stix;
     const char *model;
@@ -557,6 +578,8 @@ static void scan_usage(FILE *f)
           "      --no-dga-sets     do not test a client's NXDOMAIN names as a set (by default\n"
           "                        5 to 32 distinct unregistered names of one client within a day\n"
           "                        that together do not look like benign names flag the client)\n"
+          "      --dga-set-fpr X   share of benign clients' sets the test may flag: 0.001 (default)\n"
+          "                        or 0.0001 (stricter, finds fewer)\n"
           "      --stix FILE       also write a STIX 2.1 bundle: the listed domains seen (indicator,\n"
           "                        malware, indicates) and a sighting per client network (/24, /48)\n"
           "  -q, --quiet           do not show malformed lines\n",
@@ -620,7 +643,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 
 static int dns_scan(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX, O_NOSETS };
+    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX, O_NOSETS, O_SETFPR };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"json", no_argument, NULL, O_JSON},
@@ -630,6 +653,7 @@ static int dns_scan(int argc, char **argv)
         {"dga-min", required_argument, NULL, O_DGAMIN}, {"nx-burst", required_argument, NULL, O_NXB},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"stix", required_argument, NULL, O_STIX}, {"no-dga-sets", no_argument, NULL, O_NOSETS},
+        {"dga-set-fpr", required_argument, NULL, O_SETFPR},
         {NULL, 0, NULL, 0},
     };
     scan_opts o;
@@ -656,6 +680,13 @@ static int dns_scan(int argc, char **argv)
         case O_MODEL: o.model = optarg; break;
         case O_NODGA: o.no_dga = 1; break;
         case O_NOSETS: o.ao.dga_sets = 0; break;
+        case O_SETFPR:
+            if (parse_double(optarg, 0, 1, &o.ao.dga_set_fpr)) {
+                fprintf(stderr, "khien dns scan: --dga-set-fpr takes a number in (0,1), not '%s'\n", optarg);
+                goto out;
+            }
+            o.set_fpr_given = 1;
+            break;
         case O_STIX: o.stix = optarg; break;
         case 'q': o.quiet = 1; break;
         case 'j':
@@ -695,7 +726,9 @@ static int dns_scan(int argc, char **argv)
         goto out;
     if (!o.no_dga) {
         model = load_model("scan", o.model, o.model != NULL);
-        if (!model && o.model) {
+        if ((!model && o.model) ||
+            (model && o.set_fpr_given && o.ao.dga_sets && check_set_fpr("scan", model, o.ao.dga_set_fpr))) {
+            kh_dns_dga_destroy(model);
             kh_dns_indset_destroy(set);
             goto out;
         }
@@ -1248,7 +1281,7 @@ static void on_watch_set_hit(void *ud, const char *client, const char *name, dou
 
 static int dns_watch(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START, O_TAPSOCK, O_TAPTCP, O_NOSETS };
+    enum { O_FORMAT = 256, O_MODEL, O_NODGA, O_START, O_TAPSOCK, O_TAPTCP, O_NOSETS, O_SETFPR };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"model", required_argument, NULL, O_MODEL},
@@ -1256,6 +1289,7 @@ static int dns_watch(int argc, char **argv)
         {"dnstap-socket", required_argument, NULL, O_TAPSOCK},
         {"dnstap-tcp", required_argument, NULL, O_TAPTCP},
         {"no-dga-sets", no_argument, NULL, O_NOSETS},
+        {"dga-set-fpr", required_argument, NULL, O_SETFPR},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     char endpoint[4200] = "";
@@ -1263,7 +1297,9 @@ static int dns_watch(int argc, char **argv)
     memset(&l, 0, sizeof(l));
     kh_dns_format fmt = KH_DNS_FMT_AUTO;
     const char *model_path = NULL;
-    int no_dga = 0, no_sets = 0, from_start = 0, c, rc = 2;
+    int no_dga = 0, from_start = 0, set_fpr_given = 0, c, rc = 2;
+    kh_dns_analyzer_opts ao;
+    kh_dns_analyzer_opts_default(&ao);
     optind = 1;
     while ((c = getopt_long(argc, argv, "l:a:h", longs, NULL)) != -1) {
         switch (c) {
@@ -1278,7 +1314,14 @@ static int dns_watch(int argc, char **argv)
         case O_MODEL: model_path = optarg; break;
         case O_NODGA: no_dga = 1; break;
         case O_START: from_start = 1; break;
-        case O_NOSETS: no_sets = 1; break;
+        case O_NOSETS: ao.dga_sets = 0; break;
+        case O_SETFPR:
+            if (parse_double(optarg, 0, 1, &ao.dga_set_fpr)) {
+                fprintf(stderr, "khien dns watch: --dga-set-fpr takes a number in (0,1), not '%s'\n", optarg);
+                goto out;
+            }
+            set_fpr_given = 1;
+            break;
         case O_TAPSOCK:
         case O_TAPTCP:
             snprintf(endpoint, sizeof(endpoint), "%s:%s", c == O_TAPSOCK ? "unix" : "tcp", optarg);
@@ -1286,8 +1329,9 @@ static int dns_watch(int argc, char **argv)
         case 'h': rc = 0; /* fall through */
         default:
             fputs("usage: khien dns watch [-l LIST]... [-a ALLOW]... [--format F] [--from-start]\n"
-                  "                       [--model M | --no-dga] [--no-dga-sets] LOG\n"
-                  "       khien dns watch [-l LIST]... [-a ALLOW]... [--model M | --no-dga] [--no-dga-sets]\n"
+                  "                       [--model M | --no-dga] [--no-dga-sets | --dga-set-fpr X] LOG\n"
+                  "       khien dns watch [-l LIST]... [-a ALLOW]... [--model M | --no-dga]\n"
+                  "                       [--no-dga-sets | --dga-set-fpr X]\n"
                   "                       --dnstap-socket PATH | --dnstap-tcp ADDR:PORT\n"
                   "Follow a growing resolver log (from its end, or --from-start), or receive dnstap\n"
                   "live from resolvers (Unbound dnstap-socket-path, BIND dnstap-output unix, dnsdist\n"
@@ -1297,9 +1341,9 @@ static int dns_watch(int argc, char **argv)
                   "  TIME CLIENT NAME family=F [score=S]\n"
                   "Responses (dnstap CLIENT_RESPONSE, Unbound reply: lines) repeat their query and are\n"
                   "shown only while the input has carried no query. A client's NXDOMAIN names are also\n"
-                  "tested as a set (as in dns scan; --no-dga-sets: not): when 5 to 32 of them within a\n"
-                  "day together look generated, each is printed, at the time of the answer that\n"
-                  "decided, with ' set' at the end of the line.\n"
+                  "tested as a set (as in dns scan; --no-dga-sets: not; --dga-set-fpr: its level):\n"
+                  "when 5 to 32 of them within a day together look generated, each is printed, at\n"
+                  "the time of the answer that decided, with ' set' at the end of the line.\n"
                   "Memory stays bounded: per client with NXDOMAIN answers at most 32 pending and 32\n"
                   "found names, a bounded score cache, 64 KiB per dnstap connection.\n"
                   "Stops on SIGINT/SIGTERM.\n",
@@ -1320,6 +1364,8 @@ static int dns_watch(int argc, char **argv)
         goto out;
     if (!no_dga)
         model = load_model("watch", model_path, model_path != NULL);
+    if (model && set_fpr_given && ao.dga_sets && check_set_fpr("watch", model, ao.dga_set_fpr))
+        goto done;
     kh_err err = *endpoint ? kh_dns_reader_open_dnstap(endpoint, &r) : kh_dns_reader_open(path, fmt, &r);
     if (err == KH_OK)
         err = kh_dns_reader_set_follow(r, from_start ? 1 : 2, &watch_stop);
@@ -1346,9 +1392,9 @@ static int dns_watch(int argc, char **argv)
     uint64_t hits = 0;
     int seen_query = 0;
     watch_sets ws = {"", &hits};
-    if (model && !no_sets) {
+    if (model && ao.dga_sets) {
         /* the set test: an analyzer fed only NXDOMAIN answers, telling of the names it finds */
-        if (kh_dns_analyzer_create(set, model, NULL, &an) != KH_OK) {
+        if (kh_dns_analyzer_create(set, model, &ao, &an) != KH_OK) {
             fprintf(stderr, "khien dns watch: out of memory\n");
             goto done;
         }

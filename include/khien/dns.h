@@ -281,6 +281,9 @@ KH_API void kh_dns_dga_destroy(kh_dns_dga *model);
  * or nothing left of the suffix).
  */
 KH_API double kh_dns_dga_score(const kh_dns_dga *model, const char *name, size_t name_len);
+/* The FPR levels the model holds set thresholds for (see kh_dns_analyzer_opts.dga_set_fpr):
+ * their count, *out_fpr (may be NULL) borrowed from the model. 0 for a version-2 model. */
+KH_API size_t kh_dns_dga_set_levels(const kh_dns_dga *model, const double **out_fpr);
 
 /* ---- analysis: findings per client ---- */
 
@@ -294,7 +297,10 @@ typedef struct kh_dns_analyzer_opts {
     unsigned max_names;    /* names kept per client in the report (default 32) */
     unsigned dga_cache;    /* distinct names whose score is remembered (default 1<<20) */
     int dga_sets;          /* test each client's NXDOMAIN names as a set (default 1; needs a
-                              model with set thresholds, version 3) */
+                              model with set thresholds at dga_set_fpr, version 3) */
+    double dga_set_fpr;    /* share of benign sets the test may flag: a level the model holds
+                              (kh_dns_dga_set_levels; trained ones: 0.001, the default, and 0.0001);
+                              another one: no set test */
     unsigned dga_set_window_s; /* a set's names are at most this many seconds apart (86400) */
 } kh_dns_analyzer_opts;
 

@@ -65,10 +65,10 @@ struct kh_dns_analyzer {
     uint32_t *slots; /* index + 1 */
     size_t nslots;
     khi_pool pool;
-    uint64_t *ck; /* DGA cache: name hash (0 = empty) */
-    float *cs;    /* and score */
-    uint64_t *cr; /* and the hash of its registrable domain, once a set needed it (0 = not yet) */
-    int sets;     /* the set test is on: asked for, and the model has thresholds */
+    uint64_t *ck;  /* DGA cache: name hash (0 = empty) */
+    float *cs;     /* and score */
+    uint64_t *cr;  /* and the hash of its registrable domain, once a set needed it (0 = not yet) */
+    int set_level; /* the model's thresholds in use for the set test; -1: no set test */
     kh_dns_set_hit_fn on_set_hit;
     void *on_set_hit_ud;
     size_t ncache, capcache;
@@ -88,6 +88,7 @@ void kh_dns_analyzer_opts_default(kh_dns_analyzer_opts *o)
     o->max_names = 32;
     o->dga_cache = 1u << 20;
     o->dga_sets = 1;
+    o->dga_set_fpr = 0.001;
     o->dga_set_window_s = 86400;
 }
 
@@ -108,7 +109,7 @@ kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
         kh_dns_analyzer_opts_default(&an->o);
     if (an->o.max_names == 0)
         an->o.max_names = 1;
-    an->sets = an->o.dga_sets && !isnan(khi_dga_set_threshold(model, KHI_DGA_SET_MIN));
+    an->set_level = an->o.dga_sets ? khi_dga_set_level(model, an->o.dga_set_fpr) : -1;
     khi_pool_init(&an->pool);
     an->nslots = 1024;
     an->slots = khi_calloc(an->nslots, sizeof(uint32_t));
@@ -365,7 +366,7 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
     c->set_sum += l;
     if (l > c->set_max)
         c->set_max = l;
-    double thr = khi_dga_set_threshold(an->model, c->nset);
+    double thr = khi_dga_set_threshold(an->model, an->set_level, c->nset);
     if (!isnan(thr) && khi_dga_set_stat(c->set_sum, c->set_max, c->nset) >= thr) {
         if (c->set_hits == 0)
             c->dga_sets++;
@@ -447,7 +448,7 @@ kh_err kh_dns_analyzer_feed(kh_dns_analyzer *an, const kh_dns_rec *rec)
         return KH_OK;
     uint64_t *reg = NULL;
     double s = dga_score(an, norm, nl, &reg);
-    if (rec->rcode == 3 && s >= 0 && an->sets) {
+    if (rec->rcode == 3 && s >= 0 && an->set_level >= 0) {
         err = set_add(an, c, norm, nl, reg, s, t >= 0 ? t / 1000 : -1);
         if (err != KH_OK)
             return err;

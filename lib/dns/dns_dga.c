@@ -628,11 +628,30 @@ double khi_dga_set_stat(double sum, double max, unsigned k)
     return k > 1 ? (sum - max) / (k - 1) : sum;
 }
 
-double khi_dga_set_threshold(const kh_dns_dga *m, unsigned k)
+/* The FPR levels training calibrates, and the level of the analyzer's default. */
+static const double set_levels[KHI_DGA_SET_LEVELS] = {0.001, 0.0001};
+
+int khi_dga_set_level(const kh_dns_dga *m, double fpr)
 {
-    if (!m || !m->has_sets || k < KHI_DGA_SET_MIN || k > KHI_DGA_SET_MAX)
+    for (unsigned i = 0; m && i < m->nlevels; i++)
+        if (fabs(m->set_fpr[i] - fpr) <= 1e-12 * fpr)
+            return (int)i;
+    return -1;
+}
+
+double khi_dga_set_threshold(const kh_dns_dga *m, int level, unsigned k)
+{
+    if (!m || level < 0 || (unsigned)level >= m->nlevels || k < KHI_DGA_SET_MIN ||
+        k > KHI_DGA_SET_MAX)
         return NAN;
-    return m->set_thr[k];
+    return m->set_thr[level][k];
+}
+
+size_t kh_dns_dga_set_levels(const kh_dns_dga *m, const double **out_fpr)
+{
+    if (out_fpr)
+        *out_fpr = m ? m->set_fpr : NULL;
+    return m ? m->nlevels : 0;
 }
 
 static uint64_t splitmix(uint64_t *x)
@@ -643,85 +662,135 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static int cmp_float(const void *a, const void *b)
+enum { SET_NK = KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1, SET_PATHS = 1000000, SET_TOP = 2048 };
+
+/* Sequence p (its number, from 1): KHI_DGA_SET_MAX distinct benign names drawn at random, the
+ * statistic of its first k names into st[k - KHI_DGA_SET_MIN]. used[j] == p marks name j drawn
+ * in this sequence (nb entries, zero at first). */
+static void set_path(const double *lb, size_t nb, uint32_t *used, uint32_t p, uint64_t *seed,
+                     float *st)
 {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
+    double sum = 0, max = -KHI_DGA_LOGIT_MAX;
+    for (int k = 0; k < KHI_DGA_SET_MAX; k++) {
+        size_t j;
+        do
+            j = (size_t)(splitmix(seed) % nb);
+        while (used[j] == p);
+        used[j] = p;
+        sum += lb[j];
+        if (lb[j] > max)
+            max = lb[j];
+        if (k + 1 >= KHI_DGA_SET_MIN)
+            st[k + 1 - KHI_DGA_SET_MIN] = (float)khi_dga_set_stat(sum, max, (unsigned)(k + 1));
+    }
 }
 
-/* Paths whose mean at some k reaches the r-th largest mean of that k (rows of M, sorted in S). */
-static size_t set_flagged(const float *M, const float *S, size_t paths, size_t r)
+/* Keep the SET_TOP largest values in a min-heap h of n entries (n grows to SET_TOP). */
+static void top_push(float *h, size_t *n, float v)
 {
-    size_t n = 0;
-    for (size_t p = 0; p < paths; p++)
-        for (int k = 0; k <= KHI_DGA_SET_MAX - KHI_DGA_SET_MIN; k++)
-            if (M[(size_t)k * paths + p] >= S[(size_t)k * paths + paths - r]) {
-                n++;
-                break;
-            }
-    return n;
+    size_t i;
+    if (*n < SET_TOP) {
+        i = (*n)++;
+        while (i && h[(i - 1) / 2] > v) {
+            h[i] = h[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        h[i] = v;
+        return;
+    }
+    if (v <= h[0])
+        return;
+    i = 0; /* replace the smallest, sift down */
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= SET_TOP)
+            break;
+        if (c + 1 < SET_TOP && h[c + 1] < h[c])
+            c++;
+        if (h[c] >= v)
+            break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = v;
+}
+
+static int cmp_float_desc(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x > y ? -1 : x < y;
 }
 
 /*
- * The set thresholds. A client's distinct NXDOMAIN names are tested as they come: the
- * statistic of its first k names (khi_dga_set_stat) against set_thr[k], for every k from
- * KHI_DGA_SET_MIN to KHI_DGA_SET_MAX. Random sequences of distinct benign training names (lb: their
- * log-odds, leave-one-out as in the fit) are put through the same tests; each k's threshold is its
- * r-th largest mean, with the largest r that flags at most KHI_DGA_SET_FPR of the sequences at any
- * of the tests (so the repeated testing is paid for). Fixed seed: the same lists give the same
- * model. Fewer benign names than KHI_DGA_SET_MAX: no thresholds.
+ * The set thresholds. A client's distinct NXDOMAIN names are tested as they come: the statistic
+ * of its first k names (khi_dga_set_stat) against set_thr[level][k], for every k from
+ * KHI_DGA_SET_MIN to KHI_DGA_SET_MAX. A million random sequences of distinct benign training
+ * names (lb: their log-odds, leave-one-out as in the fit; fixed seed, so the same lists give
+ * the same model) are put through the same tests, in two passes over the same sequences: the
+ * first keeps each k's 2,048 largest statistics, the second finds for each sequence the best
+ * rank it reaches at any k. A level's threshold for k is then the r-th largest statistic of k
+ * names, with the largest r for which at most that share of the sequences reaches rank r at any
+ * of the tests (so the repeated testing is paid for). Fewer than 4 x KHI_DGA_SET_MAX benign
+ * names: no thresholds.
  */
 static kh_err calibrate_sets(kh_dns_dga *m, const double *lb, size_t nb)
 {
-    enum { PATHS = 100000, NK = KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1 };
-    m->has_sets = 0;
+    m->nlevels = 0;
     if (nb < 4 * KHI_DGA_SET_MAX)
         return KH_OK;
-    float *M = khi_calloc((size_t)NK * PATHS, sizeof(float));
-    float *S = khi_calloc((size_t)NK * PATHS, sizeof(float));
-    if (!M || !S) {
-        khi_free(M);
-        khi_free(S);
+    float *top = khi_calloc((size_t)SET_NK * SET_TOP, sizeof(float));
+    size_t *hist = khi_calloc(SET_TOP + 2, sizeof(size_t)), ntop[SET_NK] = {0};
+    uint32_t *used = khi_calloc(nb, sizeof(uint32_t));
+    if (!top || !hist || !used) {
+        khi_free(top);
+        khi_free(hist);
+        khi_free(used);
         return KH_ENOMEM;
     }
+    float st[SET_NK];
     uint64_t seed = 0x6b6869656e;
-    for (size_t p = 0; p < PATHS; p++) {
-        size_t idx[KHI_DGA_SET_MAX];
-        double sum = 0, max = -KHI_DGA_LOGIT_MAX;
-        for (int k = 0; k < KHI_DGA_SET_MAX; k++) {
-            size_t j;
-            int dup;
-            do {
-                j = (size_t)(splitmix(&seed) % nb);
-                dup = 0;
-                for (int i = 0; i < k; i++)
-                    dup |= idx[i] == j;
-            } while (dup);
-            idx[k] = j;
-            sum += lb[j];
-            if (lb[j] > max)
-                max = lb[j];
-            if (k + 1 >= KHI_DGA_SET_MIN)
-                M[(size_t)(k + 1 - KHI_DGA_SET_MIN) * PATHS + p] =
-                    (float)khi_dga_set_stat(sum, max, k + 1);
+    for (uint32_t p = 1; p <= SET_PATHS; p++) {
+        set_path(lb, nb, used, p, &seed, st);
+        for (int k = 0; k < SET_NK; k++)
+            top_push(top + (size_t)k * SET_TOP, &ntop[k], st[k]);
+    }
+    for (int k = 0; k < SET_NK; k++)
+        qsort(top + (size_t)k * SET_TOP, SET_TOP, sizeof(float), cmp_float_desc);
+    seed = 0x6b6869656e;
+    for (uint32_t p = SET_PATHS + 1; p <= 2 * SET_PATHS; p++) { /* the same draws, new marks */
+        set_path(lb, nb, used, p, &seed, st);
+        size_t best = SET_TOP + 1; /* rank r: flagged once the threshold is the r-th largest */
+        for (int k = 0; k < SET_NK; k++) {
+            const float *t = top + (size_t)k * SET_TOP;
+            if (st[k] < t[SET_TOP - 1])
+                continue;
+            size_t lo = 0, hi = SET_TOP; /* entries greater than st[k] */
+            while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                if (t[mid] > st[k])
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo + 1 < best)
+                best = lo + 1;
         }
+        hist[best]++;
     }
-    memcpy(S, M, (size_t)NK * PATHS * sizeof(float));
-    for (int k = 0; k < NK; k++)
-        qsort(S + (size_t)k * PATHS, PATHS, sizeof(float), cmp_float);
-    size_t lo = 1, hi = (size_t)(PATHS * KHI_DGA_SET_FPR), cap = hi;
-    while (lo < hi) { /* the largest r with set_flagged(r) <= cap */
-        size_t mid = (lo + hi + 1) / 2;
-        if (set_flagged(M, S, PATHS, mid) <= cap)
-            lo = mid;
-        else
-            hi = mid - 1;
+    for (unsigned l = 0; l < KHI_DGA_SET_LEVELS; l++) {
+        size_t cap = (size_t)(SET_PATHS * set_levels[l]), flagged = 0, r = 0;
+        while (r < SET_TOP && flagged + hist[r + 1] <= cap)
+            flagged += hist[++r];
+        if (r == 0)
+            r = 1;
+        m->set_fpr[l] = set_levels[l];
+        for (int k = 0; k < SET_NK; k++)
+            m->set_thr[l][k + KHI_DGA_SET_MIN] = top[(size_t)k * SET_TOP + r - 1];
     }
-    for (int k = 0; k < NK; k++)
-        m->set_thr[k + KHI_DGA_SET_MIN] = S[(size_t)k * PATHS + PATHS - lo];
-    m->has_sets = 1;
-    khi_free(M);
-    khi_free(S);
+    m->nlevels = KHI_DGA_SET_LEVELS;
+    khi_free(top);
+    khi_free(hist);
+    khi_free(used);
     return KH_OK;
 }
 

@@ -5,8 +5,9 @@
  *
  *   khien-dga 3 40 21                 version, trigram alphabet, feature count
  *   mean F...  sd F...  weights B W...  feature scaling and the logistic weights
- *   sets 5 32 T...                      thresholds on the mean log-odds of 5..32 names of one
- *                                       client (not in version 2, which is still read)
+ *   sets FPR 5 32 T...                  thresholds on the statistic of 5..32 names of one client
+ *                                       flagging that share of benign sets; a line per level
+ *                                       (not in version 2, which is still read)
  *   benign N  then N "index count"    non-zero trigram counts of each class
  *   dga N     ...
  *   suffixes N  then N "suffix benign dga"   public-suffix counts
@@ -60,7 +61,7 @@ kh_err kh_dns_dga_save(const kh_dns_dga *m, const char *path)
         return KH_EINVAL;
     khi_buf b;
     khi_buf_init(&b);
-    kh_err err = khi_buf_printf(&b, "khien-dga %d %d %d\n", m->has_sets ? KHI_DGA_VERSION : 2,
+    kh_err err = khi_buf_printf(&b, "khien-dga %d %d %d\n", m->nlevels ? KHI_DGA_VERSION : 2,
                                 KHI_DGA_SYM, NFEAT);
     if (err == KH_OK)
         err = put_doubles(&b, "mean", m->mean, NFEAT);
@@ -68,10 +69,11 @@ kh_err kh_dns_dga_save(const kh_dns_dga *m, const char *path)
         err = put_doubles(&b, "sd", m->sd, NFEAT);
     if (err == KH_OK)
         err = put_doubles(&b, "weights", m->w, NFEAT + 1);
-    if (err == KH_OK && m->has_sets) {
-        err = khi_buf_printf(&b, "sets %d %d", KHI_DGA_SET_MIN, KHI_DGA_SET_MAX);
+    for (unsigned l = 0; err == KH_OK && l < m->nlevels; l++) {
+        err =
+            khi_buf_printf(&b, "sets %.9g %d %d", m->set_fpr[l], KHI_DGA_SET_MIN, KHI_DGA_SET_MAX);
         for (int k = KHI_DGA_SET_MIN; err == KH_OK && k <= KHI_DGA_SET_MAX; k++)
-            err = khi_buf_printf(&b, " %.9g", m->set_thr[k]);
+            err = khi_buf_printf(&b, " %.9g", m->set_thr[l][k]);
         if (err == KH_OK)
             err = khi_buf_puts(&b, "\n");
     }
@@ -260,18 +262,32 @@ kh_err khi_dga_parse(const char *data, size_t len, const char *name, kh_dns_dga 
             err = KH_EFORMAT;
             goto out;
         }
-    if (ver >= 3) {
+    while (ver >= 3) { /* one 'sets' line per level, at least one */
+        const char *at = r.p;
+        if (m->nlevels && !next_is(&r, "sets")) {
+            r.p = at;
+            break;
+        }
+        r.p = at;
+        unsigned l = m->nlevels;
         uint64_t lo = 0, hi = 0;
-        if (!next_is(&r, "sets") || next_u64(&r, 1000, &lo) != 0 || lo != KHI_DGA_SET_MIN ||
-            next_u64(&r, 1000, &hi) != 0 || hi != KHI_DGA_SET_MAX ||
-            next_doubles(&r, NULL, m->set_thr + KHI_DGA_SET_MIN,
+        double fpr = 0;
+        if (l == KHI_DGA_SET_LEVELS || !next_is(&r, "sets") || next_doubles(&r, NULL, &fpr, 1) ||
+            !(fpr > 0 && fpr < 1) || khi_dga_set_level(m, fpr) >= 0 ||
+            next_u64(&r, 1000, &lo) != 0 || lo != KHI_DGA_SET_MIN || next_u64(&r, 1000, &hi) != 0 ||
+            hi != KHI_DGA_SET_MAX ||
+            next_doubles(&r, NULL, m->set_thr[l] + KHI_DGA_SET_MIN,
                          KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1)) {
-            khi_snprintf(msg, sizeof(msg), "bad 'sets' line (want 'sets %d %d' and %d thresholds)",
-                         KHI_DGA_SET_MIN, KHI_DGA_SET_MAX, KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1);
+            khi_snprintf(msg, sizeof(msg),
+                         "bad 'sets' line %u (want 'sets FPR %d %d' and %d thresholds, at most %d "
+                         "lines, each FPR once)",
+                         l + 1, KHI_DGA_SET_MIN, KHI_DGA_SET_MAX,
+                         KHI_DGA_SET_MAX - KHI_DGA_SET_MIN + 1, KHI_DGA_SET_LEVELS);
             err = KH_EFORMAT;
             goto out;
         }
-        m->has_sets = 1;
+        m->set_fpr[l] = fpr;
+        m->nlevels = l + 1;
     }
     for (int k = 0; k < 2 && err == KH_OK; k++)
         err = read_trigrams(&r, m, k, msg, sizeof(msg));

@@ -53,8 +53,9 @@ struct kh_dns_dga {
     uint8_t *w4;       /* bitmap of the 4-letter words (26^4 bits), NULL while training */
     double mean[KHI_DGA_NFEAT], sd[KHI_DGA_NFEAT];
     double w[KHI_DGA_NFEAT + 1]; /* w[0] bias */
-    int has_sets;                /* set_thr holds thresholds (not in version-2 files) */
-    double set_thr[KHI_DGA_SET_MAX + 1]; /* [k], k = KHI_DGA_SET_MIN..KHI_DGA_SET_MAX */
+    unsigned nlevels; /* set thresholds for this many FPR levels (0: none, as in version 2) */
+    double set_fpr[KHI_DGA_SET_LEVELS];
+    double set_thr[KHI_DGA_SET_LEVELS][KHI_DGA_SET_MAX + 1]; /* [level][k], k = SET_MIN..SET_MAX */
 };
 
 uint64_t khi_dga_hash(const char *s, size_t n);

@@ -54,17 +54,19 @@ size_t khi_dns_fold(const char *in, size_t n, char *out);
  * Sets of names (the analyzer's per-client test): the log-odds of a score, bounded to
  * [-KHI_DGA_LOGIT_MAX, KHI_DGA_LOGIT_MAX]; the set's statistic, the mean log-odds of its k
  * names without the largest (sum, max: of the k log-odds), so that no single odd name decides
- * a set; and the threshold for k names (NAN when the model has no set thresholds or k is
- * outside KHI_DGA_SET_MIN..KHI_DGA_SET_MAX).
+ * a set; and the threshold for k names at a level (NAN when the model has no such level or k
+ * is outside KHI_DGA_SET_MIN..KHI_DGA_SET_MAX).
  */
 #define KHI_DGA_LOGIT_MAX 10.0
 #define KHI_DGA_SET_MIN 5
 #define KHI_DGA_SET_MAX 32
-/* the share of sets of benign names that any of a set's tests may flag */
-#define KHI_DGA_SET_FPR 0.001
+/* FPR levels a model holds thresholds for (training makes 0.001 and 0.0001) */
+#define KHI_DGA_SET_LEVELS 2
 double khi_dga_logit(double score);
 double khi_dga_set_stat(double sum, double max, unsigned k);
-double khi_dga_set_threshold(const kh_dns_dga *m, unsigned k);
+/* The index of the model's thresholds for a share of benign sets flagged; -1 when absent. */
+int khi_dga_set_level(const kh_dns_dga *m, double fpr);
+double khi_dga_set_threshold(const kh_dns_dga *m, int level, unsigned k);
 
 /* The parent-domain walk of kh_dns_indset_match: 1 listed, 0 not listed, -1 allowed (dns_ind.c). */
 int khi_dns_ind_walk(const kh_dns_indset *s, const char *qname, size_t qlen, const char **out_family,

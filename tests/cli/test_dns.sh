@@ -162,6 +162,22 @@ assert sorted(d['name'] for d in o['domains']) == sorted(sys.argv[2].split()), o
 assert all(d['family'] == 'dga' and d['score'] < 0.5 for d in o['domains'])
 " "$T/out" "$CHARBOT"
 K dns scan --model "$MODEL" --no-dga-sets "$T/sets.log" > "$T/out" 2>&1; expect_status "set test off: exits 0" 0 $?
+K dns scan --model "$MODEL" --dga-set-fpr 0.0001 "$T/sets.log" > "$T/out" 2>&1
+expect_status "set test at the stricter level: exits 1" 1 $?
+check "set test at the stricter level: the generator's client only" python3 -c "
+import sys
+t = open(sys.argv[1]).read()
+assert '10.9.9.7: INFECTED families=dga' in t and '10.9.9.6' not in t, t
+" "$T/out"
+K dns scan --model "$MODEL" --dga-set-fpr 0.05 "$T/sets.log" > "$T/out" 2>&1
+expect_status "set test at a level the model lacks: exits 2" 2 $?
+check "set test at a level the model lacks: says which it has" has "$T/out" "the model holds thresholds for 0.001, 0.0001, not 0.05"
+sed -e '1s/^khien-dga 3 /khien-dga 2 /' -e '/^sets 0[.]/d' "$MODEL" > "$T/v2.model"
+K dns scan --model "$T/v2.model" "$T/sets.log" > "$T/out" 2>&1
+expect_status "a format-2 model still loads (no set test): exits 0" 0 $?
+K dns scan --model "$T/v2.model" --dga-set-fpr 0.001 "$T/sets.log" > "$T/out" 2>&1
+expect_status "a format-2 model with --dga-set-fpr: exits 2" 2 $?
+check "a format-2 model with --dga-set-fpr: says to retrain" has "$T/out" "no set thresholds (format 2): retrain it"
 printf 'khien-dga 9\n' > "$T/bad.model"
 K dns score --model "$T/bad.model" < /dev/null > "$T/out" 2>&1; expect_status "bad model exits 2" 2 $?
 check "bad model explained" has "$T/out" "not a khien DGA model"

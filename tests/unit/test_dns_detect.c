@@ -340,7 +340,7 @@ static void test_dns_detect_dga_sets(void **state)
                                        "amazn.com",   "youtub.com",  "twiter.com"};
     kh_dns_dga *m = NULL;
     assert_int_equal(kh_dns_dga_train(small_benign, 12, small_dga, 8, &m), KH_OK);
-    assert_false(m->has_sets); /* 12 benign names are too few to calibrate sets */
+    assert_int_equal(m->nlevels, 0); /* 12 benign names are too few to calibrate sets */
     double lo[6], lt[6], mix[5];
     for (int i = 0; i < 6; i++) {
         lo[i] = khi_dga_logit(kh_dns_dga_score(m, odd[i], strlen(odd[i])));
@@ -358,9 +358,10 @@ static void test_dns_detect_dga_sets(void **state)
     assert_true(set_stat(lo, 5) >= thr && set_stat(lo, 6) >= thr);
     assert_true(set_stat(lt, 5) < thr && set_stat(lt, 6) < thr && set_stat(mix, 5) < thr &&
                 mix_plain >= thr);
-    m->has_sets = 1;
+    m->nlevels = 1;
+    m->set_fpr[0] = 0.001;
     for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
-        m->set_thr[k] = thr;
+        m->set_thr[0][k] = thr;
     kh_dns_analyzer_opts o;
     kh_dns_analyzer_opts_default(&o);
     o.dga_threshold = 1.5; /* no name is DGA alone: only the set test flags */
@@ -427,13 +428,19 @@ static void test_dns_detect_dga_sets(void **state)
     assert_false(client_of(an, "10.0.0.1").last.infected);
     kh_dns_analyzer_destroy(an);
     o.dga_sets = 1;
-    m->has_sets = 0;
+    o.dga_set_fpr = 0.0001; /* a level the model does not hold */
+    assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
+    feed_all(an, "10.0.0.1", odd, 6, 1000, 1000, 3);
+    assert_false(client_of(an, "10.0.0.1").last.infected);
+    kh_dns_analyzer_destroy(an);
+    o.dga_set_fpr = 0.001;
+    m->nlevels = 0;
     assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
     feed_all(an, "10.0.0.1", odd, 6, 1000, 1000, 3);
     assert_false(client_of(an, "10.0.0.1").last.infected);
     kh_dns_analyzer_destroy(an);
     /* every allocation of the set path failing in turn: an error, never a crash or a leak */
-    m->has_sets = 1;
+    m->nlevels = 1;
     for (int k = 0;; k++) {
         assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an), KH_OK);
         khi_mem_fail_after(k);
@@ -473,43 +480,56 @@ static void test_dns_detect_dga_sets_file(void **state)
                                       "zx8kq2vj5mwt.info"};
     kh_dns_dga *m = NULL;
     assert_int_equal(kh_dns_dga_train(benign, 196, dga, 4, &m), KH_OK);
-    assert_true(m->has_sets);
+    const double *fpr = NULL;
+    assert_int_equal(kh_dns_dga_set_levels(m, &fpr), 2);
+    assert_true(fpr[0] == 0.001 && fpr[1] == 0.0001);
+    assert_int_equal(khi_dga_set_level(m, 0.0001), 1);
+    assert_int_equal(khi_dga_set_level(m, 0.01), -1);
     for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++) {
-        double t = khi_dga_set_threshold(m, (unsigned)k);
+        double t = khi_dga_set_threshold(m, 0, (unsigned)k),
+               t4 = khi_dga_set_threshold(m, 1, (unsigned)k);
         assert_true(t > -KHI_DGA_LOGIT_MAX && t < KHI_DGA_LOGIT_MAX);
+        assert_true(t4 >= t); /* fewer benign sets flagged: a higher bar */
     }
-    assert_true(khi_dga_set_threshold(m, KHI_DGA_SET_MIN) >
-                khi_dga_set_threshold(m, KHI_DGA_SET_MAX));
-    assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MIN - 1)));
-    assert_true(isnan(khi_dga_set_threshold(m, KHI_DGA_SET_MAX + 1)));
+    assert_true(khi_dga_set_threshold(m, 0, KHI_DGA_SET_MIN) >
+                khi_dga_set_threshold(m, 0, KHI_DGA_SET_MAX));
+    assert_true(isnan(khi_dga_set_threshold(m, 0, KHI_DGA_SET_MIN - 1)));
+    assert_true(isnan(khi_dga_set_threshold(m, 0, KHI_DGA_SET_MAX + 1)));
+    assert_true(isnan(khi_dga_set_threshold(m, 2, KHI_DGA_SET_MIN)));
     char err[256];
     size_t len = 0;
     char *data = saved(m, &len);
     assert_memory_equal(data, "khien-dga 3 ", 12);
     kh_dns_dga *m2 = NULL;
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
-    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
-        assert_true(fabs(khi_dga_set_threshold(m2, (unsigned)k) -
-                         khi_dga_set_threshold(m, (unsigned)k)) < 1e-6);
+    for (int l = 0; l < 2; l++)
+        for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
+            assert_true(fabs(khi_dga_set_threshold(m2, l, (unsigned)k) -
+                             khi_dga_set_threshold(m, l, (unsigned)k)) < 1e-6);
     kh_dns_dga_destroy(m2);
-    char *sets = strstr(data, "\nsets 5 32 ");
-    assert_non_null(sets);
-    sets[7] = '4'; /* "sets 4 32": another range */
     m2 = NULL;
+    char *sets = strstr(data, "\nsets 0.001 5 32 "), *sets4 = strstr(data, "\nsets 0.0001 5 32 ");
+    assert_non_null(sets);
+    assert_non_null(sets4);
+    sets[12] = '4'; /* "sets 0.001 4 32": another range */
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
-    assert_non_null(strstr(err, "'sets'"));
-    sets[7] = '5';
+    assert_non_null(strstr(err, "'sets' line 1"));
+    sets[12] = '5';
+    memcpy(sets4 + 6, "0.001 ", 6); /* "sets 0.001 5 32" twice */
+    assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
+    assert_non_null(strstr(err, "'sets' line 2"));
+    memcpy(sets4 + 6, "0.0001", 6);
     char *eol = strchr(sets + 1, '\n');
     assert_non_null(eol);
     eol[-1] = 'x'; /* a threshold that is not a number */
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_EFORMAT);
     khi_free(data);
-    m->has_sets = 0; /* written as version 2, read without sets */
+    m->nlevels = 0; /* written as version 2, read without sets */
     data = saved(m, &len);
     assert_memory_equal(data, "khien-dga 2 ", 12);
     assert_null(strstr(data, "\nsets "));
     assert_int_equal(khi_dga_parse(data, len, "t", &m2, err, sizeof(err)), KH_OK);
-    assert_false(m2->has_sets);
+    assert_int_equal(m2->nlevels, 0);
     kh_dns_dga_destroy(m2);
     khi_free(data);
     kh_dns_dga_destroy(m);

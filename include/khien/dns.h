@@ -329,8 +329,8 @@ typedef struct kh_dns_hit {
     const char *name;   /* the query name (a listed domain or one of its subdomains) */
     const char *family; /* indicator family, "dga" for a DGA-scored name */
     double score;       /* DGA score, or 1 for an indicator hit */
-    uint64_t count;     /* queries for it (0 for a name the set test found: its queries came
-                           before it was a hit) */
+    uint64_t count;     /* queries for it (for a name the set test found: its NXDOMAIN
+                           answers, as its queries came before it was a hit) */
 } kh_dns_hit;
 
 typedef struct kh_dns_client {

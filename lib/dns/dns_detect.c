@@ -53,7 +53,8 @@ typedef struct client {
 typedef struct setent {
     uint64_t h; /* hash of the registrable domain */
     float score;
-    uint32_t off; /* the name (as queried, NUL-terminated) in sb */
+    uint32_t off;     /* the name (as queried, NUL-terminated) in sb */
+    uint32_t answers; /* NXDOMAIN answers for the domain while in the set */
 } setent;
 
 struct kh_dns_analyzer {
@@ -329,11 +330,12 @@ static uint64_t reg_hash(const char *name, size_t n)
 
 /*
  * Add a client's NXDOMAIN name (name, n: folded, NUL-terminated) with its score to its set (t:
- * seconds, -1 unknown) and test the set; see the top of the file. reg: the cache's slot for the
- * hash of the name's registrable domain (filled here when still 0), or NULL.
+ * seconds, -1 unknown; answers: NXDOMAIN answers it stands for, 1 but in a merge) and test the
+ * set; see the top of the file. reg: the cache's slot for the hash of the name's registrable
+ * domain (filled here when still 0), or NULL.
  */
 static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n, uint64_t *reg,
-                      double score, int64_t t)
+                      double score, uint32_t answers, int64_t t)
 {
     uint64_t h = reg && *reg ? *reg : reg_hash(name, n);
     if (reg)
@@ -342,8 +344,14 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         t - c->set_start >= (int64_t)an->o.dga_set_window_s)
         set_clear(c);
     for (uint32_t i = 0; i < c->nset; i++)
-        if (c->set[i].h == h)
-            return KH_OK;
+        if (c->set[i].h == h) {
+            c->set[i].answers += answers;
+            if (i >= c->set_hits)
+                return KH_OK;
+            int fresh = 0; /* already a hit: more answers for it */
+            const char *nm = c->sb.data + c->set[i].off;
+            return add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, answers, &fresh);
+        }
     if (c->nset == c->capset) {
         uint32_t nc = c->capset ? c->capset * 2 : 4;
         setent *ns = khi_reallocarray(c->set, nc, sizeof(setent));
@@ -361,7 +369,7 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         c->set_sum = 0;
         c->set_max = -KHI_DGA_LOGIT_MAX;
     }
-    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)off};
+    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)off, answers};
     double l = khi_dga_logit(score);
     c->set_sum += l;
     if (l > c->set_max)
@@ -373,7 +381,8 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         for (uint32_t i = c->set_hits; i < c->nset; i++) {
             const char *nm = c->sb.data + c->set[i].off;
             int fresh = 0;
-            err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, 0, &fresh);
+            err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, c->set[i].answers,
+                          &fresh);
             if (err != KH_OK)
                 return err;
             if (fresh) {
@@ -449,7 +458,7 @@ kh_err kh_dns_analyzer_feed(kh_dns_analyzer *an, const kh_dns_rec *rec)
     uint64_t *reg = NULL;
     double s = dga_score(an, norm, nl, &reg);
     if (rec->rcode == 3 && s >= 0 && an->set_level >= 0) {
-        err = set_add(an, c, norm, nl, reg, s, t >= 0 ? t / 1000 : -1);
+        err = set_add(an, c, norm, nl, reg, s, 1, t >= 0 ? t / 1000 : -1);
         if (err != KH_OK)
             return err;
     }
@@ -507,9 +516,12 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
                 return err;
         }
         d->dga_sets += s->dga_sets;
-        for (uint32_t j = 0; j < s->nset; j++) { /* the pending names go on in dst's set */
+        for (uint32_t j = 0; j < s->nset; j++) {
+            /* the pending names go on in dst's set; the answers of those already hits in src
+             * came with its hits */
             const char *nm = s->sb.data + s->set[j].off;
-            err = set_add(dst, d, nm, strlen(nm), NULL, s->set[j].score, s->set_start);
+            err = set_add(dst, d, nm, strlen(nm), NULL, s->set[j].score,
+                          j < s->set_hits ? 0 : s->set[j].answers, s->set_start);
             if (err != KH_OK)
                 return err;
         }

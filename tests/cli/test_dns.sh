@@ -159,7 +159,7 @@ assert set(c) == {'10.9.9.7'}, c.keys()
 o = c['10.9.9.7']
 assert o['dga_sets'] == 1 and o['dga_names'] == 8, o
 assert sorted(d['name'] for d in o['domains']) == sorted(sys.argv[2].split()), o['domains']
-assert all(d['family'] == 'dga' and d['score'] < 0.5 for d in o['domains'])
+assert all(d['family'] == 'dga' and d['score'] < 0.5 and d['count'] == 1 for d in o['domains'])
 " "$T/out" "$CHARBOT"
 K dns scan --model "$MODEL" --no-dga-sets "$T/sets.log" > "$T/out" 2>&1; expect_status "set test off: exits 0" 0 $?
 K dns scan --model "$MODEL" --dga-set-fpr 0.0001 "$T/sets.log" > "$T/out" 2>&1

@@ -385,6 +385,12 @@ static void test_dns_detect_dga_sets(void **state)
     assert_int_equal(g.last.dga_names, 6); /* all six, the sixth while the set still passes */
     assert_int_equal(g.nhits, 6);
     assert_string_equal(g.last.hits[0].family, "dga");
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(g.last.hits[i].count, 1); /* one NXDOMAIN answer each */
+    feed_all(an, "10.0.0.1", odd, 1, 7000, 0, 3);  /* another answer for the first */
+    g = client_of(an, "10.0.0.1");
+    assert_int_equal(g.last.hits[0].count, 2);
+    assert_int_equal(g.last.dga_names, 6);
     feed_all(an, "10.0.0.2", odd, 6, 1000, 1000, 0);  /* answered: not the generator's misses */
     feed_all(an, "10.0.0.3", typo, 6, 1000, 1000, 3); /* benign-like misses */
     static const char *const mixed[] = {"gooogle.com", "facebok.com", "wikipedai.org", "amazn.com",
@@ -418,6 +424,8 @@ static void test_dns_detect_dga_sets(void **state)
     g = client_of(an2, "10.0.0.7");
     assert_true(g.last.infected);
     assert_int_equal(g.last.dga_names, 5);
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(g.last.hits[i].count, 1); /* the answers of both halves, once */
     kh_dns_analyzer_destroy(an3);
     kh_dns_analyzer_destroy(an2);
     kh_dns_analyzer_destroy(an);

@@ -22,7 +22,10 @@
  * training on random sets of benign names, dns_dga.c). A set that passes makes all its names DGA
  * hits, and so does each later name while the set still passes; a set that reaches KHI_DGA_SET_MAX
  * names, or whose first name is older than dga_set_window_s, starts over (a new batch must pass on
- * its own). So a client holds at most KHI_DGA_SET_MAX pending names.
+ * its own). After a set of KHI_DGA_SET_MAX names that never passed, the client is not tested again
+ * until that set's window is over: a benign client, however many hosts it stands for, meets one
+ * sequence of tests a window, so the calibrated share holds per client and window. A client holds
+ * at most KHI_DGA_SET_MAX pending names.
  */
 #include "dns/dns_int.h"
 
@@ -45,7 +48,9 @@ typedef struct client {
     uint32_t nset, capset;
     double set_sum, set_max; /* of the entries' log-odds */
     int64_t set_start;
-    uint32_t set_hits; /* its first set_hits names are hits (the set passed): 0 = not yet */
+    int set_resting;        /* a whole set failed: no more sets until set_rest_until */
+    int64_t set_rest_until; /* seconds; -1: for the rest of the input (no times) */
+    uint32_t set_hits;      /* its first set_hits names are hits (the set passed): 0 = not yet */
     khi_buf sb;
     uint64_t dga_sets; /* sets that passed */
 } client;
@@ -337,6 +342,11 @@ static uint64_t reg_hash(const char *name, size_t n)
 static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n, uint64_t *reg,
                       double score, uint32_t answers, int64_t t)
 {
+    if (c->set_resting) {
+        if (t < 0 || c->set_rest_until < 0 || t < c->set_rest_until)
+            return KH_OK;
+        c->set_resting = 0;
+    }
     uint64_t h = reg && *reg ? *reg : reg_hash(name, n);
     if (reg)
         *reg = h;
@@ -394,8 +404,14 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
                 an->on_set_hit(an->on_set_hit_ud, c->addr, nm, c->set[i].score);
         }
     }
-    if (c->nset >= KHI_DGA_SET_MAX)
+    if (c->nset >= KHI_DGA_SET_MAX) {
+        if (c->set_hits == 0) { /* one failed set a window: the calibration holds per client */
+            c->set_resting = 1;
+            c->set_rest_until =
+                c->set_start >= 0 && t >= 0 ? c->set_start + (int64_t)an->o.dga_set_window_s : -1;
+        }
         set_clear(c);
+    }
     return KH_OK;
 }
 
@@ -516,6 +532,12 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
                 return err;
         }
         d->dga_sets += s->dga_sets;
+        if (s->set_resting && (!d->set_resting || (d->set_rest_until >= 0 &&
+                                                   (s->set_rest_until < 0 ||
+                                                    s->set_rest_until > d->set_rest_until)))) {
+            d->set_resting = 1;
+            d->set_rest_until = s->set_rest_until;
+        }
         for (uint32_t j = 0; j < s->nset; j++) {
             /* the pending names go on in dst's set; the answers of those already hits in src
              * came with its hits */

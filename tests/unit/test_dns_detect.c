@@ -306,10 +306,9 @@ static int find_client(void *ud, const kh_dns_client *c)
 static void count_set_hit(void *ud, const char *client, const char *name, double score)
 {
     unsigned *n = ud;
-    assert_string_equal(client, "10.0.0.1");
     assert_non_null(strchr(name, '.'));
     assert_true(score >= 0 && score < 1.5);
-    (*n)++;
+    *n += strcmp(client, "10.0.0.1") == 0;
 }
 
 /* One client's report: g->n == 1 when it is there, g->last its figures (borrowed). */
@@ -412,6 +411,27 @@ static void test_dns_detect_dga_sets(void **state)
             fail_msg("client %s flagged", who[i]);
         assert_int_equal(g.last.dga_sets, 0);
     }
+    /* a whole set that fails rests the client until its window is over: 32 benign-like names,
+     * then the odd ones are not tested the same day, and are the next */
+    static const char *const tld[] = {"net", "org", "info"};
+    char many[32][32];
+    const char *manyp[32];
+    double lm[32];
+    for (int i = 0; i < 32; i++) { /* the model's own benign labels under other suffixes */
+        const char *b = small_benign[i % 12];
+        snprintf(many[i], sizeof(many[i]), "%.*s.%s", (int)(strchr(b, '.') - b), b, tld[i / 12]);
+        manyp[i] = many[i];
+        lm[i] = khi_dga_logit(kh_dns_dga_score(m, many[i], strlen(many[i])));
+    }
+    for (unsigned k = KHI_DGA_SET_MIN; k <= 32; k++)
+        assert_true(set_stat(lm, k) < thr);
+    feed_all(an, "10.0.0.8", manyp, 32, 1000, 1000, 3);
+    feed_all(an, "10.0.0.8", odd, 6, 100000, 1000, 3);
+    assert_false(client_of(an, "10.0.0.8").last.infected);
+    feed_all(an, "10.0.0.8", odd, 6, 1000 + 86400000, 1000, 3);
+    g = client_of(an, "10.0.0.8");
+    assert_true(g.last.infected);
+    assert_int_equal(g.last.dga_sets, 1);
     /* merge: three names in one analyzer, two in another, flagged once merged */
     assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an2), KH_OK);
     feed_all(an2, "10.0.0.7", odd, 3, 1000, 1000, 3);

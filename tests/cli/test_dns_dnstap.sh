@@ -55,6 +55,7 @@ server:
     access-control: 127.0.0.0/8 allow
     module-config: "iterator"
     local-zone: "example." static
+    local-zone: "." static
     local-data: "www.good.example. A 192.0.2.80"
     local-data: "c2.evil-test.example. A 192.0.2.66"
 dnstap:
@@ -102,6 +103,33 @@ CONF
     check "hit times are now" grep -qE "^$(date -u +%Y-%m-%d)T[0-9:]{8}Z 127\.0\.0\.1 c2\.evil-test\.example" "$T/watch.out"
     check "nothing malformed from Unbound" grep -qE ", 0 malformed, 3 hits$" "$T/watch.err"
     check "the socket file is removed on exit" test ! -e "$T/dnstap.sock"
+    # The set test on live answers: eight names of a word-mixing generator (charbot), each
+    # scored 'ok' alone, come back NXDOMAIN from Unbound (its "." zone); watch, with the shipped
+    # model, prints all eight when their set passes, for client 127.0.0.1.
+    : > "$T/watch.out"
+    "$KHIEN" dns watch --model "$SRC/data/dns/dga.model" -l "$T/bad.txt" --dnstap-socket "$T/dnstap.sock" \
+      > "$T/watch.out" 2> "$T/watch.err" &
+    WPID=$!
+    wait_for "$T/watch.err" "listening for dnstap"
+    if run_unbound; then
+      CHARBOT="b6cterialtakeover.info aismenfji.at 9icennaughcy.jp ncrpaysnatus.com postifgn.uk kilesizing.me aucskino.de 1xbbt-l.pl"
+      n_nx=0
+      for n in $CHARBOT; do [ "$(q "$n")" = "NXDOMAIN" ] && n_nx=$((n_nx + 1)); done
+      check "Unbound answers the eight generated names NXDOMAIN" test "$n_nx" -eq 8
+      for _ in $(seq 100); do [ "$(grep -c ' set$' "$T/watch.out")" -ge 8 ] && break; sleep 0.1; done
+      stop_unbound
+      stop_watch
+      expect_status "watch with the set test stops cleanly" 0 "$WST"
+      check "the set test flags the eight live names for 127.0.0.1" python3 -c "
+import sys
+lines = [l.split() for l in open(sys.argv[1]) if l.rstrip().endswith(' set')]
+assert sorted(l[2] for l in lines) == sorted(sys.argv[2].split()), lines
+assert all(l[1] == '127.0.0.1' and l[3] == 'family=dga' for l in lines), lines
+" "$T/watch.out" "$CHARBOT"
+    else
+      bad "Unbound did not start again" "$(tail -5 "$T/unbound.log" 2>/dev/null)"
+      stop_watch
+    fi
   else
     bad "Unbound with dnstap did not start" "$(tail -5 "$T/unbound.log" "$T/unbound.out" 2>/dev/null)"
     stop_unbound

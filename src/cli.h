@@ -30,6 +30,13 @@ const char *cli_db_path(const char *path, char *buf, unsigned len);
 /* Publisher keys: $KHIEN_TRUST_DIR, /etc/khien/trust, or the installed share/khien/trust. */
 const char *cli_default_trust_dir(void);
 
+/* Report texts (cli_text.c): cli_tr(english) is the text in the language chosen with
+ * cli_lang_set ("en", "vi", also "vi_VN.UTF-8" and the like; -1 for another) or KHIEN_LANG
+ * (cli_lang_from_env, called by main); English by default. Borrowed, static. */
+int cli_lang_set(const char *name);
+void cli_lang_from_env(void);
+const char *cli_tr(const char *en) __attribute__((format_arg(1)));
+
 /* A JSON string of s that keeps every byte: bytes that are not UTF-8 become the text \xNN. */
 typedef struct json_t json_t;
 json_t *cli_json_str(const char *s);

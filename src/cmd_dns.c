@@ -536,7 +536,7 @@ static int print_client(void *ud, const kh_dns_client *c)
                (unsigned long long)c->nxdomain, (unsigned long long)c->dga_names, c->infected ? "yes" : "no");
         return 0;
     }
-    printf("%s: %s", c->client, c->infected ? "INFECTED" : "clean");
+    printf("%s: %s", c->client, c->infected ? cli_tr("INFECTED") : cli_tr("clean"));
     if (c->nfamilies) {
         printf(" families=");
         for (size_t i = 0; i < c->nfamilies; i++)
@@ -582,6 +582,8 @@ static void scan_usage(FILE *f)
           "                        or 0.0001 (stricter, finds fewer)\n"
           "      --stix FILE       also write a STIX 2.1 bundle: the listed domains seen (indicator,\n"
           "                        malware, indicates) and a sighting per client network (/24, /48)\n"
+          "      --lang en|vi      the report's words and summary in English (default) or\n"
+          "                        Vietnamese (also KHIEN_LANG=vi); the key=value fields stay\n"
           "  -q, --quiet           do not show malformed lines\n",
           f);
 }
@@ -614,21 +616,22 @@ static void scan_summary(const scan_opts *o, const kh_dns_indset *set, const kh_
         return;
     }
     FILE *f = o->csv ? stderr : stdout;
-    fprintf(f,
-            "\n----------- DNS SUMMARY -----------\n"
-            "Indicators: %llu domains, %llu IPs, %llu URLs, %llu families; allow-list %llu\n"
-            "Indicator tables: %.1f MB for %.1f MB of lists\n"
-            "Log lines: %llu (records %llu, malformed %llu, ignored %llu)\n"
-            "Clients: %llu, infected: %llu\n"
-            "Queries: %llu, hitting indicators: %llu, NXDOMAIN: %llu, DGA names: %llu\n"
-            "Time: %.3f sec to load lists, %.3f sec to read logs (%.0f lines/s)\n",
+    fputs(cli_tr("\n----------- DNS SUMMARY -----------\n"), f);
+    fprintf(f, cli_tr("Indicators: %llu domains, %llu IPs, %llu URLs, %llu families; allow-list %llu\n"),
             (unsigned long long)is.domains, (unsigned long long)is.ips, (unsigned long long)is.urls,
-            (unsigned long long)is.families, (unsigned long long)is.allowed, (double)is.memory / 1e6,
-            (double)is.bytes_read / 1e6, (unsigned long long)rs->lines,
-            (unsigned long long)rs->records, (unsigned long long)rs->malformed, (unsigned long long)rs->ignored,
-            (unsigned long long)s.clients, (unsigned long long)s.infected_clients, (unsigned long long)s.queries,
-            (unsigned long long)s.hit_queries, (unsigned long long)s.nxdomain, (unsigned long long)s.dga_names,
-            load_s, secs, lps);
+            (unsigned long long)is.families, (unsigned long long)is.allowed);
+    fprintf(f, cli_tr("Indicator tables: %.1f MB for %.1f MB of lists\n"), (double)is.memory / 1e6,
+            (double)is.bytes_read / 1e6);
+    fprintf(f, cli_tr("Log lines: %llu (records %llu, malformed %llu, ignored %llu)\n"),
+            (unsigned long long)rs->lines, (unsigned long long)rs->records, (unsigned long long)rs->malformed,
+            (unsigned long long)rs->ignored);
+    fprintf(f, cli_tr("Clients: %llu, infected: %llu\n"), (unsigned long long)s.clients,
+            (unsigned long long)s.infected_clients);
+    fprintf(f, cli_tr("Queries: %llu, hitting indicators: %llu, NXDOMAIN: %llu, DGA names: %llu\n"),
+            (unsigned long long)s.queries, (unsigned long long)s.hit_queries, (unsigned long long)s.nxdomain,
+            (unsigned long long)s.dga_names);
+    fprintf(f, cli_tr("Time: %.3f sec to load lists, %.3f sec to read logs (%.0f lines/s)\n"), load_s, secs,
+            lps);
 }
 
 static int parse_double(const char *s, double lo, double hi, double *out)
@@ -643,7 +646,7 @@ static int parse_double(const char *s, double lo, double hi, double *out)
 
 static int dns_scan(int argc, char **argv)
 {
-    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX, O_NOSETS, O_SETFPR };
+    enum { O_FORMAT = 256, O_JSON, O_CSV, O_ALL, O_MODEL, O_NODGA, O_THR, O_DGAMIN, O_NXB, O_STIX, O_NOSETS, O_SETFPR, O_LANG };
     static const struct option longs[] = {
         {"list", required_argument, NULL, 'l'},   {"allow", required_argument, NULL, 'a'},
         {"format", required_argument, NULL, O_FORMAT}, {"json", no_argument, NULL, O_JSON},
@@ -653,7 +656,7 @@ static int dns_scan(int argc, char **argv)
         {"dga-min", required_argument, NULL, O_DGAMIN}, {"nx-burst", required_argument, NULL, O_NXB},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"stix", required_argument, NULL, O_STIX}, {"no-dga-sets", no_argument, NULL, O_NOSETS},
-        {"dga-set-fpr", required_argument, NULL, O_SETFPR},
+        {"dga-set-fpr", required_argument, NULL, O_SETFPR}, {"lang", required_argument, NULL, O_LANG},
         {NULL, 0, NULL, 0},
     };
     scan_opts o;
@@ -680,6 +683,12 @@ static int dns_scan(int argc, char **argv)
         case O_MODEL: o.model = optarg; break;
         case O_NODGA: o.no_dga = 1; break;
         case O_NOSETS: o.ao.dga_sets = 0; break;
+        case O_LANG:
+            if (cli_lang_set(optarg)) {
+                fprintf(stderr, "khien dns scan: --lang takes en or vi, not '%s'\n", optarg);
+                goto out;
+            }
+            break;
         case O_SETFPR:
             if (parse_double(optarg, 0, 1, &o.ao.dga_set_fpr)) {
                 fprintf(stderr, "khien dns scan: --dga-set-fpr takes a number in (0,1), not '%s'\n", optarg);

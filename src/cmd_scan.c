@@ -598,6 +598,8 @@ static void usage(FILE *f)
           "      --no-summary        no summary at the end\n"
           "      --no-progress       no progress line on a terminal\n"
           "  -v, --verbose           list skipped signatures and files\n"
+          "      --lang en|vi        the summary in English (default) or Vietnamese (also\n"
+          "                          KHIEN_LANG=vi); the FOUND lines stay as clamscan's\n"
           "  -h, --help              this text\n\n"
           "Exit status: 0 nothing found, 1 something found, 2 errors only.\n", f);
 }
@@ -605,7 +607,7 @@ static void usage(FILE *f)
 enum {
     O_JSON = 256, O_ALLMATCH, O_EXCLUDE, O_FOLLOW, O_QUAR, O_NOARC, O_MAXDEPTH, O_MAXFSIZE,
     O_MAXSSIZE, O_MAXFILES, O_MAXRATIO, O_ALERTEX, O_ALERTENC, O_CACHE, O_NOCACHE, O_NOSUM,
-    O_NOPROG, O_FILELIST, O_TRUST, O_MAXTIME
+    O_NOPROG, O_FILELIST, O_TRUST, O_MAXTIME, O_LANG
 };
 
 static int add_str(const char ***v, size_t *n, const char *s)
@@ -635,6 +637,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"no-summary", no_argument, 0, O_NOSUM}, {"no-progress", no_argument, 0, O_NOPROG},
         {"verbose", no_argument, 0, 'v'}, {"help", no_argument, 0, 'h'},
         {"file-list", required_argument, 0, 'f'}, {"trust-dir", required_argument, 0, O_TRUST},
+        {"lang", required_argument, 0, O_LANG},
         {0, 0, 0, 0}};
     uint64_t v;
     int c;
@@ -656,6 +659,12 @@ static int parse_args(int argc, char **argv, options *o)
         case 'f': o->file_list = optarg; break;
         case 'v': o->verbose = 1; break;
         case O_JSON: o->json = 1; o->sopts.flags |= KH_SCAN_DESCRIBE; break;
+        case O_LANG:
+            if (cli_lang_set(optarg)) {
+                fprintf(stderr, "khien scan: --lang takes en or vi, not '%s'\n", optarg);
+                return -1;
+            }
+            break;
         case O_ALLMATCH: o->sopts.flags |= KH_SCAN_ALLMATCH; break;
         case O_EXCLUDE:
             if (add_str(&o->excludes, &o->nexcludes, optarg))
@@ -721,27 +730,22 @@ static void print_summary(shared *sh, const kh_engine_stats *st, double secs, ti
     char sbuf[64], ebuf[64];
     strftime(sbuf, sizeof(sbuf), "%Y:%m:%d %H:%M:%S", localtime(&start));
     strftime(ebuf, sizeof(ebuf), "%Y:%m:%d %H:%M:%S", localtime(&end));
-    printf("\n----------- SCAN SUMMARY -----------\n"
-           "Known signatures: %u (hash %u, body %u, logical %u, YARA %u, allow-list %u)\n"
-           "Engine version: %s\n"
-           "Scanned directories: %llu\n"
-           "Scanned files: %llu\n"
-           "Infected files: %llu\n"
-           "Warnings: %llu\n"
-           "Errors: %llu\n"
-           "Data scanned: %.2f MB\n"
-           "Data read: %.2f MB (ratio %.2f:1)\n"
-           "Time: %.3f sec (%d m %d s)\n"
-           "Start Date: %s\n"
-           "End Date:   %s\n",
+    fputs(cli_tr("\n----------- SCAN SUMMARY -----------\n"), stdout);
+    printf(cli_tr("Known signatures: %u (hash %u, body %u, logical %u, YARA %u, allow-list %u)\n"),
            st->hash_sigs + st->section_sigs + st->body_sigs + st->logical_sigs + st->yara_rules,
-           st->hash_sigs + st->section_sigs, st->body_sigs, st->logical_sigs, st->yara_rules, st->fp_sigs,
-           KH_VERSION_STRING, (unsigned long long)t->dirs, (unsigned long long)t->files,
-           (unsigned long long)t->infected, (unsigned long long)t->warnings,
-           (unsigned long long)t->errors, (double)t->bytes_scanned / 1e6,
-           (double)t->bytes_read / 1e6,
-           t->bytes_read ? (double)t->bytes_scanned / (double)t->bytes_read : 0.0, secs,
-           (int)secs / 60, (int)secs % 60, sbuf, ebuf);
+           st->hash_sigs + st->section_sigs, st->body_sigs, st->logical_sigs, st->yara_rules, st->fp_sigs);
+    printf(cli_tr("Engine version: %s\n"), KH_VERSION_STRING);
+    printf(cli_tr("Scanned directories: %llu\n"), (unsigned long long)t->dirs);
+    printf(cli_tr("Scanned files: %llu\n"), (unsigned long long)t->files);
+    printf(cli_tr("Infected files: %llu\n"), (unsigned long long)t->infected);
+    printf(cli_tr("Warnings: %llu\n"), (unsigned long long)t->warnings);
+    printf(cli_tr("Errors: %llu\n"), (unsigned long long)t->errors);
+    printf(cli_tr("Data scanned: %.2f MB\n"), (double)t->bytes_scanned / 1e6);
+    printf(cli_tr("Data read: %.2f MB (ratio %.2f:1)\n"), (double)t->bytes_read / 1e6,
+           t->bytes_read ? (double)t->bytes_scanned / (double)t->bytes_read : 0.0);
+    printf(cli_tr("Time: %.3f sec (%d m %d s)\n"), secs, (int)secs / 60, (int)secs % 60);
+    printf(cli_tr("Start Date: %s\n"), sbuf);
+    printf(cli_tr("End Date:   %s\n"), ebuf);
 }
 
 /* Paths from FILE, one per line (empty lines ignored); "-" is standard input. */

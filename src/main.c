@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    cli_lang_from_env();
     if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
         usage(stdout);
         return 0;

@@ -54,21 +54,20 @@ static const struct {
 
 static int lang_vi;
 
+/* name is the language code, alone or as a locale ("vi", "vi_VN.UTF-8", "vi-VN"). */
+static int is_lang(const char *name, const char *code)
+{
+    size_t n = strlen(code);
+    return strncmp(name, code, n) == 0 &&
+           (name[n] == '\0' || name[n] == '_' || name[n] == '-' || name[n] == '.');
+}
+
 int cli_lang_set(const char *name)
 {
-    if (!name)
+    if (!name || (!is_lang(name, "vi") && !is_lang(name, "en")))
         return -1;
-    if (strncmp(name, "vi", 2) == 0 &&
-        (name[2] == '\0' || name[2] == '_' || name[2] == '-' || name[2] == '.')) {
-        lang_vi = 1;
-        return 0;
-    }
-    if (strncmp(name, "en", 2) == 0 &&
-        (name[2] == '\0' || name[2] == '_' || name[2] == '-' || name[2] == '.')) {
-        lang_vi = 0;
-        return 0;
-    }
-    return -1;
+    lang_vi = is_lang(name, "vi");
+    return 0;
 }
 
 void cli_lang_from_env(void)

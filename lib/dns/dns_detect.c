@@ -26,6 +26,12 @@
  * until that set's window is over: a benign client, however many hosts it stands for, meets one
  * sequence of tests a window, so the calibrated share holds per client and window. A client holds
  * at most KHI_DGA_SET_MAX pending names.
+ *
+ * The counter test: KHI_DGA_COUNTER_MIN names of a set whose registrable domains differ only in
+ * the digits of their first label ("winsoft7.com", "winsoft12.com", ...) pass too, and make
+ * those names hits, however ordinary each looks: a generator that counts (one family in the
+ * training data, fosniw) is as benign-looking as its set, and people do not leave five such
+ * unregistered names in a day.
  */
 #include "dns/dns_int.h"
 
@@ -50,16 +56,18 @@ typedef struct client {
     int64_t set_start;
     int set_resting;        /* a whole set failed: no more sets until set_rest_until */
     int64_t set_rest_until; /* seconds; -1: for the rest of the input (no times) */
-    uint32_t set_hits;      /* its first set_hits names are hits (the set passed): 0 = not yet */
+    int set_passed;         /* the set has passed (either test) */
     khi_buf sb;
     uint64_t dga_sets; /* sets that passed */
 } client;
 
 typedef struct setent {
-    uint64_t h; /* hash of the registrable domain */
+    uint64_t h;    /* hash of the registrable domain */
+    uint64_t skel; /* of its label without the digits, and its suffix; 0: no digit in it */
     float score;
     uint32_t off;     /* the name (as queried, NUL-terminated) in sb */
     uint32_t answers; /* NXDOMAIN answers for the domain while in the set */
+    int hit;          /* it is a hit */
 } setent;
 
 struct kh_dns_analyzer {
@@ -73,7 +81,8 @@ struct kh_dns_analyzer {
     khi_pool pool;
     uint64_t *ck;  /* DGA cache: name hash (0 = empty) */
     float *cs;     /* and score */
-    uint64_t *cr;  /* and the hash of its registrable domain, once a set needed it (0 = not yet) */
+    uint64_t *cr;  /* and [2i] the hash of its registrable domain, [2i+1] its skeleton (set_keys),
+                      once a set needed them ([2i] 0 = not yet) */
     int set_level; /* the model's thresholds in use for the set test; -1: no set test */
     kh_dns_set_hit_fn on_set_hit;
     void *on_set_hit_ud;
@@ -130,7 +139,7 @@ kh_err kh_dns_analyzer_create(const kh_dns_indset *set, const kh_dns_dga *model,
         an->capcache = c;
         an->ck = khi_calloc(c, sizeof(uint64_t));
         an->cs = khi_calloc(c, sizeof(float));
-        an->cr = khi_calloc(c, sizeof(uint64_t));
+        an->cr = khi_calloc(c, 2 * sizeof(uint64_t));
         if (!an->ck || !an->cs || !an->cr) {
             kh_dns_analyzer_destroy(an);
             return KH_ENOMEM;
@@ -284,7 +293,7 @@ static kh_err add_hit(kh_dns_analyzer *an, client *c, const char *name, size_t n
 }
 
 /* The name's score, through the cache; *out_reg: its cache slot for the registrable domain's
- * hash (NULL without a cache). */
+ * hash and skeleton (two words; NULL without a cache). */
 static double dga_score(kh_dns_analyzer *an, const char *name, size_t n, uint64_t **out_reg)
 {
     *out_reg = NULL;
@@ -294,7 +303,7 @@ static double dga_score(kh_dns_analyzer *an, const char *name, size_t n, uint64_
     size_t mask = an->capcache - 1, i = h & mask;
     while (an->ck[i]) {
         if (an->ck[i] == h) {
-            *out_reg = &an->cr[i];
+            *out_reg = &an->cr[2 * i];
             return an->cs[i];
         }
         i = (i + 1) & mask;
@@ -308,9 +317,9 @@ static double dga_score(kh_dns_analyzer *an, const char *name, size_t n, uint64_
     }
     an->ck[i] = h;
     an->cs[i] = (float)s;
-    an->cr[i] = 0;
+    an->cr[2 * i] = 0;
     an->ncache++;
-    *out_reg = &an->cr[i];
+    *out_reg = &an->cr[2 * i];
     return s;
 }
 
@@ -318,19 +327,37 @@ static void set_clear(client *c)
 {
     c->nset = 0;
     c->sb.len = 0;
-    c->set_hits = 0;
+    c->set_passed = 0;
 }
 
-/* Hash of the registrable domain of a folded name (the name itself when it has none), never 0. */
-static uint64_t reg_hash(const char *name, size_t n)
+/*
+ * The keys of a folded name in a set: k[0] the hash of its registrable domain (the name itself
+ * when it has none), never 0; k[1] the hash of that domain with the digits of its first label
+ * taken out (its skeleton: "winsoft17.com" -> "winsoft.com"), 0 when the label has no digit or
+ * nothing but digits.
+ */
+static void set_keys(const char *name, size_t n, uint64_t *k)
 {
-    char tmp[KH_DNS_NAME_MAX + 1];
+    char tmp[KH_DNS_NAME_MAX + 1], sk[KH_DNS_NAME_MAX + 1];
     memcpy(tmp, name, n);
     tmp[n] = '\0';
     const char *reg = NULL;
     if (kh_dns_registrable(tmp, &reg) != KH_OK || !reg)
         reg = tmp;
-    return khi_dns_hash(reg, strlen(reg)) | 1;
+    k[0] = khi_dns_hash(reg, strlen(reg)) | 1;
+    size_t m = 0, digits = 0, letters = 0;
+    const char *p = reg;
+    for (; *p && *p != '.'; p++) {
+        if (*p >= '0' && *p <= '9')
+            digits++;
+        else {
+            sk[m++] = *p;
+            letters++;
+        }
+    }
+    size_t rest = strlen(p);
+    memcpy(sk + m, p, rest);
+    k[1] = digits && letters ? khi_dns_hash(sk, m + rest) | 1 : 0;
 }
 
 /*
@@ -347,16 +374,25 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
             return KH_OK;
         c->set_resting = 0;
     }
-    uint64_t h = reg && *reg ? *reg : reg_hash(name, n);
-    if (reg)
-        *reg = h;
+    uint64_t k[2];
+    if (reg && reg[0]) {
+        k[0] = reg[0];
+        k[1] = reg[1];
+    } else {
+        set_keys(name, n, k);
+        if (reg) {
+            reg[0] = k[0];
+            reg[1] = k[1];
+        }
+    }
+    uint64_t h = k[0];
     if (c->nset && t >= 0 && c->set_start >= 0 &&
         t - c->set_start >= (int64_t)an->o.dga_set_window_s)
         set_clear(c);
     for (uint32_t i = 0; i < c->nset; i++)
         if (c->set[i].h == h) {
             c->set[i].answers += answers;
-            if (i >= c->set_hits)
+            if (!c->set[i].hit)
                 return KH_OK;
             int fresh = 0; /* already a hit: more answers for it */
             const char *nm = c->sb.data + c->set[i].off;
@@ -379,16 +415,24 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
         c->set_sum = 0;
         c->set_max = -KHI_DGA_LOGIT_MAX;
     }
-    c->set[c->nset++] = (setent){h, (float)score, (uint32_t)off, answers};
+    c->set[c->nset++] = (setent){h, k[1], (float)score, (uint32_t)off, answers, 0};
     double l = khi_dga_logit(score);
     c->set_sum += l;
     if (l > c->set_max)
         c->set_max = l;
     double thr = khi_dga_set_threshold(an->model, an->set_level, c->nset);
-    if (!isnan(thr) && khi_dga_set_stat(c->set_sum, c->set_max, c->nset) >= thr) {
-        if (c->set_hits == 0)
+    int pass = !isnan(thr) && khi_dga_set_stat(c->set_sum, c->set_max, c->nset) >= thr;
+    uint32_t alike = 0; /* the counter test: names that differ only in their digits */
+    for (uint32_t i = 0; k[1] && i < c->nset; i++)
+        alike += c->set[i].skel == k[1];
+    int counter = alike >= KHI_DGA_COUNTER_MIN;
+    if (pass || counter) {
+        if (!c->set_passed)
             c->dga_sets++;
-        for (uint32_t i = c->set_hits; i < c->nset; i++) {
+        c->set_passed = 1;
+        for (uint32_t i = 0; i < c->nset; i++) {
+            if (c->set[i].hit || (!pass && c->set[i].skel != k[1]))
+                continue;
             const char *nm = c->sb.data + c->set[i].off;
             int fresh = 0;
             err = add_hit(an, c, nm, strlen(nm), dga_family, c->set[i].score, c->set[i].answers,
@@ -399,13 +443,13 @@ static kh_err set_add(kh_dns_analyzer *an, client *c, const char *name, size_t n
                 c->dga_names++;
                 an->sum.dga_names++;
             }
-            c->set_hits = i + 1;
+            c->set[i].hit = 1;
             if (an->on_set_hit)
                 an->on_set_hit(an->on_set_hit_ud, c->addr, nm, c->set[i].score);
         }
     }
     if (c->nset >= KHI_DGA_SET_MAX) {
-        if (c->set_hits == 0) { /* one failed set a window: the calibration holds per client */
+        if (!c->set_passed) { /* one failed set a window: the calibration holds per client */
             c->set_resting = 1;
             c->set_rest_until =
                 c->set_start >= 0 && t >= 0 ? c->set_start + (int64_t)an->o.dga_set_window_s : -1;
@@ -543,7 +587,7 @@ kh_err kh_dns_analyzer_merge(kh_dns_analyzer *dst, const kh_dns_analyzer *src)
              * came with its hits */
             const char *nm = s->sb.data + s->set[j].off;
             err = set_add(dst, d, nm, strlen(nm), NULL, s->set[j].score,
-                          j < s->set_hits ? 0 : s->set[j].answers, s->set_start);
+                          s->set[j].hit ? 0 : s->set[j].answers, s->set_start);
             if (err != KH_OK)
                 return err;
         }

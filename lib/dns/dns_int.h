@@ -60,6 +60,8 @@ size_t khi_dns_fold(const char *in, size_t n, char *out);
 #define KHI_DGA_LOGIT_MAX 10.0
 #define KHI_DGA_SET_MIN 5
 #define KHI_DGA_SET_MAX 32
+/* names of one set that differ only in their digits and make it pass alone (dns_detect.c) */
+#define KHI_DGA_COUNTER_MIN 5
 /* FPR levels a model holds thresholds for (training makes 0.001 and 0.0001) */
 #define KHI_DGA_SET_LEVELS 2
 double khi_dga_logit(double score);

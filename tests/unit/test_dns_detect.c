@@ -432,6 +432,29 @@ static void test_dns_detect_dga_sets(void **state)
     g = client_of(an, "10.0.0.8");
     assert_true(g.last.infected);
     assert_int_equal(g.last.dga_sets, 1);
+    /* the counter test: five names that differ only in their digits pass, whatever their
+     * scores; names that differ in more than digits, or with no digit, do not group */
+    static const char *const counted[] = {"winsoft1.com",   "winsoft17.com", "winsoft3.com",
+                                          "winsoft204.com", "winsoft5.com",  "winsoft6.com"};
+    static const char *const unlike[] = {"winsoft1.net", "winsofa2.com", "winsoft.org",
+                                         "wjnsoft3.com", "123.com"};
+    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
+        m->set_thr[0][k] = 1e9; /* the mean test never passes here */
+    feed_all(an, "10.0.0.11", counted, 4, 1000, 1000, 3);
+    feed_all(an, "10.0.0.11", unlike, 5, 5000, 1000, 3);
+    assert_false(client_of(an, "10.0.0.11").last.infected);
+    feed_all(an, "10.0.0.11", counted + 4, 1, 10000, 0, 3);
+    g = client_of(an, "10.0.0.11");
+    assert_true(g.last.infected);
+    assert_int_equal(g.last.dga_sets, 1);
+    assert_int_equal(g.last.dga_names, 5);
+    for (size_t i = 0; i < g.nhits; i++)
+        assert_non_null(strstr(g.last.hits[i].name, "winsoft"));
+    feed_all(an, "10.0.0.11", counted + 5, 1, 11000, 0, 3); /* a sixth joins them */
+    assert_int_equal(client_of(an, "10.0.0.11").last.dga_names, 6);
+    assert_int_equal(client_of(an, "10.0.0.11").last.dga_sets, 1);
+    for (int k = KHI_DGA_SET_MIN; k <= KHI_DGA_SET_MAX; k++)
+        m->set_thr[0][k] = thr;
     /* merge: three names in one analyzer, two in another, flagged once merged */
     assert_int_equal(kh_dns_analyzer_create(NULL, m, &o, &an2), KH_OK);
     feed_all(an2, "10.0.0.7", odd, 3, 1000, 1000, 3);

@@ -580,6 +580,30 @@ static size_t read_at(void *ud, uint64_t off, uint8_t *buf, size_t len)
     return khi_pread_full(o->fd, buf, len, off);
 }
 
+/*
+ * The bytes [off, off + len) of an object (within it): borrowed from its memory, or read into
+ * *copy (owned by the caller: khi_free it; NULL when borrowed). NULL when they cannot be had:
+ * out of memory sets r->fatal; a short read (the file shrank meanwhile) does not.
+ */
+static const uint8_t *object_bytes(run *r, const objsrc *o, uint64_t off, size_t len,
+                                   uint8_t **copy)
+{
+    *copy = NULL;
+    if (o->data)
+        return o->data + off;
+    uint8_t *c = khi_malloc(len ? len : 1);
+    if (!c) {
+        r->fatal = KH_ENOMEM;
+        return NULL;
+    }
+    if (khi_pread_full(o->fd, c, len, off) != len) {
+        khi_free(c);
+        return NULL;
+    }
+    *copy = c;
+    return c;
+}
+
 static int on_body_hit_stream(void *ud, uint32_t id)
 {
     run *r = ud;
@@ -722,20 +746,10 @@ static void pe_overlay(run *r, const objsrc *o)
              "PE overlay larger than 64 MiB: only its first 64 MiB were opened");
         olen = OVL_MAX;
     }
-    const uint8_t *d = o->data ? o->data + start : NULL;
-    uint8_t *copy = NULL;
-    if (!d) {
-        copy = khi_malloc((size_t)olen);
-        if (!copy) {
-            r->fatal = KH_ENOMEM;
-            return;
-        }
-        if (khi_pread_full(o->fd, copy, (size_t)olen, start) != olen) {
-            khi_free(copy);
-            return;
-        }
-        d = copy;
-    }
+    uint8_t *copy;
+    const uint8_t *d = object_bytes(r, o, start, (size_t)olen, &copy);
+    if (!d)
+        return;
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
@@ -762,20 +776,10 @@ static void pe_script(run *r, const objsrc *o)
     size_t hl = read_at((void *)o, off, head, size < sizeof(head) ? size : sizeof(head));
     if (khi_autoit_find(head, hl) != 0 || !depth_ok(r, KHI_FT_PE))
         return; /* an RCDATA "SCRIPT" that does not start with AutoIt's marker */
-    uint8_t *copy = NULL;
-    const uint8_t *d = o->data ? o->data + off : NULL;
-    if (!d) {
-        copy = khi_malloc(size);
-        if (!copy) {
-            r->fatal = KH_ENOMEM;
-            return;
-        }
-        if (read_at((void *)o, off, copy, size) != size) {
-            khi_free(copy);
-            return;
-        }
-        d = copy;
-    }
+    uint8_t *copy;
+    const uint8_t *d = object_bytes(r, o, off, size, &copy);
+    if (!d)
+        return;
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
@@ -811,26 +815,16 @@ static void unpack_pe(run *r, const objsrc *o)
         return; /* too deep to search: nothing to say */
     if (!depth_ok(r, KHI_FT_PE))
         return;
-    uint8_t *copy = NULL;
-    const uint8_t *d = o->data;
-    if (!d && o->len <= KHI_FMT_MAX_PART) {
-        copy = khi_malloc((size_t)o->len);
-        if (copy && khi_pread_full(o->fd, copy, (size_t)o->len, 0) != o->len) {
-            khi_free(copy);
-            copy = NULL;
-        }
-        d = copy;
-    }
-    if (!d && o->len <= KHI_FMT_MAX_PART) {
-        r->fatal = KH_ENOMEM;
-        return;
-    }
-    if (!d) {
+    if (!o->data && o->len > KHI_FMT_MAX_PART) {
         if (packed)
             emit(r, KH_EVENT_WARNING, KH_SIG_HEURISTIC, "Heuristics.Limits.Exceeded.MaxFileSize",
                  "packed executable larger than 64 MiB: not unpacked by this version");
         return;
     }
+    uint8_t *copy;
+    const uint8_t *d = object_bytes(r, o, 0, (size_t)o->len, &copy);
+    if (!d)
+        return;
     r->parent_type = KHI_FT_PE;
     r->parts_of = o->len;
     khi_parts_cb pcb = {on_part, on_fwarn, r};
@@ -895,19 +889,11 @@ static void views(run *r, const objsrc *o, khi_ftype type)
             return;
     }
     size_t len = (size_t)o->len;
-    const uint8_t *d = o->data;
-    uint8_t *copy = NULL, *v1 = NULL, *v2 = NULL;
+    uint8_t *copy, *v1 = NULL, *v2 = NULL;
     size_t n1 = 0, n2 = 0;
-    if (!d) {
-        copy = khi_malloc(len ? len : 1);
-        if (!copy) {
-            r->fatal = KH_ENOMEM;
-            return;
-        }
-        if (khi_pread_full(o->fd, copy, len, 0) != len)
-            goto out; /* the file shrank meanwhile */
-        d = copy;
-    }
+    const uint8_t *d = object_bytes(r, o, 0, len, &copy);
+    if (!d)
+        return;
     if (html) {
         kh_err err = khi_htmlnorm(d, len, &v1, &n1, len <= KHI_HTMLNOTAGS_MAX ? &v2 : NULL, &n2);
         if (err != KH_OK) {

@@ -386,15 +386,25 @@ static int decide(khi_dns_pstate *st, eve_vals *v, kh_dns_rec *rec, const char *
     return KHI_PARSE_REC;
 }
 
-int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
-                      const char **why)
+/* What both readers say before any JSON: 1 with *rc when the line is not an object (bad) or
+ * holds no "dns" (another event type: flow, alert, stats ...); 0 to read on. */
+static int gate(const char *line, size_t len, const char **why, int *rc)
 {
     if (line[0] != '{') {
         *why = "not a JSON object";
-        return KHI_PARSE_BAD;
+        *rc = KHI_PARSE_BAD;
+        return 1;
     }
-    if (!khi_dns_find(line, len, "\"dns\"", 5))
-        return KHI_PARSE_IGNORE; /* flow, alert, stats ... */
+    *rc = KHI_PARSE_IGNORE;
+    return !khi_dns_find(line, len, "\"dns\"", 5);
+}
+
+int khi_dns_parse_eve(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
+                      const char **why)
+{
+    int g;
+    if (gate(line, len, why, &g))
+        return g;
     eve_vals v;
     memset(&v, 0, sizeof(v));
     scan s = {line, line + len, 0};
@@ -418,12 +428,9 @@ static sv json_sv(const json_t *j)
 int khi_dns_parse_eve_jansson(khi_dns_pstate *st, const char *line, size_t len, kh_dns_rec *rec,
                               const char **why)
 {
-    if (line[0] != '{') {
-        *why = "not a JSON object";
-        return KHI_PARSE_BAD;
-    }
-    if (!khi_dns_find(line, len, "\"dns\"", 5))
-        return KHI_PARSE_IGNORE;
+    int g;
+    if (gate(line, len, why, &g))
+        return g;
     json_error_t jerr;
     json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
     int rc = KHI_PARSE_BAD;
